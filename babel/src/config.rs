@@ -1,0 +1,84 @@
+//! Protocol parameters: the node-wide timers and the per-link settings.
+
+use std::time::Duration;
+
+/// Node-wide parameters.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Interval between our scheduled multicast Hellos on each link.
+    pub hello_interval: Duration,
+    /// Interval between full route table dumps on each link. Changes go out at once as triggered
+    /// updates; the periodic dump only repairs what was lost.
+    pub update_interval: Duration,
+    /// How much better (in metric) another route must be before we leave a selected one, so that
+    /// near-equal routes do not flap. Also the documented optimality margin of the simulator.
+    pub switch_hysteresis: u16,
+    /// Bound on each link's queue of pending triggered messages.
+    pub max_pending_per_link: usize,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            hello_interval: Duration::from_secs(4),
+            update_interval: Duration::from_secs(16),
+            switch_hysteresis: 96,
+            max_pending_per_link: 4096,
+        }
+    }
+}
+
+/// How a link's cost is computed from Hello reception (RFC 8966 Appendix A).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CostModel {
+    /// k-out-of-j: the link works if at least 2 of the last 3 Hellos arrived; for wired and other
+    /// reliable links.
+    KOutOfJ,
+    /// ETX from the Hello history; for lossy links such as Wi-Fi underlays.
+    Etx,
+}
+
+/// RTT-based cost (RFC 9616 and babeld's shape): no extra cost up to `min`, then rising linearly to
+/// `max_penalty` at `max`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RttConfig {
+    pub min: Duration,
+    pub max: Duration,
+    pub max_penalty: u16,
+}
+
+impl Default for RttConfig {
+    fn default() -> RttConfig {
+        RttConfig {
+            min: Duration::from_millis(10),
+            max: Duration::from_millis(120),
+            max_penalty: 150,
+        }
+    }
+}
+
+/// Per-link settings.
+#[derive(Debug, Clone)]
+pub struct LinkConfig {
+    /// The nominal cost of the link (babeld's `rxcost`): 96 for wired, 256 for wireless.
+    pub rxcost: u16,
+    pub cost_model: CostModel,
+    /// Send Timestamp sub-TLVs and add an RTT-based cost; `None` disables both.
+    pub rtt: Option<RttConfig>,
+    /// Largest Babel packet to send on this link (link MTU minus IPv6 and UDP headers).
+    pub max_packet_len: usize,
+    /// Point-to-point link (a tunnel): split horizon applies and IHUs may omit the address.
+    pub point_to_point: bool,
+}
+
+impl Default for LinkConfig {
+    fn default() -> LinkConfig {
+        LinkConfig {
+            rxcost: 96,
+            cost_model: CostModel::Etx,
+            rtt: Some(RttConfig::default()),
+            max_packet_len: 1232,
+            point_to_point: true,
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! The Babel routing protocol (RFC 8966) as a sans-IO library.
+//!
+//! This crate owns the wire format ([`wire`]) and the protocol core ([`Node`]): neighbours, sources,
+//! routes, feasibility, requests and timers. It owns no sockets, reads no clock and draws no
+//! randomness of its own: the caller passes `now` into every `handle_*` call and drains the results
+//! with the `poll_*` calls, like `quinn-proto`. The daemon (`meshd`) and the simulator (`meshsim`)
+//! are two such callers.
+
+pub mod wire;
+
+mod config;
+mod node;
+
+pub use config::{Config, CostModel, LinkConfig, RttConfig};
+pub use node::{
+    Destination, Event, LinkId, NeighbourInfo, Node, RouteChange, RouteInfo, RouteStatus,
+    SourceInfo, Stats, Transmit,
+};
+pub use wire::{Prefix, RouterId};
