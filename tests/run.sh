@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# meshd's test suite: formatting, lints, every crate's tests, and a short simulator run.
+# Needs only a Rust toolchain with rustfmt and clippy; `bash .ci/run` sets a fresh machine up first.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+export CARGO_TERM_COLOR=never
+
+if ! command -v cargo >/dev/null 2>&1 && [ -f "${CARGO_HOME:-$HOME/.cargo}/env" ]; then
+    # shellcheck disable=SC1091
+    . "${CARGO_HOME:-$HOME/.cargo}/env"
+fi
+
+section() {
+    printf '\n===== %s =====\n' "$*"
+}
+
+test_log=$(mktemp)
+trap 'rm -f "$test_log"' EXIT
+
+section "Formatting (cargo fmt --check)"
+cargo fmt --all -- --check
+echo "formatting ok"
+
+section "Lints (cargo clippy, warnings are errors)"
+cargo clippy --workspace --all-targets -- -D warnings
+
+# Release mode: the simulator's tests run thousands of virtual seconds over many nodes.
+section "Tests (cargo test --workspace --release)"
+cargo test --workspace --release 2>&1 | tee "$test_log"
+
+# The smoke run checks loop-freedom and feasibility at every step and exits non-zero on a breach.
+section "Simulator smoke run (50 nodes, geometric, 1% loss, 5% of links cut)"
+timeout 600 cargo run --release --bin meshsim -- \
+    --nodes 50 --topology geometric --seed 1 --loss 0.01 --cut-fraction 0.05
+
+# Repeat cargo test's result lines last, with their sum, so the end of the log tells the outcome.
+section "Test summary"
+grep '^test result:' "$test_log" || true
+awk '
+    /^test result:/ {
+        for (i = 1; i <= NF; i++) {
+            if ($(i + 1) ~ /^passed;?$/) passed += $i
+            if ($(i + 1) ~ /^failed;?$/) failed += $i
+            if ($(i + 1) ~ /^ignored;?$/) ignored += $i
+        }
+    }
+    END { printf "tests: %d passed, %d failed, %d skipped\n", passed, failed, ignored }
+' "$test_log"
