@@ -20,7 +20,7 @@ test_log=$(mktemp)
 trap 'rm -f "$test_log"' EXIT
 
 section "Formatting (cargo fmt --check)"
-cargo fmt --all -- --check
+cargo fmt --all -- --check --color never
 echo "formatting ok"
 
 section "Lints (cargo clippy, warnings are errors)"
