@@ -9,7 +9,14 @@
 pub mod wire;
 
 mod config;
+mod hash;
+mod interface;
+mod neighbour;
 mod node;
+mod resend;
+mod rng;
+mod route;
+mod source;
 
 pub use config::{Config, CostModel, LinkConfig, RttConfig};
 pub use node::{

@@ -2,11 +2,23 @@
 //! times and drained with `poll_*` calls. It owns the tables of §3.2 (links, neighbours, sources,
 //! routes, pending requests) and never touches a socket or a clock.
 
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
 use crate::config::{Config, LinkConfig};
-use crate::wire::{Prefix, RouterId};
+use crate::hash::FastMap;
+use crate::interface::{Link, Unacked};
+use crate::neighbour::{Neighbour, NeighbourId, Probe, PROBE_ATTEMPTS, PROBE_TIMEOUT};
+use crate::resend::{Requests, REQUEST_ATTEMPTS, REQUEST_RESEND};
+use crate::rng::Rng;
+use crate::route::{
+    select, total_metric, Announcement, Candidate, PrefixEntry, Route, RETRACTED_HOLD,
+};
+use crate::source::SourceTable;
+use crate::wire::{
+    parse_packet, seqno_newer, Encoder, IhuTimestamps, Message, Prefix, RouterId, INFINITY,
+};
 
 /// A link (RFC 8966 "interface"), numbered by the caller. In meshd each WireGuard session is one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -64,11 +76,25 @@ impl RouteChange {
 /// Something an operator may want to see as it happens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    NeighbourUp { link: LinkId, address: Ipv6Addr },
-    NeighbourDown { link: LinkId, address: Ipv6Addr },
-    NeighbourCost { link: LinkId, address: Ipv6Addr, cost: u16 },
+    NeighbourUp {
+        link: LinkId,
+        address: Ipv6Addr,
+    },
+    NeighbourDown {
+        link: LinkId,
+        address: Ipv6Addr,
+    },
+    NeighbourCost {
+        link: LinkId,
+        address: Ipv6Addr,
+        cost: u16,
+    },
     /// A packet from a neighbour was rejected or had parts ignored.
-    BadPacket { link: LinkId, address: Ipv6Addr, reason: String },
+    BadPacket {
+        link: LinkId,
+        address: Ipv6Addr,
+        reason: String,
+    },
 }
 
 /// A neighbour as seen by introspection.
@@ -141,18 +167,82 @@ pub struct Stats {
     pub requests_suppressed: u64,
 }
 
+/// How often routes are expired and tables garbage-collected.
+const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(2);
+/// Triggered updates wait this long (plus jitter of the same size) so that a burst of changes
+/// leaves in one packet: this is the per-link rate limit.
+const FLUSH_DELAY: Duration = Duration::from_millis(10);
+/// How long we wait for the Ack of an urgent update before sending it again.
+const URGENT_ACK_TIMEOUT: Duration = Duration::from_millis(600);
+const URGENT_ATTEMPTS: u8 = 3;
+/// A neighbour we have not heard from in this long is forgotten.
+const NEIGHBOUR_TIMEOUT: Duration = Duration::from_secs(60);
+/// Bound on neighbours per link; packets from further addresses are dropped.
+const MAX_NEIGHBOURS_PER_LINK: usize = 256;
+/// Bound on the event queue; the oldest events are dropped when the caller does not drain it.
+const MAX_EVENTS: usize = 1024;
+/// A change of our advertised metric by at least this much is sent at once; smaller changes
+/// wait for the next periodic update.
+const TRIGGER_THRESHOLD: u16 = 32;
+/// Upper bound on the Babel-level size of one Update with its Router-Id TLV, used to pack urgent
+/// updates into packets that each carry their own acknowledgment request.
+const MAX_UPDATE_LEN: usize = 48;
+
+fn centis(duration: Duration) -> u16 {
+    (duration.as_millis() / 10).min(u128::from(u16::MAX)) as u16
+}
+
+fn from_centis(centis: u16) -> Duration {
+    Duration::from_millis(u64::from(centis) * 10)
+}
+
 /// One Babel node.
 #[derive(Debug)]
 pub struct Node {
     config: Config,
     router_id: RouterId,
+    seqno: u16,
+    epoch: Instant,
+    rng: Rng,
+    links: BTreeMap<LinkId, Link>,
+    neighbours: Vec<Option<Neighbour>>,
+    neighbour_index: FastMap<(LinkId, Ipv6Addr), NeighbourId>,
+    routes: FastMap<Prefix, PrefixEntry>,
+    sources: SourceTable,
+    local_prefixes: BTreeSet<Prefix>,
+    requests: Requests,
+    next_housekeeping: Instant,
+    transmits: VecDeque<Transmit>,
+    route_changes: VecDeque<RouteChange>,
+    events: VecDeque<Event>,
+    stats: Stats,
 }
 
 impl Node {
-    /// A node with no links and no prefixes. `seed` drives all jitter; `now` is the node's epoch.
+    /// A node with no links and no prefixes. `seed` drives all jitter and the initial seqno;
+    /// `now` is the node's epoch for timestamps.
     pub fn new(config: Config, router_id: RouterId, seed: u64, now: Instant) -> Node {
-        let _ = (seed, now);
-        Node { config, router_id }
+        let mut rng = Rng::new(seed);
+        let seqno = rng.next_u16();
+        Node {
+            config,
+            router_id,
+            seqno,
+            epoch: now,
+            rng,
+            links: BTreeMap::new(),
+            neighbours: Vec::new(),
+            neighbour_index: FastMap::default(),
+            routes: FastMap::default(),
+            sources: SourceTable::default(),
+            local_prefixes: BTreeSet::new(),
+            requests: Requests::default(),
+            next_housekeeping: now + HOUSEKEEPING_INTERVAL,
+            transmits: VecDeque::new(),
+            route_changes: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: Stats::default(),
+        }
     }
 
     // ---- getters ----
@@ -167,98 +257,1511 @@ impl Node {
 
     /// Our current seqno, to persist across restarts.
     pub fn seqno(&self) -> u16 {
-        todo!()
+        self.seqno
     }
 
-    /// Restores a persisted seqno (call before adding prefixes).
+    /// Restores a persisted seqno. A restarted node that restores its seqno is believed by its
+    /// neighbours at once instead of waiting for their sources to expire.
     pub fn set_seqno(&mut self, seqno: u16) {
-        let _ = seqno;
-        todo!()
+        self.seqno = seqno;
     }
 
     pub fn stats(&self) -> Stats {
-        todo!()
+        self.stats
     }
 
     pub fn neighbours(&self) -> Vec<NeighbourInfo> {
-        todo!()
+        self.neighbours
+            .iter()
+            .flatten()
+            .filter_map(|n| {
+                let link = self.links.get(&n.link)?;
+                Some(NeighbourInfo {
+                    link: n.link,
+                    address: n.address,
+                    hello_history: n.history.bits,
+                    rxcost: n.rxcost(&link.config),
+                    txcost: n.txcost,
+                    rtt: n.rtt,
+                    cost: n.cost(&link.config),
+                })
+            })
+            .collect()
     }
 
-    /// Every route in the table, for every prefix.
+    /// Every route in the table, for every prefix, with why it is or is not selected.
     pub fn routes(&self) -> Vec<RouteInfo> {
-        todo!()
+        let mut out = Vec::new();
+        for prefix in &self.local_prefixes {
+            out.push(RouteInfo {
+                prefix: *prefix,
+                router_id: self.router_id,
+                neighbour: None,
+                next_hop: None,
+                seqno: self.seqno,
+                advertised_metric: 0,
+                metric: 0,
+                status: RouteStatus::Local,
+            });
+        }
+        for (prefix, entry) in &self.routes {
+            for route in &entry.routes {
+                out.push(self.route_info(*prefix, entry, route));
+            }
+        }
+        out.sort_by(|a, b| (a.prefix, a.metric).cmp(&(b.prefix, b.metric)));
+        out
     }
 
     /// The selected route for `prefix`, if any.
     pub fn selected_route(&self, prefix: Prefix) -> Option<RouteInfo> {
-        let _ = prefix;
-        todo!()
+        let entry = self.routes.get(&prefix)?;
+        let route = entry.selected_route()?;
+        Some(self.route_info(prefix, entry, route))
     }
 
     pub fn sources(&self) -> Vec<SourceInfo> {
-        todo!()
+        let mut out: Vec<SourceInfo> = self
+            .sources
+            .iter()
+            .map(|((prefix, router_id), s)| SourceInfo {
+                prefix: *prefix,
+                router_id: *router_id,
+                seqno: s.seqno,
+                metric: s.metric,
+            })
+            .collect();
+        out.sort_by_key(|s| (s.prefix, s.router_id));
+        out
     }
 
     /// The source table entry for (prefix, router-id).
     pub fn source(&self, prefix: Prefix, router_id: RouterId) -> Option<SourceInfo> {
-        let _ = (prefix, router_id);
-        todo!()
+        self.sources.get(prefix, router_id).map(|s| SourceInfo {
+            prefix,
+            router_id,
+            seqno: s.seqno,
+            metric: s.metric,
+        })
     }
 
-    // ---- inputs ----
+    fn route_info(&self, prefix: Prefix, entry: &PrefixEntry, route: &Route) -> RouteInfo {
+        let neighbour = self.neighbour(route.neighbour);
+        let cost = self.neighbour_cost(route.neighbour);
+        let metric = total_metric(route.advertised_metric, cost);
+        let status = if entry.selected == Some(route.neighbour) {
+            RouteStatus::Selected
+        } else if metric == INFINITY {
+            RouteStatus::Unreachable
+        } else if !self.sources.is_feasible(
+            prefix,
+            route.router_id,
+            route.seqno,
+            route.advertised_metric,
+        ) {
+            RouteStatus::Unfeasible
+        } else {
+            RouteStatus::Worse
+        };
+        RouteInfo {
+            prefix,
+            router_id: route.router_id,
+            neighbour: neighbour.map(|n| (n.link, n.address)),
+            next_hop: Some(route.next_hop),
+            seqno: route.seqno,
+            advertised_metric: route.advertised_metric,
+            metric,
+            status,
+        }
+    }
 
-    /// A link came up; `local` is our link-local address on it.
+    fn neighbour(&self, id: NeighbourId) -> Option<&Neighbour> {
+        self.neighbours.get(id.0 as usize).and_then(|n| n.as_ref())
+    }
+
+    fn neighbour_mut(&mut self, id: NeighbourId) -> Option<&mut Neighbour> {
+        self.neighbours
+            .get_mut(id.0 as usize)
+            .and_then(|n| n.as_mut())
+    }
+
+    fn neighbour_cost(&self, id: NeighbourId) -> u16 {
+        match self.neighbour(id) {
+            Some(n) => n.reported_cost,
+            None => INFINITY,
+        }
+    }
+
+    fn timestamp(&self, now: Instant) -> u32 {
+        // Microseconds modulo 2^32, as RFC 9616 timestamps are.
+        now.saturating_duration_since(self.epoch).as_micros() as u32
+    }
+
+    fn jitter(&mut self, max: Duration) -> Duration {
+        let micros = max.as_micros().min(u128::from(u64::MAX)) as u64;
+        Duration::from_micros(self.rng.below(micros.saturating_add(1)))
+    }
+
+    fn push_event(&mut self, event: Event) {
+        if self.events.len() >= MAX_EVENTS {
+            self.events.pop_front();
+        }
+        self.events.push_back(event);
+    }
+
+    // ---- inputs: links and prefixes ----
+
+    /// A link came up; `local` is our link-local address on it. Re-adding an existing link
+    /// replaces its settings.
     pub fn add_link(&mut self, now: Instant, link: LinkId, local: Ipv6Addr, config: LinkConfig) {
-        let _ = (now, link, local, config);
-        todo!()
+        if let Some(existing) = self.links.get_mut(&link) {
+            existing.local = local;
+            existing.config = config;
+            return;
+        }
+        let mut state = Link::new(local, config, now);
+        state.hello_seqno = self.rng.next_u16();
+        // First Hello soon (not at once, so that many links coming up together spread out), and
+        // ask whoever is there for a full table.
+        state.next_hello = now + self.jitter(Duration::from_millis(100));
+        let update = self.config.update_interval;
+        state.next_full_update = now + update / 2 + self.jitter(update / 2);
+        state.pending_control.push((
+            Destination::Multicast,
+            Message::RouteRequest { prefix: None },
+        ));
+        state.schedule_flush(now + FLUSH_DELAY);
+        self.links.insert(link, state);
     }
 
-    /// A link went away (tunnel dead, interface gone): its neighbours and routes go at once.
+    /// A link went away (tunnel dead, interface gone): its neighbours and their routes go at
+    /// once, without waiting for Hellos to time out.
     pub fn remove_link(&mut self, now: Instant, link: LinkId) {
-        let _ = (now, link);
-        todo!()
+        let gone: Vec<NeighbourId> = self
+            .neighbour_index
+            .iter()
+            .filter(|((l, _), _)| *l == link)
+            .map(|(_, id)| *id)
+            .collect();
+        for id in gone {
+            self.remove_neighbour(now, id);
+        }
+        self.links.remove(&link);
     }
 
-    /// Announce a locally originated prefix.
+    /// Announces a locally originated prefix.
     pub fn add_local_prefix(&mut self, now: Instant, prefix: Prefix) {
-        let _ = (now, prefix);
-        todo!()
+        if !self.local_prefixes.insert(prefix) {
+            return;
+        }
+        // A local prefix overrides anything learnt for it.
+        if let Some(entry) = self.routes.get_mut(&prefix) {
+            entry.selected = None;
+            if entry.installed.take().is_some() {
+                self.route_changes.push_back(RouteChange::Remove { prefix });
+            }
+        }
+        self.trigger_update(now, prefix, false);
     }
 
-    /// Stop announcing a local prefix (a retraction is sent).
+    /// Stops announcing a local prefix: a retraction is sent, and a route learnt from others
+    /// may take its place.
     pub fn remove_local_prefix(&mut self, now: Instant, prefix: Prefix) {
-        let _ = (now, prefix);
-        todo!()
+        if !self.local_prefixes.remove(&prefix) {
+            return;
+        }
+        let entry = self.routes.entry(prefix).or_default();
+        entry.announced = Some(Announcement {
+            router_id: self.router_id,
+            seqno: self.seqno,
+            metric: 0,
+        });
+        self.reselect(now, prefix);
+        self.trigger_update(now, prefix, true);
     }
 
-    /// A Babel packet arrived on `link` from the link-local address `from`.
+    // ---- inputs: packets ----
+
+    /// A Babel packet arrived on `link` from the link-local address `from`. Nothing a neighbour
+    /// sends can make this fail: bad packets are counted, reported as events and dropped.
     pub fn handle_packet(&mut self, now: Instant, link: LinkId, from: Ipv6Addr, bytes: &[u8]) {
-        let _ = (now, link, from, bytes);
-        todo!()
+        if !self.links.contains_key(&link) {
+            return;
+        }
+        self.stats.packets_received += 1;
+        let parsed = match parse_packet(bytes, IpAddr::V6(from)) {
+            Ok(parsed) => parsed,
+            Err(error) => {
+                self.stats.packets_rejected += 1;
+                self.push_event(Event::BadPacket {
+                    link,
+                    address: from,
+                    reason: error.to_string(),
+                });
+                return;
+            }
+        };
+        self.stats.malformed_tlvs += u64::from(parsed.stats.malformed_tlvs);
+        self.stats.unknown_tlvs += u64::from(parsed.stats.unknown_tlvs);
+        if parsed.stats.malformed_tlvs > 0 {
+            self.push_event(Event::BadPacket {
+                link,
+                address: from,
+                reason: format!("{} malformed TLVs ignored", parsed.stats.malformed_tlvs),
+            });
+        }
+        let Some(id) = self.find_or_create_neighbour(now, link, from) else {
+            self.stats.packets_rejected += 1;
+            return;
+        };
+        if let Some(n) = self.neighbour_mut(id) {
+            n.last_heard = now;
+            // Any packet proves the neighbour is alive: stop probing.
+            n.probe = None;
+        }
+        // The Hello's timestamp in this packet pairs with the IHU's (RFC 9616 §3.2).
+        let hello_timestamp = parsed.messages.iter().find_map(|m| match m {
+            Message::Hello {
+                unicast: false,
+                timestamp,
+                ..
+            } => *timestamp,
+            _ => None,
+        });
+        for message in parsed.messages {
+            self.handle_message(now, link, id, message, hello_timestamp);
+        }
+        self.check_cost(now, id);
     }
+
+    fn find_or_create_neighbour(
+        &mut self,
+        now: Instant,
+        link: LinkId,
+        address: Ipv6Addr,
+    ) -> Option<NeighbourId> {
+        if let Some(id) = self.neighbour_index.get(&(link, address)) {
+            return Some(*id);
+        }
+        let on_link = self
+            .neighbour_index
+            .keys()
+            .filter(|(l, _)| *l == link)
+            .count();
+        if on_link >= MAX_NEIGHBOURS_PER_LINK {
+            return None;
+        }
+        let neighbour = Neighbour::new(link, address, now);
+        let id = match self.neighbours.iter().position(|n| n.is_none()) {
+            Some(slot) => {
+                self.neighbours[slot] = Some(neighbour);
+                NeighbourId(slot as u32)
+            }
+            None => {
+                self.neighbours.push(Some(neighbour));
+                NeighbourId((self.neighbours.len() - 1) as u32)
+            }
+        };
+        self.neighbour_index.insert((link, address), id);
+        Some(id)
+    }
+
+    fn handle_message(
+        &mut self,
+        now: Instant,
+        link: LinkId,
+        id: NeighbourId,
+        message: Message,
+        hello_timestamp: Option<u32>,
+    ) {
+        match message {
+            Message::AckRequest { nonce, .. } => {
+                let Some(address) = self.neighbour(id).map(|n| n.address) else {
+                    return;
+                };
+                self.queue_control(
+                    now,
+                    link,
+                    Destination::Unicast(address),
+                    Message::Ack { nonce },
+                );
+            }
+            Message::Ack { nonce } => self.handle_ack(link, id, nonce),
+            Message::Hello {
+                unicast,
+                seqno,
+                interval,
+                timestamp,
+            } => self.handle_hello(now, link, id, unicast, seqno, interval, timestamp),
+            Message::Ihu {
+                address,
+                rxcost,
+                interval,
+                timestamps,
+            } => self.handle_ihu(
+                now,
+                link,
+                id,
+                address,
+                rxcost,
+                interval,
+                timestamps,
+                hello_timestamp,
+            ),
+            Message::Update {
+                prefix,
+                router_id,
+                next_hop,
+                seqno,
+                interval,
+                metric,
+            } => {
+                let Some(next_hop) = next_hop else { return };
+                self.handle_update(
+                    now, id, prefix, router_id, next_hop, seqno, interval, metric,
+                );
+            }
+            Message::RetractAll { .. } => {
+                let prefixes: Vec<Prefix> = self
+                    .routes
+                    .iter()
+                    .filter(|(_, e)| e.route(id).is_some())
+                    .map(|(p, _)| *p)
+                    .collect();
+                for prefix in prefixes {
+                    if let Some(route) = self.routes.get_mut(&prefix).and_then(|e| e.route_mut(id))
+                    {
+                        route.advertised_metric = INFINITY;
+                    }
+                    self.reselect(now, prefix);
+                }
+            }
+            Message::RouteRequest { prefix } => self.handle_route_request(now, link, prefix),
+            Message::SeqnoRequest {
+                prefix,
+                seqno,
+                hop_count,
+                router_id,
+            } => self.handle_seqno_request(now, id, prefix, seqno, hop_count, router_id),
+        }
+    }
+
+    fn handle_ack(&mut self, link: LinkId, id: NeighbourId, nonce: u16) {
+        if let Some(n) = self.neighbour_mut(id) {
+            if n.probe.is_some_and(|p| p.nonce == nonce) || !n.answers_probes {
+                n.answers_probes = true;
+            }
+        }
+        if let Some(l) = self.links.get_mut(&link) {
+            l.unacked.retain(|u| u.nonce != nonce);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn handle_hello(
+        &mut self,
+        now: Instant,
+        link: LinkId,
+        id: NeighbourId,
+        unicast: bool,
+        seqno: u16,
+        interval: u16,
+        timestamp: Option<u32>,
+    ) {
+        let our_time = self.timestamp(now);
+        let rtt_enabled = self
+            .links
+            .get(&link)
+            .is_some_and(|l| l.config.rtt.is_some());
+        let Some(n) = self.neighbour_mut(id) else {
+            return;
+        };
+        if rtt_enabled {
+            if let Some(ts) = timestamp {
+                n.last_hello_timestamp = Some((ts, our_time));
+            }
+        }
+        if unicast || interval == 0 {
+            // Unicast Hellos prove liveness but do not follow the multicast schedule.
+            return;
+        }
+        let first = !n.has_hellos();
+        n.receive_hello(now, seqno, from_centis(interval));
+        if first {
+            self.greet(now, link, id);
+        }
+    }
+
+    /// A new neighbour said Hello: answer with our own Hello and IHU at once (so it can use the
+    /// link without waiting a full interval), ask it for its table, send it ours, and learn
+    /// whether it answers acknowledgment requests.
+    fn greet(&mut self, now: Instant, link: LinkId, id: NeighbourId) {
+        let Some(address) = self.neighbour(id).map(|n| n.address) else {
+            return;
+        };
+        let nonce = self.rng.next_u16();
+        if let Some(n) = self.neighbour_mut(id) {
+            n.probe = Some(Probe {
+                nonce,
+                attempts: PROBE_ATTEMPTS,
+                deadline: now + PROBE_TIMEOUT * 4,
+            });
+        }
+        let Some(l) = self.links.get_mut(&link) else {
+            return;
+        };
+        if l.extra_hello_allowed <= now {
+            l.extra_hello_allowed = now + Duration::from_secs(1);
+            l.next_hello = now;
+        }
+        l.full_update_pending = true;
+        l.pending_control.push((
+            Destination::Unicast(address),
+            Message::RouteRequest { prefix: None },
+        ));
+        l.pending_control.push((
+            Destination::Unicast(address),
+            Message::AckRequest {
+                nonce,
+                interval: centis(PROBE_TIMEOUT * 4),
+            },
+        ));
+        l.schedule_flush(now + FLUSH_DELAY);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn handle_ihu(
+        &mut self,
+        now: Instant,
+        link: LinkId,
+        id: NeighbourId,
+        address: Option<IpAddr>,
+        rxcost: u16,
+        interval: u16,
+        timestamps: Option<IhuTimestamps>,
+        hello_timestamp: Option<u32>,
+    ) {
+        let Some(l) = self.links.get(&link) else {
+            return;
+        };
+        if let Some(address) = address {
+            if address != IpAddr::V6(l.local) {
+                return; // for another neighbour on a shared link
+            }
+        }
+        let rtt_enabled = l.config.rtt.is_some();
+        let hello_interval = self.config.hello_interval;
+        let our_time = self.timestamp(now);
+        let Some(n) = self.neighbour_mut(id) else {
+            return;
+        };
+        n.txcost = rxcost;
+        let interval = if interval == 0 {
+            hello_interval
+        } else {
+            from_centis(interval)
+        };
+        n.ihu_expiry = Some(now + interval.mul_f32(3.5));
+        if let (true, Some(ts), Some(sent)) = (rtt_enabled, timestamps, hello_timestamp) {
+            // RFC 9616 §4: RTT = (now - origin) - (their send time - their receive time).
+            let total = our_time.wrapping_sub(ts.origin) as i32;
+            let held = sent.wrapping_sub(ts.receive) as i32;
+            let rtt = i64::from(total) - i64::from(held);
+            if (0..10_000_000).contains(&rtt) && ts.origin != 0 {
+                n.add_rtt_sample(Duration::from_micros(rtt as u64));
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn handle_update(
+        &mut self,
+        now: Instant,
+        id: NeighbourId,
+        prefix: Prefix,
+        router_id: RouterId,
+        next_hop: IpAddr,
+        seqno: u16,
+        interval: u16,
+        metric: u16,
+    ) {
+        if router_id == self.router_id {
+            // Our own announcement echoed back with a newer seqno: we restarted and lost ours.
+            // Jump past it so our updates are feasible again (RFC 8966 §3.5.4).
+            if seqno_newer(seqno, self.seqno) && self.local_prefixes.contains(&prefix) {
+                self.seqno = seqno.wrapping_add(1);
+                self.trigger_all_local(now);
+            }
+            return;
+        }
+        if self.local_prefixes.contains(&prefix) {
+            return;
+        }
+        let interval = if interval == 0 {
+            self.config.update_interval
+        } else {
+            from_centis(interval)
+        };
+        let expires = now + interval.mul_f32(3.5);
+        let feasible = self.sources.is_feasible(prefix, router_id, seqno, metric);
+        let entry = self.routes.entry(prefix).or_default();
+        let is_selected = entry.selected == Some(id);
+        match entry.route_mut(id) {
+            None => {
+                if metric == INFINITY {
+                    if entry.is_empty() {
+                        self.routes.remove(&prefix);
+                    }
+                    return;
+                }
+                entry.routes.push(Route {
+                    neighbour: id,
+                    router_id,
+                    seqno,
+                    advertised_metric: metric,
+                    next_hop,
+                    expires,
+                });
+            }
+            Some(route) => {
+                if is_selected && !feasible && route.router_id == router_id {
+                    // RFC 8966 §3.5.4: an unfeasible update for the selected route with the same
+                    // router-id may be ignored. We keep the route (dropping it would starve us)
+                    // and ask the source for a new seqno, which makes the fresh metric feasible.
+                    route.expires = expires;
+                    let target_seqno = self
+                        .sources
+                        .get(prefix, router_id)
+                        .map_or(seqno, |s| s.seqno)
+                        .wrapping_add(1);
+                    self.send_seqno_request(now, prefix, router_id, target_seqno, Some(id));
+                    return;
+                }
+                route.router_id = router_id;
+                route.seqno = seqno;
+                route.advertised_metric = metric;
+                route.next_hop = next_hop;
+                route.expires = expires;
+            }
+        }
+        if feasible && metric != INFINITY {
+            self.requests.satisfy(prefix, router_id, seqno);
+        }
+        self.reselect(now, prefix);
+        if !feasible && metric != INFINITY {
+            // A route we cannot use yet. If it would be clearly better than what we have (or we
+            // have nothing), ask its source for a new seqno (§3.8.2.2).
+            let candidate = total_metric(metric, self.neighbour_cost(id));
+            let current = self
+                .routes
+                .get(&prefix)
+                .and_then(|e| {
+                    e.selected_route()
+                        .map(|r| (r.neighbour, r.advertised_metric))
+                })
+                .map_or(INFINITY, |(n, m)| total_metric(m, self.neighbour_cost(n)));
+            if candidate < INFINITY
+                && u32::from(candidate) + u32::from(self.config.switch_hysteresis)
+                    < u32::from(current)
+            {
+                let target_seqno = self
+                    .sources
+                    .get(prefix, router_id)
+                    .map_or(seqno, |s| s.seqno)
+                    .wrapping_add(1);
+                self.send_seqno_request(now, prefix, router_id, target_seqno, Some(id));
+            }
+        }
+    }
+
+    fn handle_route_request(&mut self, now: Instant, link: LinkId, prefix: Option<Prefix>) {
+        match prefix {
+            None => {
+                let Some(l) = self.links.get_mut(&link) else {
+                    return;
+                };
+                l.full_update_pending = true;
+                let at = l.full_update_allowed.max(now + FLUSH_DELAY);
+                l.schedule_flush(at);
+            }
+            Some(prefix) => {
+                let Some(l) = self.links.get_mut(&link) else {
+                    return;
+                };
+                l.pending_updates.entry(prefix).or_insert(false);
+                l.schedule_flush(now + FLUSH_DELAY);
+            }
+        }
+    }
+
+    fn handle_seqno_request(
+        &mut self,
+        now: Instant,
+        requester: NeighbourId,
+        prefix: Prefix,
+        seqno: u16,
+        hop_count: u8,
+        router_id: RouterId,
+    ) {
+        if self.local_prefixes.contains(&prefix) {
+            if router_id == self.router_id && seqno_newer(seqno, self.seqno) {
+                // Asked for a newer seqno than ours: move to it (at least one step).
+                self.seqno = seqno;
+            }
+            self.trigger_update(now, prefix, true);
+            return;
+        }
+        let Some(entry) = self.routes.get(&prefix) else {
+            return;
+        };
+        let Some(route) = entry.selected_route() else {
+            return;
+        };
+        if route.router_id != router_id || !seqno_newer(seqno, route.seqno) {
+            // What we have already satisfies the request: a different source, or a seqno at least
+            // as new. Send it.
+            self.trigger_update(now, prefix, true);
+            return;
+        }
+        let next = route.neighbour;
+        if hop_count < 2 || next == requester {
+            return;
+        }
+        if !self.requests.should_forward(now, prefix, router_id, seqno) {
+            self.stats.requests_suppressed += 1;
+            return;
+        }
+        let Some((link, address)) = self.neighbour(next).map(|n| (n.link, n.address)) else {
+            return;
+        };
+        self.queue_control(
+            now,
+            link,
+            Destination::Unicast(address),
+            Message::SeqnoRequest {
+                prefix,
+                seqno,
+                hop_count: hop_count - 1,
+                router_id,
+            },
+        );
+    }
+
+    /// Sends one of our own seqno requests (to one neighbour, or multicast everywhere), unless
+    /// an equivalent one is already in flight.
+    fn send_seqno_request(
+        &mut self,
+        now: Instant,
+        prefix: Prefix,
+        router_id: RouterId,
+        seqno: u16,
+        target: Option<NeighbourId>,
+    ) {
+        if !self.requests.start(now, prefix, router_id, seqno, target) {
+            self.stats.requests_suppressed += 1;
+            return;
+        }
+        self.emit_seqno_request(now, prefix, router_id, seqno, target);
+    }
+
+    fn emit_seqno_request(
+        &mut self,
+        now: Instant,
+        prefix: Prefix,
+        router_id: RouterId,
+        seqno: u16,
+        target: Option<NeighbourId>,
+    ) {
+        let message = Message::SeqnoRequest {
+            prefix,
+            seqno,
+            hop_count: 64,
+            router_id,
+        };
+        match target.and_then(|t| self.neighbour(t).map(|n| (n.link, n.address))) {
+            Some((link, address)) => {
+                self.queue_control(now, link, Destination::Unicast(address), message)
+            }
+            None => {
+                let links: Vec<LinkId> = self.links.keys().copied().collect();
+                for link in links {
+                    self.queue_control(now, link, Destination::Multicast, message.clone());
+                }
+            }
+        }
+    }
+
+    fn queue_control(
+        &mut self,
+        now: Instant,
+        link: LinkId,
+        destination: Destination,
+        message: Message,
+    ) {
+        let max = self.config.max_pending_per_link;
+        let Some(l) = self.links.get_mut(&link) else {
+            return;
+        };
+        if l.pending_control.len() >= max {
+            self.stats.queue_drops += 1;
+            return;
+        }
+        l.pending_control.push((destination, message));
+        l.schedule_flush(now + FLUSH_DELAY);
+    }
+
+    // ---- neighbours and costs ----
+
+    /// Recomputes a neighbour's cost; on a change, reports it and re-runs route selection for
+    /// every prefix with a route through it.
+    fn check_cost(&mut self, now: Instant, id: NeighbourId) {
+        let Some(n) = self.neighbour(id) else {
+            return;
+        };
+        let Some(link) = self.links.get(&n.link) else {
+            return;
+        };
+        let cost = n.cost(&link.config);
+        let old = n.reported_cost;
+        if cost == old {
+            return;
+        }
+        let (link_id, address) = (n.link, n.address);
+        if let Some(n) = self.neighbour_mut(id) {
+            n.reported_cost = cost;
+        }
+        if old == INFINITY {
+            self.push_event(Event::NeighbourUp {
+                link: link_id,
+                address,
+            });
+        } else if cost == INFINITY {
+            self.push_event(Event::NeighbourDown {
+                link: link_id,
+                address,
+            });
+        } else if old.abs_diff(cost) >= old / 8 {
+            self.push_event(Event::NeighbourCost {
+                link: link_id,
+                address,
+                cost,
+            });
+        }
+        let prefixes: Vec<Prefix> = self
+            .routes
+            .iter()
+            .filter(|(_, e)| e.route(id).is_some())
+            .map(|(p, _)| *p)
+            .collect();
+        for prefix in prefixes {
+            self.reselect(now, prefix);
+        }
+    }
+
+    fn remove_neighbour(&mut self, now: Instant, id: NeighbourId) {
+        let Some(n) = self
+            .neighbours
+            .get_mut(id.0 as usize)
+            .and_then(|n| n.take())
+        else {
+            return;
+        };
+        self.neighbour_index.remove(&(n.link, n.address));
+        self.requests.forget_neighbour(id);
+        if n.reported_cost != INFINITY {
+            self.push_event(Event::NeighbourDown {
+                link: n.link,
+                address: n.address,
+            });
+        }
+        let prefixes: Vec<Prefix> = self
+            .routes
+            .iter()
+            .filter(|(_, e)| e.route(id).is_some())
+            .map(|(p, _)| *p)
+            .collect();
+        for prefix in prefixes {
+            if let Some(entry) = self.routes.get_mut(&prefix) {
+                entry.routes.retain(|r| r.neighbour != id);
+            }
+            self.reselect(now, prefix);
+        }
+    }
+
+    // ---- route selection ----
+
+    /// Re-runs selection for `prefix` and reports what changed: the forwarding table to the
+    /// caller, the announcement to our neighbours.
+    fn reselect(&mut self, now: Instant, prefix: Prefix) {
+        if self.local_prefixes.contains(&prefix) {
+            return;
+        }
+        let Some(entry) = self.routes.get(&prefix) else {
+            return;
+        };
+        let mut candidates: Vec<Candidate> = Vec::with_capacity(entry.routes.len());
+        for route in &entry.routes {
+            let metric = total_metric(
+                route.advertised_metric,
+                self.neighbour_cost(route.neighbour),
+            );
+            if metric == INFINITY || route.expires <= now {
+                continue;
+            }
+            let feasible = entry.selected == Some(route.neighbour)
+                || self.sources.is_feasible(
+                    prefix,
+                    route.router_id,
+                    route.seqno,
+                    route.advertised_metric,
+                );
+            if feasible {
+                candidates.push(Candidate {
+                    neighbour: route.neighbour,
+                    metric,
+                });
+            }
+        }
+        let chosen = select(&candidates, entry.selected, self.config.switch_hysteresis);
+        let previous = entry.selected;
+        let had_routes_unfeasible = chosen.is_none()
+            && entry.routes.iter().any(|r| {
+                r.advertised_metric != INFINITY && self.neighbour_cost(r.neighbour) != INFINITY
+            });
+
+        // The forwarding table.
+        let new_install = chosen.and_then(|c| {
+            let route = entry.route(c.neighbour)?;
+            let link = self.neighbour(c.neighbour)?.link;
+            Some((link, route.next_hop, c.metric))
+        });
+        let old_install = entry.installed;
+        let Some(entry) = self.routes.get_mut(&prefix) else {
+            return;
+        };
+        entry.selected = chosen.map(|c| c.neighbour);
+        match (old_install, new_install) {
+            (None, Some((link, next_hop, metric))) => {
+                entry.installed = Some((link, next_hop));
+                self.route_changes.push_back(RouteChange::Add {
+                    prefix,
+                    next_hop,
+                    link,
+                    metric,
+                });
+            }
+            (Some(old), Some((link, next_hop, metric))) if old != (link, next_hop) => {
+                entry.installed = Some((link, next_hop));
+                self.route_changes.push_back(RouteChange::Replace {
+                    prefix,
+                    next_hop,
+                    link,
+                    metric,
+                });
+            }
+            (Some(_), None) => {
+                entry.installed = None;
+                self.route_changes.push_back(RouteChange::Remove { prefix });
+            }
+            _ => {}
+        }
+
+        // What our neighbours hear.
+        let announced = entry.announced;
+        let now_announcing = chosen.and_then(|c| {
+            let route = entry.route(c.neighbour)?;
+            Some(Announcement {
+                router_id: route.router_id,
+                seqno: route.seqno,
+                metric: c.metric,
+            })
+        });
+        match (announced, now_announcing) {
+            (None, Some(_)) => self.trigger_update(now, prefix, false),
+            (Some(old), None) if old.metric != INFINITY => {
+                self.trigger_update(now, prefix, true);
+            }
+            (Some(old), Some(new)) => {
+                if old.router_id != new.router_id || old.seqno != new.seqno {
+                    self.trigger_update(now, prefix, true);
+                } else if old.metric == INFINITY
+                    || old.metric.abs_diff(new.metric) >= TRIGGER_THRESHOLD
+                {
+                    self.trigger_update(now, prefix, false);
+                } else if previous != chosen.map(|c| c.neighbour) {
+                    // Same announcement, new next hop: split horizon owes that neighbour a
+                    // retraction so it does not keep a stale route through us.
+                    if let Some(link) = chosen
+                        .and_then(|c| self.neighbour(c.neighbour))
+                        .map(|n| n.link)
+                    {
+                        self.trigger_on_link(now, link, prefix, false);
+                    }
+                }
+            }
+            _ => {}
+        }
+        if had_routes_unfeasible {
+            // Starvation (§3.8.2.1): routes exist but none is feasible. Ask their sources for
+            // a new seqno.
+            let wanted: Vec<(RouterId, u16, NeighbourId)> = self
+                .routes
+                .get(&prefix)
+                .map(|e| {
+                    e.routes
+                        .iter()
+                        .filter(|r| r.advertised_metric != INFINITY)
+                        .map(|r| (r.router_id, r.seqno, r.neighbour))
+                        .collect()
+                })
+                .unwrap_or_default();
+            for (router_id, seqno, neighbour) in wanted {
+                let target_seqno = self
+                    .sources
+                    .get(prefix, router_id)
+                    .map_or(seqno, |s| s.seqno)
+                    .wrapping_add(1);
+                self.send_seqno_request(now, prefix, router_id, target_seqno, Some(neighbour));
+            }
+        }
+        if let Some(entry) = self.routes.get(&prefix) {
+            if entry.is_empty() {
+                self.routes.remove(&prefix);
+            }
+        }
+    }
+
+    // ---- sending updates ----
+
+    fn trigger_update(&mut self, now: Instant, prefix: Prefix, urgent: bool) {
+        let links: Vec<LinkId> = self.links.keys().copied().collect();
+        for link in links {
+            self.trigger_on_link(now, link, prefix, urgent);
+        }
+    }
+
+    fn trigger_on_link(&mut self, now: Instant, link: LinkId, prefix: Prefix, urgent: bool) {
+        let max = self.config.max_pending_per_link;
+        let delay = FLUSH_DELAY + self.jitter(FLUSH_DELAY);
+        let Some(l) = self.links.get_mut(&link) else {
+            return;
+        };
+        if l.pending_updates.len() >= max && !l.pending_updates.contains_key(&prefix) {
+            // Too much changing at once: a full dump says it all in bounded space.
+            self.stats.queue_drops += 1;
+            l.pending_updates.clear();
+            l.full_update_pending = true;
+        } else {
+            let flag = l.pending_updates.entry(prefix).or_insert(false);
+            *flag |= urgent;
+        }
+        l.schedule_flush(now + delay);
+    }
+
+    fn trigger_all_local(&mut self, now: Instant) {
+        let prefixes: Vec<Prefix> = self.local_prefixes.iter().copied().collect();
+        for prefix in prefixes {
+            self.trigger_update(now, prefix, true);
+        }
+    }
+
+    /// The Update we would send for `prefix` on `link` now, recording it in the source table.
+    /// `None` when there is nothing to say (no route, or split horizon in a periodic dump).
+    fn update_message(
+        &mut self,
+        now: Instant,
+        link: LinkId,
+        prefix: Prefix,
+        periodic: bool,
+    ) -> Option<Message> {
+        let interval = centis(self.config.update_interval);
+        if self.local_prefixes.contains(&prefix) {
+            self.sources
+                .note_advertised(now, prefix, self.router_id, self.seqno, 0);
+            return Some(Message::Update {
+                prefix,
+                router_id: self.router_id,
+                next_hop: None,
+                seqno: self.seqno,
+                interval,
+                metric: 0,
+            });
+        }
+        let point_to_point = self.links.get(&link)?.config.point_to_point;
+        let entry = self.routes.get(&prefix)?;
+        let selected = entry.selected_route().map(|r| {
+            (
+                r.neighbour,
+                r.router_id,
+                r.seqno,
+                total_metric(r.advertised_metric, self.neighbour_cost(r.neighbour)),
+            )
+        });
+        match selected {
+            Some((neighbour, router_id, seqno, metric)) if metric != INFINITY => {
+                let via_this_link = self.neighbour(neighbour).is_some_and(|n| n.link == link);
+                let announcement = Announcement {
+                    router_id,
+                    seqno,
+                    metric,
+                };
+                self.sources
+                    .note_advertised(now, prefix, router_id, seqno, metric);
+                if let Some(e) = self.routes.get_mut(&prefix) {
+                    e.announced = Some(announcement);
+                }
+                if via_this_link && point_to_point {
+                    // Split horizon: never offer a neighbour its own route back. In a periodic
+                    // dump say nothing; after a change, retract what we told it before.
+                    if periodic {
+                        return None;
+                    }
+                    return Some(Message::Update {
+                        prefix,
+                        router_id,
+                        next_hop: None,
+                        seqno,
+                        interval,
+                        metric: INFINITY,
+                    });
+                }
+                Some(Message::Update {
+                    prefix,
+                    router_id,
+                    next_hop: None,
+                    seqno,
+                    interval,
+                    metric,
+                })
+            }
+            _ => {
+                if periodic {
+                    return None;
+                }
+                // Lost: retract what we announced; unknown: say we have nothing (a request).
+                let (router_id, seqno) = match entry.announced {
+                    Some(a) => (a.router_id, a.seqno),
+                    None => (self.router_id, self.seqno),
+                };
+                if let Some(e) = self.routes.get_mut(&prefix) {
+                    if let Some(a) = e.announced.as_mut() {
+                        a.metric = INFINITY;
+                    }
+                }
+                Some(Message::Update {
+                    prefix,
+                    router_id,
+                    next_hop: None,
+                    seqno,
+                    interval,
+                    metric: INFINITY,
+                })
+            }
+        }
+    }
+
+    /// Sends everything waiting on `link`.
+    fn flush(&mut self, now: Instant, link: LinkId) {
+        let Some(l) = self.links.get_mut(&link) else {
+            return;
+        };
+        l.flush_at = None;
+        let max_len = l.config.max_packet_len.max(64);
+        let point_to_point = l.config.point_to_point;
+        let control = std::mem::take(&mut l.pending_control);
+        let pending = std::mem::take(&mut l.pending_updates);
+        let full = l.full_update_pending && l.full_update_allowed <= now;
+        if full {
+            l.full_update_pending = false;
+            l.full_update_allowed = now + Duration::from_secs(1);
+        } else if l.full_update_pending {
+            let at = l.full_update_allowed;
+            l.schedule_flush(at);
+        }
+
+        // Control messages, grouped by destination.
+        let mut by_destination: Vec<(Destination, Encoder)> = Vec::new();
+        for (destination, message) in control {
+            let index = match by_destination.iter().position(|(d, _)| *d == destination) {
+                Some(i) => i,
+                None => {
+                    by_destination.push((destination, Encoder::new(max_len)));
+                    by_destination.len() - 1
+                }
+            };
+            by_destination[index].1.push(&message);
+        }
+        for (destination, encoder) in by_destination {
+            self.send_packets(link, destination, encoder.finish());
+        }
+
+        // Urgent updates: on a point-to-point link, each packet asks for an Ack and is sent
+        // again until acknowledged (§3.7.2).
+        let mut urgent: Vec<Prefix> = Vec::new();
+        let mut normal: Vec<Prefix> = Vec::new();
+        for (prefix, is_urgent) in pending {
+            if full && !is_urgent {
+                continue; // the dump covers it
+            }
+            if is_urgent && point_to_point {
+                urgent.push(prefix);
+            } else {
+                normal.push(prefix);
+            }
+        }
+        urgent.sort();
+        normal.sort();
+        let per_packet = (max_len.saturating_sub(16) / MAX_UPDATE_LEN).max(1);
+        for chunk in urgent.chunks(per_packet) {
+            self.send_urgent(now, link, chunk.to_vec(), 1);
+        }
+
+        let mut encoder = Encoder::new(max_len);
+        for prefix in normal {
+            if let Some(message) = self.update_message(now, link, prefix, false) {
+                encoder.push(&message);
+            }
+        }
+        if full {
+            let mut all: Vec<Prefix> = self.local_prefixes.iter().copied().collect();
+            all.extend(
+                self.routes
+                    .iter()
+                    .filter(|(_, e)| e.selected.is_some())
+                    .map(|(p, _)| *p),
+            );
+            all.sort();
+            for prefix in all {
+                if let Some(message) = self.update_message(now, link, prefix, true) {
+                    encoder.push(&message);
+                }
+            }
+        }
+        self.send_packets(link, Destination::Multicast, encoder.finish());
+    }
+
+    fn send_urgent(&mut self, now: Instant, link: LinkId, prefixes: Vec<Prefix>, attempt: u8) {
+        let max_len = match self.links.get(&link) {
+            Some(l) => l.config.max_packet_len.max(64),
+            None => return,
+        };
+        let nonce = self.rng.next_u16();
+        let mut encoder = Encoder::new(max_len);
+        encoder.push(&Message::AckRequest {
+            nonce,
+            interval: centis(URGENT_ACK_TIMEOUT),
+        });
+        let mut any = false;
+        for prefix in &prefixes {
+            if let Some(message) = self.update_message(now, link, *prefix, false) {
+                encoder.push(&message);
+                any = true;
+            }
+        }
+        if !any {
+            return;
+        }
+        self.send_packets(link, Destination::Multicast, encoder.finish());
+        if attempt < URGENT_ATTEMPTS {
+            if let Some(l) = self.links.get_mut(&link) {
+                l.unacked.push(Unacked {
+                    nonce,
+                    deadline: now + URGENT_ACK_TIMEOUT,
+                    prefixes,
+                    attempts: attempt,
+                });
+            }
+        }
+    }
+
+    fn send_packets(&mut self, link: LinkId, destination: Destination, packets: Vec<Vec<u8>>) {
+        for payload in packets {
+            self.stats.packets_sent += 1;
+            self.stats.bytes_sent += payload.len() as u64;
+            self.transmits.push_back(Transmit {
+                link,
+                destination,
+                payload,
+            });
+        }
+    }
+
+    /// Our scheduled Hello on `link`, with an IHU for every neighbour there in the same packet
+    /// (RFC 9616 pairs the IHU's timestamps with that Hello's).
+    fn send_hello(&mut self, now: Instant, link: LinkId) {
+        let timestamp = self.timestamp(now);
+        let hello_interval = self.config.hello_interval;
+        let jitter = self.jitter(hello_interval / 10);
+        let Some(l) = self.links.get_mut(&link) else {
+            return;
+        };
+        l.hello_seqno = l.hello_seqno.wrapping_add(1);
+        l.next_hello = now + hello_interval - jitter;
+        let rtt = l.config.rtt.is_some();
+        let max_len = l.config.max_packet_len.max(64);
+        let seqno = l.hello_seqno;
+        let config = l.config.clone();
+        let mut encoder = Encoder::new(max_len);
+        encoder.push(&Message::Hello {
+            unicast: false,
+            seqno,
+            interval: centis(hello_interval),
+            timestamp: rtt.then_some(timestamp),
+        });
+        for n in self.neighbours.iter().flatten() {
+            if n.link != link || !n.has_hellos() {
+                continue;
+            }
+            let timestamps = if rtt {
+                n.last_hello_timestamp
+                    .map(|(origin, receive)| IhuTimestamps { origin, receive })
+            } else {
+                None
+            };
+            encoder.push(&Message::Ihu {
+                address: Some(IpAddr::V6(n.address)),
+                rxcost: n.rxcost(&config),
+                interval: centis(hello_interval),
+                timestamps,
+            });
+        }
+        self.send_packets(link, Destination::Multicast, encoder.finish());
+    }
+
+    // ---- timers ----
 
     /// Runs every timer due at or before `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let _ = now;
-        todo!()
+        let links: Vec<LinkId> = self.links.keys().copied().collect();
+        for link in &links {
+            let Some(l) = self.links.get_mut(link) else {
+                continue;
+            };
+            if l.next_full_update <= now {
+                let update = self.config.update_interval;
+                let jitter = Duration::from_micros(
+                    self.rng
+                        .below((update / 4).as_micros().min(u128::from(u64::MAX)) as u64),
+                );
+                l.next_full_update = now + update - jitter;
+                l.full_update_pending = true;
+                l.schedule_flush(now);
+            }
+            if l.next_hello <= now {
+                self.send_hello(now, *link);
+            }
+        }
+        self.neighbour_timers(now);
+        for link in &links {
+            self.resend_unacked(now, *link);
+        }
+        self.resend_requests(now);
+        if self.next_housekeeping <= now {
+            self.next_housekeeping = now + HOUSEKEEPING_INTERVAL;
+            self.housekeeping(now);
+        }
+        for link in &links {
+            if self
+                .links
+                .get(link)
+                .and_then(|l| l.flush_at)
+                .is_some_and(|at| at <= now)
+            {
+                self.flush(now, *link);
+            }
+        }
+    }
+
+    fn neighbour_timers(&mut self, now: Instant) {
+        for index in 0..self.neighbours.len() {
+            let id = NeighbourId(index as u32);
+            let mut probe_to_send = None;
+            let mut forget = false;
+            {
+                let Some(n) = self.neighbours[index].as_mut() else {
+                    continue;
+                };
+                let mut missed_now = false;
+                let mut misses = 0;
+                while n.has_hellos() && n.hello_deadline <= now && misses < 16 {
+                    n.miss_hello();
+                    misses += 1;
+                    missed_now = true;
+                }
+                if n.ihu_expiry.is_some_and(|t| t <= now) {
+                    n.ihu_expiry = None;
+                    n.txcost = INFINITY;
+                }
+                // A Hello is overdue: ask the neighbour directly instead of waiting for the
+                // history to decay. Only for neighbours known to answer AckReqs.
+                if missed_now && n.answers_probes && n.probe.is_none() && !n.presumed_dead {
+                    n.probe = Some(Probe {
+                        nonce: 0,
+                        attempts: 0,
+                        deadline: now,
+                    });
+                }
+                if let Some(probe) = n.probe {
+                    if probe.deadline <= now {
+                        if probe.attempts >= PROBE_ATTEMPTS {
+                            n.probe = None;
+                            if n.answers_probes {
+                                n.presumed_dead = true;
+                            }
+                        } else {
+                            probe_to_send = Some((n.link, n.address, probe.attempts + 1));
+                        }
+                    }
+                }
+                if now.saturating_duration_since(n.last_heard) >= NEIGHBOUR_TIMEOUT {
+                    forget = true;
+                }
+            }
+            if forget {
+                self.remove_neighbour(now, id);
+                continue;
+            }
+            if let Some((link, address, attempts)) = probe_to_send {
+                let nonce = self.rng.next_u16();
+                if let Some(n) = self.neighbour_mut(id) {
+                    n.probe = Some(Probe {
+                        nonce,
+                        attempts,
+                        deadline: now + PROBE_TIMEOUT,
+                    });
+                }
+                self.queue_control(
+                    now,
+                    link,
+                    Destination::Unicast(address),
+                    Message::AckRequest {
+                        nonce,
+                        interval: centis(PROBE_TIMEOUT),
+                    },
+                );
+                if let Some(l) = self.links.get_mut(&link) {
+                    l.schedule_flush(now);
+                }
+            }
+            self.check_cost(now, id);
+        }
+    }
+
+    fn resend_unacked(&mut self, now: Instant, link: LinkId) {
+        let Some(l) = self.links.get_mut(&link) else {
+            return;
+        };
+        if !l.unacked.iter().any(|u| u.deadline <= now) {
+            return;
+        }
+        let (due, keep): (Vec<Unacked>, Vec<Unacked>) =
+            l.unacked.drain(..).partition(|u| u.deadline <= now);
+        l.unacked = keep;
+        for unacked in due {
+            self.send_urgent(now, link, unacked.prefixes, unacked.attempts + 1);
+        }
+    }
+
+    fn resend_requests(&mut self, now: Instant) {
+        let due: Vec<Prefix> = self
+            .requests
+            .ours
+            .iter()
+            .filter(|(_, r)| r.resend_at <= now)
+            .map(|(p, _)| *p)
+            .collect();
+        for prefix in due {
+            let Some(request) = self.requests.ours.get_mut(&prefix) else {
+                continue;
+            };
+            if request.attempts >= REQUEST_ATTEMPTS {
+                self.requests.ours.remove(&prefix);
+                continue;
+            }
+            request.attempts += 1;
+            request.resend_at = now + REQUEST_RESEND;
+            let (router_id, seqno, target) = (request.router_id, request.seqno, request.target);
+            self.emit_seqno_request(now, prefix, router_id, seqno, target);
+        }
+    }
+
+    fn housekeeping(&mut self, now: Instant) {
+        let mut changed: Vec<Prefix> = Vec::new();
+        for (prefix, entry) in self.routes.iter_mut() {
+            let before = entry.routes.len();
+            let mut expired = false;
+            entry.routes.retain_mut(|route| {
+                if route.expires <= now && route.advertised_metric != INFINITY {
+                    route.advertised_metric = INFINITY;
+                    expired = true;
+                }
+                // Retracted routes are held a while, then forgotten.
+                !(route.advertised_metric == INFINITY && route.expires + RETRACTED_HOLD <= now)
+            });
+            if expired || entry.routes.len() != before {
+                changed.push(*prefix);
+            }
+        }
+        for prefix in changed {
+            self.reselect(now, prefix);
+        }
+        self.routes.retain(|_, e| {
+            !(e.routes.is_empty()
+                && e.selected.is_none()
+                && e.announced.is_none_or(|a| a.metric == INFINITY))
+        });
+        self.sources.collect_garbage(now);
+        self.requests.collect_garbage(now);
     }
 
     // ---- outputs ----
 
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        todo!()
+        self.transmits.pop_front()
     }
 
     pub fn poll_route_change(&mut self) -> Option<RouteChange> {
-        todo!()
+        self.route_changes.pop_front()
     }
 
     pub fn poll_event(&mut self) -> Option<Event> {
-        todo!()
+        self.events.pop_front()
     }
 
     /// The next instant `handle_timeout` must be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        todo!()
+        let mut next = Some(self.next_housekeeping);
+        let mut consider = |t: Instant| {
+            next = Some(match next {
+                Some(n) if n <= t => n,
+                _ => t,
+            });
+        };
+        for l in self.links.values() {
+            consider(l.next_hello);
+            consider(l.next_full_update);
+            if let Some(t) = l.flush_at {
+                consider(t);
+            }
+            for u in &l.unacked {
+                consider(u.deadline);
+            }
+        }
+        for n in self.neighbours.iter().flatten() {
+            if n.has_hellos() {
+                consider(n.hello_deadline);
+            }
+            if let Some(t) = n.ihu_expiry {
+                consider(t);
+            }
+            if let Some(p) = n.probe {
+                consider(p.deadline);
+            }
+            consider(n.last_heard + NEIGHBOUR_TIMEOUT);
+        }
+        if let Some(t) = self.requests.next_deadline() {
+            consider(t);
+        }
+        next
     }
 }

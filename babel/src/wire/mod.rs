@@ -114,7 +114,11 @@ impl Prefix {
                 })
             }
             IpAddr::V6(a) if len <= 128 => {
-                let mask = if len == 0 { 0 } else { u128::MAX << (128 - len) };
+                let mask = if len == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - len)
+                };
                 Some(Prefix {
                     addr: IpAddr::V6(Ipv6Addr::from(u128::from(a) & mask)),
                     len,

@@ -1,0 +1,338 @@
+//! The neighbour table (RFC 8966 §3.2.4): per neighbour, the Hello history, the txcost learnt from
+//! its IHUs, the RTT measured with timestamps (RFC 9616), and the link cost derived from them
+//! (RFC 8966 Appendix A). Routing decisions are not made here; the node asks for `cost()`.
+
+use std::net::Ipv6Addr;
+use std::time::{Duration, Instant};
+
+use crate::config::{CostModel, LinkConfig, RttConfig};
+use crate::node::LinkId;
+use crate::wire::INFINITY;
+
+/// Index of a neighbour in the node's neighbour slab.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct NeighbourId(pub(crate) u32);
+
+/// How many AckReq probes we send when a Hello is overdue before declaring the neighbour gone.
+pub(crate) const PROBE_ATTEMPTS: u8 = 3;
+/// Time we wait for each probe's Ack.
+pub(crate) const PROBE_TIMEOUT: Duration = Duration::from_millis(400);
+
+/// The Hello history of RFC 8966 §A.1: bit 15 is the most recent expected Hello.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HelloHistory {
+    /// 1 = received, 0 = missed; only the top `known` bits are meaningful.
+    pub(crate) bits: u16,
+    /// How many of the 16 bits have been filled since the neighbour appeared.
+    pub(crate) known: u8,
+    /// The seqno we expect on the next Hello.
+    pub(crate) expected_seqno: u16,
+}
+
+impl HelloHistory {
+    fn new(seqno: u16) -> HelloHistory {
+        HelloHistory {
+            bits: 0x8000,
+            known: 1,
+            expected_seqno: seqno.wrapping_add(1),
+        }
+    }
+
+    fn push(&mut self, received: bool) {
+        self.bits = (self.bits >> 1) | if received { 0x8000 } else { 0 };
+        self.known = (self.known + 1).min(16);
+    }
+
+    /// Records a Hello with `seqno`. Returns false if the seqno jumped so far that the neighbour
+    /// must have restarted (the history was reset).
+    fn receive(&mut self, seqno: u16) -> bool {
+        let ahead = seqno.wrapping_sub(self.expected_seqno);
+        if ahead == 0 {
+            self.push(true);
+        } else if ahead < 16 {
+            for _ in 0..ahead {
+                self.push(false);
+            }
+            self.push(true);
+        } else if seqno == self.expected_seqno.wrapping_sub(1) {
+            // A Hello we already counted as missed arrived late: it was not lost after all.
+            self.bits |= 0x8000;
+            return true;
+        } else {
+            *self = HelloHistory::new(seqno);
+            return false;
+        }
+        self.expected_seqno = seqno.wrapping_add(1);
+        true
+    }
+
+    /// A Hello was due and did not come.
+    fn miss(&mut self) {
+        self.push(false);
+        self.expected_seqno = self.expected_seqno.wrapping_add(1);
+    }
+
+    fn received_count(&self) -> u32 {
+        let mask = if self.known >= 16 {
+            0xFFFF
+        } else {
+            !(0xFFFFu16 >> self.known)
+        };
+        (self.bits & mask).count_ones()
+    }
+
+    /// The three most recent expected Hellos were all missed.
+    fn last_three_missed(&self) -> bool {
+        self.known >= 3 && self.bits & 0xE000 == 0
+    }
+}
+
+/// Probing state for a neighbour whose Hello is overdue.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Probe {
+    pub(crate) nonce: u16,
+    pub(crate) attempts: u8,
+    pub(crate) deadline: Instant,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Neighbour {
+    pub(crate) link: LinkId,
+    pub(crate) address: Ipv6Addr,
+    pub(crate) history: HelloHistory,
+    /// The Hello interval the neighbour announced.
+    pub(crate) hello_interval: Duration,
+    /// When the next Hello is overdue.
+    pub(crate) hello_deadline: Instant,
+    pub(crate) last_heard: Instant,
+    /// The neighbour's rxcost for us, from its last IHU; `INFINITY` when none or expired.
+    pub(crate) txcost: u16,
+    pub(crate) ihu_expiry: Option<Instant>,
+    /// The last Hello timestamp it sent us and when we received it (for our IHU timestamps).
+    pub(crate) last_hello_timestamp: Option<(u32, u32)>,
+    pub(crate) rtt: Option<Duration>,
+    /// Whether it ever answered an AckReq: only then is a failed probe evidence of death.
+    pub(crate) answers_probes: bool,
+    pub(crate) probe: Option<Probe>,
+    /// Probes failed: unreachable until the next Hello.
+    pub(crate) presumed_dead: bool,
+    /// The cost last used for routing, to notice changes.
+    pub(crate) reported_cost: u16,
+}
+
+impl Neighbour {
+    pub(crate) fn new(link: LinkId, address: Ipv6Addr, now: Instant) -> Neighbour {
+        Neighbour {
+            link,
+            address,
+            history: HelloHistory {
+                bits: 0,
+                known: 0,
+                expected_seqno: 0,
+            },
+            hello_interval: Duration::ZERO,
+            hello_deadline: now,
+            last_heard: now,
+            txcost: INFINITY,
+            ihu_expiry: None,
+            last_hello_timestamp: None,
+            rtt: None,
+            answers_probes: false,
+            probe: None,
+            presumed_dead: false,
+            reported_cost: INFINITY,
+        }
+    }
+
+    /// Whether we have ever received a multicast Hello from it.
+    pub(crate) fn has_hellos(&self) -> bool {
+        self.history.known > 0
+    }
+
+    /// A scheduled (multicast) Hello arrived.
+    pub(crate) fn receive_hello(&mut self, now: Instant, seqno: u16, interval: Duration) {
+        if self.history.known == 0 {
+            self.history = HelloHistory::new(seqno);
+        } else {
+            self.history.receive(seqno);
+        }
+        self.hello_interval = interval;
+        self.hello_deadline = now + interval.mul_f32(1.5);
+        self.presumed_dead = false;
+        self.probe = None;
+    }
+
+    /// The Hello deadline passed: record a miss and move the deadline one interval on.
+    pub(crate) fn miss_hello(&mut self) {
+        self.history.miss();
+        let step = if self.hello_interval.is_zero() {
+            Duration::from_secs(4)
+        } else {
+            self.hello_interval
+        };
+        self.hello_deadline += step;
+    }
+
+    /// Our cost of receiving from this neighbour, as sent in our IHUs.
+    pub(crate) fn rxcost(&self, config: &LinkConfig) -> u16 {
+        if !self.has_hellos() || self.presumed_dead {
+            return INFINITY;
+        }
+        match config.cost_model {
+            CostModel::KOutOfJ => {
+                // At least 2 of the last 3 expected Hellos (fewer if we know fewer).
+                let recent = (self.history.bits & 0xE000).count_ones();
+                let needed = u32::from(self.history.known.min(2));
+                if recent >= needed {
+                    config.rxcost
+                } else {
+                    INFINITY
+                }
+            }
+            CostModel::Etx => {
+                if self.history.last_three_missed() {
+                    return INFINITY;
+                }
+                let received = self.history.received_count();
+                if received == 0 {
+                    return INFINITY;
+                }
+                let known = u32::from(self.history.known);
+                let cost = u32::from(config.rxcost) * known / received;
+                cost.min(u32::from(INFINITY - 1)) as u16
+            }
+        }
+    }
+
+    /// The cost of routing through this neighbour (RFC 8966 Appendix A.2), including the RTT
+    /// penalty when timestamps are on.
+    pub(crate) fn cost(&self, config: &LinkConfig) -> u16 {
+        let rxcost = self.rxcost(config);
+        if rxcost == INFINITY || self.txcost == INFINITY {
+            return INFINITY;
+        }
+        let base = match config.cost_model {
+            CostModel::KOutOfJ => u32::from(self.txcost.max(rxcost)),
+            CostModel::Etx => {
+                let nominal = u32::from(config.rxcost.max(1));
+                (u32::from(rxcost) * u32::from(self.txcost) / nominal).max(1)
+            }
+        };
+        let penalty = match (config.rtt, self.rtt) {
+            (Some(rtt_config), Some(rtt)) => u32::from(rtt_penalty(&rtt_config, rtt)),
+            _ => 0,
+        };
+        (base + penalty).min(u32::from(INFINITY - 1)) as u16
+    }
+
+    /// Folds one RTT sample into the smoothed RTT (exponential average, weight 1/8 on the
+    /// sample, so one delayed packet does not move routes).
+    pub(crate) fn add_rtt_sample(&mut self, sample: Duration) {
+        self.rtt = Some(match self.rtt {
+            None => sample,
+            Some(old) => (old * 7 + sample) / 8,
+        });
+    }
+}
+
+/// RTT cost shape of the delay-based metric extension: nothing below `min`, linear up to
+/// `max_penalty` at `max`, flat above.
+pub(crate) fn rtt_penalty(config: &RttConfig, rtt: Duration) -> u16 {
+    if rtt <= config.min {
+        return 0;
+    }
+    if rtt >= config.max || config.max <= config.min {
+        return config.max_penalty;
+    }
+    let above = (rtt - config.min).as_micros();
+    let span = (config.max - config.min).as_micros();
+    (u128::from(config.max_penalty) * above / span) as u16
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn neighbour() -> Neighbour {
+        Neighbour::new(LinkId(1), Ipv6Addr::LOCALHOST, Instant::now())
+    }
+
+    #[test]
+    fn k_out_of_j_needs_two_of_three() {
+        let config = LinkConfig {
+            cost_model: CostModel::KOutOfJ,
+            rtt: None,
+            ..LinkConfig::default()
+        };
+        let now = Instant::now();
+        let mut n = neighbour();
+        n.txcost = 96;
+        n.receive_hello(now, 10, Duration::from_secs(4));
+        assert_eq!(n.cost(&config), 96);
+        n.miss_hello();
+        assert_eq!(n.cost(&config), INFINITY, "1 of the last 2 is not 2 of 3");
+        n.receive_hello(now, 12, Duration::from_secs(4));
+        assert_eq!(n.cost(&config), 96);
+        n.miss_hello();
+        n.miss_hello();
+        assert_eq!(n.cost(&config), INFINITY);
+    }
+
+    #[test]
+    fn etx_grows_with_loss_and_dies_after_three_misses() {
+        let config = LinkConfig {
+            cost_model: CostModel::Etx,
+            rtt: None,
+            ..LinkConfig::default()
+        };
+        let now = Instant::now();
+        let mut n = neighbour();
+        n.txcost = 96;
+        for seqno in 0..16 {
+            n.receive_hello(now, seqno, Duration::from_secs(4));
+        }
+        assert_eq!(n.cost(&config), 96);
+        // Every other Hello lost: reception 1/2, so rxcost doubles.
+        for seqno in (17..48).step_by(2) {
+            n.receive_hello(now, seqno, Duration::from_secs(4));
+        }
+        assert_eq!(n.rxcost(&config), 192);
+        n.miss_hello();
+        n.miss_hello();
+        n.miss_hello();
+        assert_eq!(n.cost(&config), INFINITY);
+    }
+
+    #[test]
+    fn late_hello_is_not_a_loss() {
+        let mut h = HelloHistory::new(5);
+        h.miss();
+        assert_eq!(h.bits & 0x8000, 0);
+        assert!(h.receive(6));
+        assert_eq!(h.bits & 0xC000, 0xC000);
+        assert!(h.receive(7));
+        assert_eq!(h.received_count(), 3);
+    }
+
+    #[test]
+    fn seqno_jump_resets_history() {
+        let mut h = HelloHistory::new(5);
+        h.miss();
+        h.miss();
+        assert!(!h.receive(1000));
+        assert_eq!(h.known, 1);
+        assert_eq!(h.expected_seqno, 1001);
+    }
+
+    #[test]
+    fn rtt_penalty_shape() {
+        let c = RttConfig {
+            min: Duration::from_millis(10),
+            max: Duration::from_millis(110),
+            max_penalty: 100,
+        };
+        assert_eq!(rtt_penalty(&c, Duration::from_millis(5)), 0);
+        assert_eq!(rtt_penalty(&c, Duration::from_millis(60)), 50);
+        assert_eq!(rtt_penalty(&c, Duration::from_millis(500)), 100);
+    }
+}
