@@ -280,3 +280,158 @@ fn plan_update(
     });
     Ok(tlvs)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RID: [u8; 8] = [1, 2, 3, 4, 5, 6, 7, 8];
+
+    fn update(prefix: &str, next_hop: Option<&str>, seqno: u16) -> Message {
+        Message::Update {
+            prefix: prefix.parse().expect("test prefix"),
+            router_id: RouterId(RID),
+            next_hop: next_hop.map(|a| a.parse().expect("test address")),
+            seqno,
+            interval: 400,
+            metric: 96,
+        }
+    }
+
+    fn encode(max_len: usize, messages: &[Message]) -> Vec<Vec<u8>> {
+        let mut encoder = Encoder::new(max_len);
+        for m in messages {
+            encoder.push(m);
+        }
+        encoder.finish()
+    }
+
+    #[test]
+    fn empty() {
+        let encoder = Encoder::new(1000);
+        assert!(encoder.is_empty());
+        assert_eq!(encoder.finish(), Vec::<Vec<u8>>::new());
+    }
+
+    #[test]
+    fn router_id_once_and_compression() {
+        let packets = encode(
+            1000,
+            &[
+                update("2001:db8:1::/48", None, 1),
+                update("2001:db8:2::/48", None, 2),
+                update("2001:db8:1:5::/64", None, 3),
+            ],
+        );
+        let mut body = vec![6, 10, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8];
+        body.extend_from_slice(&[
+            8, 16, 2, 0x80, 48, 0, 0x01, 0x90, 0, 1, 0, 96, 0x20, 0x01, 0x0d, 0xb8, 0, 1,
+        ]);
+        body.extend_from_slice(&[8, 11, 2, 0, 48, 5, 0x01, 0x90, 0, 2, 0, 96, 2]);
+        // Octet 7 is zero in the default too, so seven octets go.
+        body.extend_from_slice(&[8, 11, 2, 0, 64, 7, 0x01, 0x90, 0, 3, 0, 96, 5]);
+        let mut expected = vec![42, 2, 0, body.len() as u8];
+        expected.extend_from_slice(&body);
+        assert_eq!(packets, vec![expected]);
+    }
+
+    #[test]
+    fn unrelated_prefix_becomes_new_default() {
+        let packets = encode(
+            1000,
+            &[
+                update("10.1.0.0/16", None, 1),
+                update("192.168.0.0/16", None, 2),
+            ],
+        );
+        let body = &packets[0][4 + 12..];
+        assert_eq!(
+            body,
+            &[
+                8, 12, 4, 0x80, 16, 0, 0x01, 0x90, 0, 1, 0, 96, 10, 1, //
+                8, 12, 4, 0x80, 16, 0, 0x01, 0x90, 0, 2, 0, 96, 192, 168,
+            ]
+        );
+    }
+
+    #[test]
+    fn next_hop_tlvs() {
+        let packets = encode(
+            1000,
+            &[
+                update("10.1.0.0/16", Some("192.0.2.1"), 1),
+                update("10.2.0.0/16", Some("192.0.2.1"), 2),
+                update("10.3.0.0/16", Some("fe80::9"), 3),
+            ],
+        );
+        let body = &packets[0][4..];
+        let mut expected = vec![7, 6, 1, 0, 192, 0, 2, 1];
+        expected.extend_from_slice(&[6, 10, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]);
+        expected.extend_from_slice(&[8, 12, 1, 0x80, 16, 0, 0x01, 0x90, 0, 1, 0, 96, 10, 1]);
+        expected.extend_from_slice(&[8, 11, 1, 0, 16, 1, 0x01, 0x90, 0, 2, 0, 96, 2]);
+        expected.extend_from_slice(&[7, 10, 3, 0, 0, 0, 0, 0, 0, 0, 0, 9]);
+        expected.extend_from_slice(&[8, 12, 4, 0x80, 16, 0, 0x01, 0x90, 0, 3, 0, 96, 10, 3]);
+        assert_eq!(body, &expected[..]);
+    }
+
+    #[test]
+    fn source_next_hop_after_explicit_one_needs_new_packet() {
+        let packets = encode(
+            1000,
+            &[
+                update("2001:db8::/32", Some("fe80::9"), 1),
+                update("2001:db9::/32", None, 2),
+            ],
+        );
+        assert_eq!(packets.len(), 2);
+    }
+
+    #[test]
+    fn v6_prefix_via_v4_is_dropped() {
+        let packets = encode(1000, &[update("2001:db8::/32", Some("192.0.2.1"), 1)]);
+        assert!(packets.is_empty());
+    }
+
+    #[test]
+    fn simple_messages() {
+        let packets = encode(
+            1000,
+            &[
+                Message::RetractAll { interval: 400 },
+                Message::RouteRequest { prefix: None },
+                Message::Hello {
+                    unicast: true,
+                    seqno: 7,
+                    interval: 0,
+                    timestamp: Some(9),
+                },
+                Message::Ihu {
+                    address: Some("fe80::9".parse().expect("test address")),
+                    rxcost: 96,
+                    interval: 400,
+                    timestamps: None,
+                },
+            ],
+        );
+        let mut expected = vec![42, 2, 0, 46];
+        expected.extend_from_slice(&[8, 10, 0, 0, 0, 0, 0x01, 0x90, 0, 0, 0xFF, 0xFF]);
+        expected.extend_from_slice(&[9, 2, 0, 0]);
+        expected.extend_from_slice(&[4, 12, 0x80, 0, 0, 7, 0, 0, 3, 4, 0, 0, 0, 9]);
+        expected.extend_from_slice(&[5, 14, 3, 0, 0, 96, 1, 0x90, 0, 0, 0, 0, 0, 0, 0, 9]);
+        assert_eq!(packets, vec![expected]);
+    }
+
+    #[test]
+    fn packets_split_at_max_len_with_fresh_state() {
+        let messages: Vec<Message> = (0..20)
+            .map(|i| update(&format!("2001:db8:{i}::/48"), None, i))
+            .collect();
+        let packets = encode(64, &messages);
+        assert!(packets.len() > 1);
+        for packet in &packets {
+            assert!(packet.len() <= 64);
+            // Every packet restates the router-id: state does not cross packets.
+            assert_eq!(&packet[4..6], &[6, 10]);
+        }
+    }
+}

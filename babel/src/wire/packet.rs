@@ -322,3 +322,279 @@ impl Walk {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::Prefix;
+
+    const SOURCE: &str = "fe80::1";
+    const RID: [u8; 8] = [1, 2, 3, 4, 5, 6, 7, 8];
+
+    fn source() -> IpAddr {
+        SOURCE.parse().expect("test address")
+    }
+
+    fn p(s: &str) -> Prefix {
+        s.parse().expect("test prefix")
+    }
+
+    /// A packet with the given body and no trailer.
+    fn packet(body: &[u8]) -> Vec<u8> {
+        let mut out = Header {
+            body_len: body.len() as u16,
+        }
+        .to_bytes()
+        .to_vec();
+        out.extend_from_slice(body);
+        out
+    }
+
+    fn parse(body: &[u8]) -> ParsedPacket {
+        parse_packet(&packet(body), source()).expect("valid header")
+    }
+
+    fn update(prefix: &str, next_hop: &str, seqno: u16, metric: u16) -> Message {
+        Message::Update {
+            prefix: p(prefix),
+            router_id: RouterId(RID),
+            next_hop: Some(next_hop.parse().expect("test address")),
+            seqno,
+            interval: 400,
+            metric,
+        }
+    }
+
+    const ROUTER_ID_TLV: [u8; 12] = [6, 10, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8];
+
+    #[test]
+    fn header_errors() {
+        assert_eq!(parse_packet(&[42, 2, 0], source()), Err(Error::Truncated));
+        assert_eq!(
+            parse_packet(&[42, 2, 0, 1], source()),
+            Err(Error::Truncated)
+        );
+        assert_eq!(
+            parse_packet(&[43, 2, 0, 0], source()),
+            Err(Error::BadMagic(43))
+        );
+        assert_eq!(
+            parse_packet(&[42, 1, 0, 0], source()),
+            Err(Error::UnsupportedVersion(1))
+        );
+        assert_eq!(
+            parse_packet(&[42, 2, 0, 0], source()),
+            Ok(ParsedPacket::default())
+        );
+    }
+
+    #[test]
+    fn trailer_is_counted_not_parsed() {
+        let parsed =
+            parse_packet(&[42, 2, 0, 2, 3, 0, 0xFF, 0xFF, 0xFF], source()).expect("valid header");
+        assert_eq!(parsed.stats.trailer_len, 3);
+        assert_eq!(parsed.messages, vec![]);
+        assert_eq!(parsed.stats.malformed_tlvs, 1);
+    }
+
+    #[test]
+    fn router_id_carries_over_several_updates() {
+        let mut body = ROUTER_ID_TLV.to_vec();
+        body.extend_from_slice(&[8, 13, 4, 0, 24, 0, 0x01, 0x90, 0, 1, 0, 96, 10, 1, 2]);
+        body.extend_from_slice(&[8, 12, 2, 0, 16, 0, 0x01, 0x90, 0, 2, 0, 97, 0x20, 0x01]);
+        let parsed = parse(&body);
+        assert_eq!(
+            parsed.messages,
+            vec![
+                update("10.1.2.0/24", SOURCE, 1, 96),
+                update("2001::/16", SOURCE, 2, 97)
+            ]
+        );
+    }
+
+    #[test]
+    fn update_without_router_id_is_missing_state() {
+        let parsed = parse(&[8, 12, 2, 0, 16, 0, 0x01, 0x90, 0, 2, 0, 97, 0x20, 0x01]);
+        assert_eq!(parsed.messages, vec![]);
+        assert_eq!(parsed.stats.missing_state, 1);
+    }
+
+    #[test]
+    fn invalid_router_id_clears_state() {
+        let mut body = ROUTER_ID_TLV.to_vec();
+        body.extend_from_slice(&[6, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        body.extend_from_slice(&[8, 12, 2, 0, 16, 0, 0x01, 0x90, 0, 2, 0, 97, 0x20, 0x01]);
+        let parsed = parse(&body);
+        assert_eq!(parsed.messages, vec![]);
+        assert_eq!(parsed.stats.malformed_tlvs, 1);
+        assert_eq!(parsed.stats.missing_state, 1);
+    }
+
+    #[test]
+    fn next_hops() {
+        let mut body = ROUTER_ID_TLV.to_vec();
+        // AE 1 update before any IPv4 next hop: nothing to route through.
+        body.extend_from_slice(&[8, 13, 1, 0, 24, 0, 0x01, 0x90, 0, 1, 0, 96, 10, 1, 2]);
+        body.extend_from_slice(&[7, 6, 1, 0, 192, 0, 2, 1]);
+        body.extend_from_slice(&[8, 13, 1, 0, 24, 0, 0x01, 0x90, 0, 1, 0, 96, 10, 1, 2]);
+        body.extend_from_slice(&[7, 10, 3, 0, 0, 0, 0, 0, 0, 0, 0, 9]);
+        body.extend_from_slice(&[8, 13, 4, 0, 24, 0, 0x01, 0x90, 0, 1, 0, 96, 10, 1, 3]);
+        let parsed = parse(&body);
+        assert_eq!(parsed.stats.missing_state, 1);
+        assert_eq!(
+            parsed.messages,
+            vec![
+                update("10.1.2.0/24", "192.0.2.1", 1, 96),
+                update("10.1.3.0/24", "fe80::9", 1, 96),
+            ]
+        );
+    }
+
+    #[test]
+    fn compression_across_three_updates() {
+        let mut body = ROUTER_ID_TLV.to_vec();
+        // 2001:db8:1::/48, sets the default prefix.
+        body.extend_from_slice(&[
+            8, 16, 2, 0x80, 48, 0, 0x01, 0x90, 0, 1, 0, 96, 0x20, 0x01, 0x0d, 0xb8, 0, 1,
+        ]);
+        // 2001:db8:2::/48, 5 octets omitted.
+        body.extend_from_slice(&[8, 11, 2, 0, 48, 5, 0x01, 0x90, 0, 2, 0, 96, 2]);
+        // 2001:db8:1:5::/64, 6 octets omitted (from the first, still the default).
+        body.extend_from_slice(&[8, 12, 2, 0, 64, 6, 0x01, 0x90, 0, 3, 0, 96, 0, 5]);
+        let parsed = parse(&body);
+        assert_eq!(
+            parsed.messages,
+            vec![
+                update("2001:db8:1::/48", SOURCE, 1, 96),
+                update("2001:db8:2::/48", SOURCE, 2, 96),
+                update("2001:db8:1:5::/64", SOURCE, 3, 96),
+            ]
+        );
+    }
+
+    #[test]
+    fn compression_without_default_is_malformed() {
+        let mut body = ROUTER_ID_TLV.to_vec();
+        body.extend_from_slice(&[8, 11, 2, 0, 48, 5, 0x01, 0x90, 0, 2, 0, 96, 2]);
+        // AE 4 does not share AE 1's default prefix.
+        body.extend_from_slice(&[8, 13, 1, 0x80, 24, 0, 0x01, 0x90, 0, 1, 0, 96, 10, 1, 2]);
+        body.extend_from_slice(&[8, 11, 4, 0, 24, 2, 0x01, 0x90, 0, 1, 0, 96, 3]);
+        let parsed = parse(&body);
+        assert_eq!(parsed.stats.malformed_tlvs, 2);
+        // The AE 1 update has no IPv4 next hop.
+        assert_eq!(parsed.stats.missing_state, 1);
+        assert_eq!(parsed.messages, vec![]);
+    }
+
+    #[test]
+    fn mandatory_subtlv_ignores_update_but_keeps_its_state() {
+        let mut body = ROUTER_ID_TLV.to_vec();
+        // Sets the default prefix and router-id, carries mandatory sub-TLV 0x90: 10 fixed
+        // octets, 16 of prefix, 2 of sub-TLV.
+        body.extend_from_slice(&[
+            8, 28, 2, 0xC0, 128, 0, 0x01, 0x90, 0, 1, 0, 96, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0,
+            0, 0, 0, 0, 0, 0, 7, 0x90, 0,
+        ]);
+        body.extend_from_slice(&[8, 12, 2, 0, 64, 6, 0x01, 0x90, 0, 3, 0, 96, 0, 5]);
+        let parsed = parse(&body);
+        assert_eq!(parsed.stats.mandatory_subtlv_ignored, 1);
+        assert_eq!(
+            parsed.messages,
+            vec![Message::Update {
+                prefix: p("2001:db8:0:5::/64"),
+                router_id: RouterId([0, 0, 0, 0, 0, 0, 0, 7]),
+                next_hop: Some(source()),
+                seqno: 3,
+                interval: 400,
+                metric: 96,
+            }]
+        );
+    }
+
+    #[test]
+    fn unknown_tlv_skipped_and_non_mandatory_subtlv_ignored() {
+        let body = [
+            0xC8, 2, 0xAA, 0xBB, // unknown TLV
+            4, 9, 0, 0, 0, 7, 1, 0x90, 0x10, 1, 0xEE, // Hello with unknown sub-TLV 0x10
+        ];
+        let parsed = parse(&body);
+        assert_eq!(parsed.stats.unknown_tlvs, 1);
+        assert_eq!(
+            parsed.messages,
+            vec![Message::Hello {
+                unicast: false,
+                seqno: 7,
+                interval: 400,
+                timestamp: None
+            }]
+        );
+    }
+
+    #[test]
+    fn truncated_tlv_stops_the_walk() {
+        let body = [3, 2, 0, 1, 0, 3, 5, 0, 1];
+        let parsed = parse(&body);
+        assert_eq!(parsed.messages, vec![Message::Ack { nonce: 1 }]);
+        assert_eq!(parsed.stats.malformed_tlvs, 1);
+    }
+
+    #[test]
+    fn short_tlv_is_ignored_and_walk_continues() {
+        let body = [3, 1, 0, 3, 2, 0, 2];
+        let parsed = parse(&body);
+        assert_eq!(parsed.messages, vec![Message::Ack { nonce: 2 }]);
+        assert_eq!(parsed.stats.malformed_tlvs, 1);
+    }
+
+    #[test]
+    fn wildcard_updates_and_requests() {
+        let body = [
+            8, 10, 0, 0, 0, 0, 0x01, 0x90, 0, 0, 0xFF, 0xFF, // retract all
+            8, 10, 0, 0, 0, 0, 0x01, 0x90, 0, 0, 0x00, 0x60, // finite wildcard: malformed
+            9, 2, 0, 0, // wildcard route request
+            9, 4, 4, 16, 10, 1, // v4-via-v6 route request
+            10, 14, 0, 0, 0, 1, 5, 0, 1, 2, 3, 4, 5, 6, 7, 8, // wildcard seqno request
+        ];
+        let parsed = parse(&body);
+        assert_eq!(
+            parsed.messages,
+            vec![
+                Message::RetractAll { interval: 400 },
+                Message::RouteRequest { prefix: None },
+                Message::RouteRequest {
+                    prefix: Some(p("10.1.0.0/16"))
+                },
+            ]
+        );
+        assert_eq!(parsed.stats.malformed_tlvs, 2);
+    }
+
+    #[test]
+    fn ihu_and_hello_timestamps() {
+        let body = [
+            4, 12, 0x80, 0, 0, 7, 0, 0, 3, 4, 0, 0, 0, 9, // unicast hello, timestamp 9
+            5, 16, 0, 0, 0, 96, 1, 0x90, 3, 8, 0, 0, 0, 1, 0, 0, 0, 2, // IHU AE 0
+        ];
+        let parsed = parse(&body);
+        assert_eq!(
+            parsed.messages,
+            vec![
+                Message::Hello {
+                    unicast: true,
+                    seqno: 7,
+                    interval: 0,
+                    timestamp: Some(9)
+                },
+                Message::Ihu {
+                    address: None,
+                    rxcost: 96,
+                    interval: 400,
+                    timestamps: Some(IhuTimestamps {
+                        origin: 1,
+                        receive: 2
+                    }),
+                },
+            ]
+        );
+    }
+}
