@@ -19,15 +19,17 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 mod address;
+mod cursor;
 mod encoder;
 mod packet;
 mod subtlv;
 mod tlv;
 
 pub use address::AddressEncoding;
+pub use cursor::Malformed;
 pub use encoder::Encoder;
 pub use packet::{parse_packet, Header, ParseStats, ParsedPacket, HEADER_LEN};
-pub use subtlv::SubTlv;
+pub use subtlv::{SubTlv, SubTlvContext};
 pub use tlv::{TlvRepr, TlvType};
 
 /// The first octet of every Babel packet.
@@ -102,6 +104,8 @@ pub struct Prefix {
     len: u8,
 }
 
+// `len` is the prefix length in bits, not a collection size: `is_empty` would mean nothing.
+#[allow(clippy::len_without_is_empty)]
 impl Prefix {
     /// Builds a prefix, clearing the host bits; `None` if `len` is too long for the family.
     pub fn new(addr: IpAddr, len: u8) -> Option<Prefix> {
