@@ -1,0 +1,112 @@
+//! Core behaviour on small scripted topologies, in virtual time.
+
+mod net;
+
+use std::time::Duration;
+
+use babel::{Config, RouteStatus};
+use net::{node_prefix, Net};
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+#[test]
+fn line_of_three_converges() {
+    let mut net = Net::new(3, Config::default());
+    net.connect(0, 1);
+    net.connect(1, 2);
+    net.announce_all();
+    net.run_for(secs(10));
+    assert_eq!(net.walk(0, 2), Some(vec![0, 1, 2]));
+    assert_eq!(net.walk(2, 0), Some(vec![2, 1, 0]));
+    let route = net.nodes[0].selected_route(node_prefix(2)).unwrap();
+    assert_eq!(route.status, RouteStatus::Selected);
+    assert!(route.metric >= 192, "two hops cost at least two link costs: {route:?}");
+    assert_eq!(net.nodes[0].neighbours().len(), 1);
+}
+
+#[test]
+fn triangle_cut_does_not_count_to_infinity() {
+    // 0, 1, 2 form a triangle; 3 hangs off 2. When 2-3 goes silent, 0 and 1 must not route
+    // to 3 through each other while the bad news spreads.
+    let mut net = Net::new(4, Config::default());
+    net.connect(0, 1);
+    net.connect(1, 2);
+    net.connect(0, 2);
+    net.connect(2, 3);
+    net.announce_all();
+    net.run_for(secs(15));
+    assert_eq!(net.walk(0, 3), Some(vec![0, 2, 3]));
+    net.cut(2, 3);
+    net.run_checking_loops(secs(40), Duration::from_millis(50));
+    for node in 0..3 {
+        assert!(
+            net.fib[node].get(&node_prefix(3)).is_none(),
+            "node {node} still routes to the unreachable node"
+        );
+        assert!(net.nodes[node].selected_route(node_prefix(3)).is_none());
+    }
+    // The rest of the mesh is untouched.
+    assert_eq!(net.walk(0, 2), Some(vec![0, 2]));
+}
+
+#[test]
+fn ring_repairs_after_silent_cut() {
+    let mut net = Net::new(6, Config::default());
+    for i in 0..6 {
+        net.connect(i, (i + 1) % 6);
+    }
+    net.announce_all();
+    net.run_for(secs(15));
+    assert_eq!(net.walk(0, 1), Some(vec![0, 1]));
+    let cut_at = net.now;
+    net.cut(0, 1);
+    let mut repaired = None;
+    for _ in 0..600 {
+        net.run_for(Duration::from_millis(50));
+        for from in 0..6 {
+            for to in 0..6 {
+                assert!(!net.loops(from, to), "loop from {from} to {to}");
+            }
+        }
+        if net.walk(0, 1) == Some(vec![0, 5, 4, 3, 2, 1]) && net.walk(1, 0).is_some() {
+            repaired = Some(net.now - cut_at);
+            break;
+        }
+    }
+    let repaired = repaired.expect("traffic from 0 to 1 never went the other way round");
+    eprintln!("ring repair took {repaired:?} of virtual time");
+}
+
+#[test]
+fn removed_link_drops_routes_at_once() {
+    let mut net = Net::new(3, Config::default());
+    net.connect(0, 1);
+    net.connect(1, 2);
+    net.announce_all();
+    net.run_for(secs(10));
+    assert!(net.fib[0].contains_key(&node_prefix(2)));
+    let now = net.now;
+    net.nodes[0].remove_link(now, babel::LinkId(0));
+    net.run_for(Duration::from_millis(1));
+    assert!(net.fib[0].is_empty(), "routes through a removed link stay: {:?}", net.fib[0]);
+    assert!(net.nodes[0].neighbours().is_empty());
+}
+
+#[test]
+fn withdrawn_prefix_is_retracted_everywhere() {
+    let mut net = Net::new(4, Config::default());
+    for i in 0..3 {
+        net.connect(i, i + 1);
+    }
+    net.announce_all();
+    net.run_for(secs(10));
+    assert!(net.fib[0].contains_key(&node_prefix(3)));
+    let now = net.now;
+    net.nodes[3].remove_local_prefix(now, node_prefix(3));
+    net.run_checking_loops(secs(2), Duration::from_millis(20));
+    for node in 0..3 {
+        assert!(!net.fib[node].contains_key(&node_prefix(3)), "node {node}");
+    }
+}
