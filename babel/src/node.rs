@@ -1189,12 +1189,15 @@ impl Node {
                 {
                     self.trigger_update(now, prefix, false);
                 } else if previous != chosen.map(|c| c.neighbour) {
-                    // Same announcement, new next hop: split horizon owes that neighbour a
-                    // retraction so it does not keep a stale route through us.
-                    if let Some(link) = chosen
-                        .and_then(|c| self.neighbour(c.neighbour))
-                        .map(|n| n.link)
-                    {
+                    // Same announcement, new next hop. Split horizon kept the route from the old
+                    // next hop, which must hear it now; the new one must hear a retraction so it
+                    // does not keep a stale route through us.
+                    let links: Vec<LinkId> = [previous, chosen.map(|c| c.neighbour)]
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|n| self.neighbour(n).map(|n| n.link))
+                        .collect();
+                    for link in links {
                         self.trigger_on_link(now, link, prefix, false);
                     }
                 }

@@ -22,7 +22,10 @@ fn line_of_three_converges() {
     assert_eq!(net.walk(2, 0), Some(vec![2, 1, 0]));
     let route = net.nodes[0].selected_route(node_prefix(2)).unwrap();
     assert_eq!(route.status, RouteStatus::Selected);
-    assert!(route.metric >= 192, "two hops cost at least two link costs: {route:?}");
+    assert!(
+        route.metric >= 192,
+        "two hops cost at least two link costs: {route:?}"
+    );
     assert_eq!(net.nodes[0].neighbours().len(), 1);
 }
 
@@ -90,7 +93,11 @@ fn removed_link_drops_routes_at_once() {
     let now = net.now;
     net.nodes[0].remove_link(now, babel::LinkId(0));
     net.run_for(Duration::from_millis(1));
-    assert!(net.fib[0].is_empty(), "routes through a removed link stay: {:?}", net.fib[0]);
+    assert!(
+        net.fib[0].is_empty(),
+        "routes through a removed link stay: {:?}",
+        net.fib[0]
+    );
     assert!(net.nodes[0].neighbours().is_empty());
 }
 

@@ -27,7 +27,16 @@ pub fn link_local(node: usize, link: u32) -> Ipv6Addr {
 
 pub fn node_prefix(node: usize) -> Prefix {
     Prefix::new(
-        IpAddr::V6(Ipv6Addr::new(0xfd00, 0x6d65, 0x7368, 0, 0, 0, 0, node as u16 + 1)),
+        IpAddr::V6(Ipv6Addr::new(
+            0xfd00,
+            0x6d65,
+            0x7368,
+            0,
+            0,
+            0,
+            0,
+            node as u16 + 1,
+        )),
         128,
     )
     .unwrap()
