@@ -1140,6 +1140,9 @@ impl Node {
             return;
         };
         entry.selected = chosen.map(|c| c.neighbour);
+        if let Some((link, _, _)) = new_install {
+            entry.last_link = Some(link);
+        }
         match (old_install, new_install) {
             (None, Some((link, next_hop, metric))) => {
                 entry.installed = Some((link, next_hop));
@@ -1338,7 +1341,7 @@ impl Node {
                 })
             }
             _ => {
-                if periodic {
+                if periodic || (point_to_point && entry.last_link == Some(link)) {
                     return None;
                 }
                 // Lost: retract what we announced; unknown: say we have nothing (a request).

@@ -42,6 +42,9 @@ pub(crate) struct PrefixEntry {
     /// What the caller was told to install: (link, next hop).
     pub(crate) installed: Option<(LinkId, IpAddr)>,
     pub(crate) announced: Option<Announcement>,
+    /// The link of the last selected route. Split horizon never told that link's neighbour a
+    /// finite metric, so a retraction there would be noise.
+    pub(crate) last_link: Option<LinkId>,
 }
 
 impl PrefixEntry {

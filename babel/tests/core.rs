@@ -117,3 +117,65 @@ fn withdrawn_prefix_is_retracted_everywhere() {
         assert!(!net.fib[node].contains_key(&node_prefix(3)), "node {node}");
     }
 }
+
+#[test]
+fn starvation_is_resolved_with_a_seqno_request() {
+    // In a ring of 6, node 0 reaches 1 directly. When that link goes silent, the only other way
+    // is 5 hops long: its metric is above node 0's feasibility distance, so node 0 must get a
+    // new seqno from node 1 before it may use it.
+    let mut net = Net::new(6, Config::default());
+    for i in 0..6 {
+        net.connect(i, (i + 1) % 6);
+    }
+    net.announce_all();
+    net.run_for(secs(15));
+    let before = net.nodes[0].selected_route(node_prefix(1)).unwrap();
+    net.cut(0, 1);
+    net.run_checking_loops(secs(15), Duration::from_millis(50));
+    let after = net.nodes[0]
+        .selected_route(node_prefix(1))
+        .expect("node 0 starved: no route to node 1 after the cut");
+    assert!(
+        babel::wire::seqno_newer(after.seqno, before.seqno),
+        "the long route was used without a new seqno: before {before:?}, after {after:?}"
+    );
+    assert_eq!(net.walk(0, 1), Some(vec![0, 5, 4, 3, 2, 1]));
+}
+
+#[test]
+fn rtt_is_measured_with_timestamps() {
+    let mut net = Net::new(2, Config::default());
+    net.delay = Duration::from_millis(30);
+    net.connect(0, 1);
+    net.announce_all();
+    net.run_for(secs(30));
+    for node in 0..2 {
+        let neighbours = net.nodes[node].neighbours();
+        let rtt = neighbours[0].rtt.expect("no RTT sample");
+        assert!(
+            rtt >= Duration::from_millis(59) && rtt <= Duration::from_millis(61),
+            "node {node} measured {rtt:?} for a 60 ms round trip"
+        );
+        // 60 ms is above the 10 ms floor of the default RTT cost: the link costs more than 96.
+        assert!(neighbours[0].cost > 96, "{:?}", neighbours[0]);
+    }
+}
+
+#[test]
+fn garbage_from_a_neighbour_is_counted_not_fatal() {
+    let mut net = Net::new(2, Config::default());
+    net.connect(0, 1);
+    net.announce_all();
+    net.run_for(secs(5));
+    let now = net.now;
+    let from = net::link_local(1, 0);
+    let node = &mut net.nodes[0];
+    node.handle_packet(now, babel::LinkId(0), from, &[]);
+    node.handle_packet(now, babel::LinkId(0), from, &[43, 2, 0, 0]);
+    node.handle_packet(now, babel::LinkId(0), from, &[42, 2, 0, 200, 1, 2]);
+    // A valid header around a TLV that claims more than it has.
+    node.handle_packet(now, babel::LinkId(0), from, &[42, 2, 0, 4, 8, 30, 2, 0]);
+    assert!(node.stats().packets_rejected >= 3, "{:?}", node.stats());
+    net.run_for(secs(5));
+    assert_eq!(net.walk(0, 1), Some(vec![0, 1]), "the adjacency survived");
+}
