@@ -309,7 +309,7 @@ impl Node {
                 out.push(self.route_info(*prefix, entry, route));
             }
         }
-        out.sort_by(|a, b| (a.prefix, a.metric).cmp(&(b.prefix, b.metric)));
+        out.sort_by_key(|r| (r.prefix, r.metric));
         out
     }
 
