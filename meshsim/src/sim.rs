@@ -419,7 +419,7 @@ impl<R: Router> Sim<R> {
                 let v = self.links[link].ends[peer_side] as usize;
                 if self.link_cut[link]
                     || self.node_down[v]
-                    || neighbour.cost >= babel::wire::INFINITY
+                    || neighbour.cost == babel::wire::INFINITY
                     || neighbour.address != link_local(v, self.links[link].local[peer_side])
                 {
                     continue;
