@@ -1,1 +1,206 @@
-fn main() {}
+//! The `meshsim` command: parses arguments by hand, runs one [`meshsim::Scenario`], prints the
+//! report as `key: value` lines and exits 0 only if no forwarding loop and no unfeasible route
+//! was seen (1 otherwise, 2 for bad arguments).
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use meshsim::{Scenario, SimConfig, Topology};
+
+const USAGE: &str = "\
+usage: meshsim --nodes N --topology line|ring|grid|geometric --seed S [options]
+
+Simulates N nodes of the meshd Babel core on point-to-point links in virtual time, checks after
+every event that forwarding never loops and every selected route is feasible, and prints
+measurements as `key: value` lines. Exit status: 0 if loops and infeasible are both 0, 1 if not,
+2 for bad arguments.
+
+options:
+  --nodes N              number of nodes (>= 1)
+  --topology T           line, ring, grid (closest to square, 4-neighbour) or geometric
+                         (random geometric graph, mean degree about 6, made connected)
+  --seed S               seed for everything random (u64)
+  --loss P               per-packet drop probability of each link direction, as a FRACTION
+                         in [0, 1] (0.01 means 1%); default 0
+  --delay-ms MIN-MAX     one-way delay of each link, drawn once per link uniformly in
+                         [MIN, MAX] milliseconds (or a single value); default 1-20
+  --cut-fraction F       after convergence and the 60 s steady-state window, cut this fraction
+                         of links (keeping the graph connected) and measure repair; default 0
+  --crash-fraction F     likewise crash this fraction of nodes (state lost), restarting them
+                         after --restart-after seconds; default 0
+  --restart-after S      seconds between crash and restart; default 30
+  --duration S           stop at this virtual time (seconds); default: when all measurements
+                         are done plus 30 s, at most 300 s
+  --hello-interval S     Babel Hello interval in seconds (default: the core's)
+  --update-interval S    Babel full-update interval in seconds (default: the core's)
+  -h, --help             print this help
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        print!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    let scenario = match parse(&args) {
+        Ok(s) => s,
+        Err(message) => {
+            eprintln!("meshsim: {message}");
+            eprintln!("try `meshsim --help`");
+            return ExitCode::from(2);
+        }
+    };
+    let (report, _sim) = match scenario.run() {
+        Ok(r) => r,
+        Err(message) => {
+            eprintln!("meshsim: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    print!("{report}");
+    for violation in &report.violations {
+        eprintln!("violation: {violation}");
+    }
+    if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn parse(args: &[String]) -> Result<Scenario, String> {
+    let mut nodes: Option<usize> = None;
+    let mut topology: Option<Topology> = None;
+    let mut seed: Option<u64> = None;
+    let mut loss = 0.0;
+    let mut delay = (1, 20);
+    let mut cut_fraction = 0.0;
+    let mut crash_fraction = 0.0;
+    let mut restart_after = Duration::from_secs(30);
+    let mut duration = None;
+    let mut hello_interval = None;
+    let mut update_interval = None;
+
+    let mut rest = args.iter();
+    while let Some(flag) = rest.next() {
+        let mut value = || {
+            rest.next()
+                .map(String::as_str)
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
+        match flag.as_str() {
+            "--nodes" => {
+                let n = parse_number::<usize>(flag, value()?)?;
+                if n == 0 {
+                    return Err("--nodes must be at least 1".into());
+                }
+                nodes = Some(n);
+            }
+            "--topology" => topology = Some(value()?.parse()?),
+            "--seed" => seed = Some(parse_number(flag, value()?)?),
+            "--loss" => {
+                loss = parse_fraction(flag, value()?)?;
+            }
+            "--delay-ms" => delay = parse_delay(value()?)?,
+            "--cut-fraction" => cut_fraction = parse_fraction(flag, value()?)?,
+            "--crash-fraction" => crash_fraction = parse_fraction(flag, value()?)?,
+            "--restart-after" => restart_after = parse_seconds(flag, value()?)?,
+            "--duration" => duration = Some(parse_seconds(flag, value()?)?),
+            "--hello-interval" => hello_interval = Some(parse_seconds(flag, value()?)?),
+            "--update-interval" => update_interval = Some(parse_seconds(flag, value()?)?),
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    let nodes = nodes.ok_or("--nodes is required")?;
+    let topology = topology.ok_or("--topology is required")?;
+    let seed = seed.ok_or("--seed is required")?;
+
+    let mut config = SimConfig::new(nodes, topology, seed);
+    config.loss = loss;
+    config.delay_ms = delay;
+    for (flag, interval) in [
+        ("--hello-interval", hello_interval),
+        ("--update-interval", update_interval),
+    ] {
+        if interval.is_some_and(|i| i.is_zero()) {
+            return Err(format!("{flag} must be positive"));
+        }
+    }
+    if let Some(interval) = hello_interval {
+        config.babel.hello_interval = interval;
+    }
+    if let Some(interval) = update_interval {
+        config.babel.update_interval = interval;
+    }
+    let mut scenario = Scenario::new(config);
+    scenario.cut_fraction = cut_fraction;
+    scenario.crash_fraction = crash_fraction;
+    scenario.restart_after = restart_after;
+    scenario.duration = duration;
+    Ok(scenario)
+}
+
+fn parse_number<T: std::str::FromStr>(flag: &str, value: &str) -> Result<T, String> {
+    value
+        .parse()
+        .map_err(|_| format!("{flag}: `{value}` is not a non-negative integer"))
+}
+
+fn parse_fraction(flag: &str, value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
+        Ok(f) if f > 1.0 && f <= 100.0 => Err(format!(
+            "{flag}: {value} is out of range: give a fraction in [0, 1] ({} for {value}%)",
+            f / 100.0
+        )),
+        _ => Err(format!("{flag}: `{value}` is not a fraction in [0, 1]")),
+    }
+}
+
+fn parse_seconds(flag: &str, value: &str) -> Result<Duration, String> {
+    match value.parse::<f64>() {
+        Ok(s) if s.is_finite() && (0.0..=1e9).contains(&s) => Ok(Duration::from_secs_f64(s)),
+        _ => Err(format!("{flag}: `{value}` is not a number of seconds")),
+    }
+}
+
+fn parse_delay(value: &str) -> Result<(u64, u64), String> {
+    let bad = || format!("--delay-ms: `{value}` is not MIN-MAX in milliseconds (e.g. 1-20)");
+    let (low, high) = match value.split_once('-') {
+        Some((low, high)) => (low, high),
+        None => (value, value),
+    };
+    let low: u64 = low.trim().parse().map_err(|_| bad())?;
+    let high: u64 = high.trim().parse().map_err(|_| bad())?;
+    if low > high || high > 3_600_000 {
+        return Err(bad());
+    }
+    Ok((low, high))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn parses_and_rejects() {
+        let s = parse(&args(
+            "--nodes 10 --topology grid --seed 3 --loss 0.01 --delay-ms 2-5 --cut-fraction 0.1",
+        ))
+        .unwrap();
+        assert_eq!(s.sim.nodes, 10);
+        assert_eq!(s.sim.delay_ms, (2, 5));
+        assert_eq!(s.sim.loss, 0.01);
+        assert!(parse(&args("--nodes 10 --topology grid")).is_err());
+        assert!(parse(&args("--nodes x --topology grid --seed 1")).is_err());
+        assert!(parse(&args("--nodes 3 --topology star --seed 1")).is_err());
+        assert!(parse(&args("--nodes 3 --topology ring --seed 1 --loss 5")).is_err());
+        assert!(parse(&args("--nodes 3 --topology ring --seed 1 --delay-ms 5-1")).is_err());
+        assert!(parse(&args("--nodes 3 --topology ring --seed 1 --bogus")).is_err());
+        assert!(parse(&args("--nodes 3 --topology ring --seed")).is_err());
+    }
+}
