@@ -45,7 +45,7 @@ fn triangle_cut_does_not_count_to_infinity() {
     net.run_checking_loops(secs(40), Duration::from_millis(50));
     for node in 0..3 {
         assert!(
-            net.fib[node].get(&node_prefix(3)).is_none(),
+            !net.fib[node].contains_key(&node_prefix(3)),
             "node {node} still routes to the unreachable node"
         );
         assert!(net.nodes[node].selected_route(node_prefix(3)).is_none());

@@ -50,7 +50,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let (report, _sim) = match scenario.run() {
+    let (report, sim) = match scenario.run() {
         Ok(r) => r,
         Err(message) => {
             eprintln!("meshsim: {message}");
@@ -60,6 +60,13 @@ fn main() -> ExitCode {
     print!("{report}");
     for violation in &report.violations {
         eprintln!("violation: {violation}");
+    }
+    if report.optimal_s.is_none() {
+        for (node, destination, metric, shortest) in sim.optimality_violations(5) {
+            eprintln!(
+                "not optimal at the end: node {node} to {destination}: metric {metric}, shortest path {shortest}"
+            );
+        }
     }
     if report.passed() {
         ExitCode::SUCCESS

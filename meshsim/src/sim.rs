@@ -404,6 +404,13 @@ impl<R: Router> Sim<R> {
     /// link costing what the sending node reports in `neighbours()`; cut links and links to down
     /// nodes excluded). Pairs with no finite path are not judged.
     pub fn is_optimal(&self) -> bool {
+        self.optimality_violations(1).is_empty()
+    }
+
+    /// Up to `limit` (node, destination, selected metric, shortest-path metric) tuples where
+    /// the node's route is missing or worse than the shortest path by more than the hysteresis.
+    pub fn optimality_violations(&self, limit: usize) -> Vec<(usize, usize, u32, u32)> {
+        let mut violations = Vec::new();
         let n = self.nodes.len();
         let infinity = u32::from(babel::wire::INFINITY);
         // Reverse adjacency: for each node v, the (u, cost of u -> v) pairs.
@@ -450,13 +457,30 @@ impl<R: Router> Sim<R> {
                 if distance[u] >= infinity {
                     continue;
                 }
-                match self.fib.get(u, destination) {
-                    Some(entry) if u32::from(entry.metric) <= distance[u] + hysteresis => {}
-                    _ => return false,
+                // The FIB says where packets go; the core's selected route says at what metric
+                // (route changes are only reported when the next hop moves).
+                if self.fib.get(u, destination).is_none() {
+                    violations.push((u, destination, infinity, distance[u]));
+                    if violations.len() >= limit {
+                        return violations;
+                    }
+                    continue;
+                }
+                let prefix = self.prefix(destination);
+                let metric = self.nodes[u]
+                    .router
+                    .as_ref()
+                    .and_then(|r| r.selected_route(prefix))
+                    .map_or(infinity, |r| u32::from(r.metric));
+                if metric > distance[u] + hysteresis {
+                    violations.push((u, destination, metric, distance[u]));
+                    if violations.len() >= limit {
+                        return violations;
+                    }
                 }
             }
         }
-        true
+        violations
     }
 
     /// Counters and invariants as a [`Report`], without the scenario's measurements.

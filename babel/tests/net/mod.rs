@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use babel::{Config, Destination, LinkConfig, LinkId, Node, Prefix, RouteChange, RouterId};
 
+#[derive(Debug)]
 pub struct Net {
     pub start: Instant,
     pub now: Instant,
