@@ -16,6 +16,8 @@
 //!   Hop TLV changed it starts a new packet: the encoder does not know the source address.
 //! - An IPv6 prefix with an IPv4 next hop cannot be expressed (RFC 8966 has no such AE) and is
 //!   dropped.
+//! - An Update whose router-id is not valid (all zeros or all ones) is still written; the
+//!   receiver will refuse its Router-Id TLV. Checking that is the routing core's job.
 
 use std::net::IpAddr;
 

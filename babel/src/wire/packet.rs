@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use super::address::{self, AddressEncoding};
 use super::subtlv::{self, SubTlv};
 use super::tlv::{self, TlvRepr, UPDATE_SET_DEFAULT_PREFIX, UPDATE_SET_ROUTER_ID};
-use super::{Error, IhuTimestamps, Message, RouterId, INFINITY, MAGIC, VERSION};
+use super::{Error, Message, RouterId, INFINITY, MAGIC, VERSION};
 
 /// Length of the fixed header: magic, version, body length.
 pub const HEADER_LEN: usize = 4;
@@ -186,7 +186,7 @@ impl Walk {
                     return;
                 }
                 let timestamps = sub_tlvs.iter().find_map(|s| match s {
-                    SubTlv::IhuTimestamps(t) => Some(IhuTimestamps { ..*t }),
+                    SubTlv::IhuTimestamps(t) => Some(*t),
                     _ => None,
                 });
                 self.emit(Message::Ihu {
@@ -326,7 +326,7 @@ impl Walk {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::Prefix;
+    use crate::wire::{IhuTimestamps, Prefix};
 
     const SOURCE: &str = "fe80::1";
     const RID: [u8; 8] = [1, 2, 3, 4, 5, 6, 7, 8];
