@@ -13,6 +13,11 @@ pub struct Config {
     /// How much better (in metric) another route must be before we leave a selected one, so that
     /// near-equal routes do not flap. Also the documented optimality margin of the simulator.
     pub switch_hysteresis: u16,
+    /// A route better than the selected one by less than `switch_hysteresis` (but by more than
+    /// a sixteenth of it) is taken once it has stayed better for this long. Hysteresis alone
+    /// would let small detours add up along a path; the delay keeps noise from flapping routes
+    /// while still ending on the shortest path.
+    pub switch_delay: Duration,
     /// Bound on each link's queue of pending triggered messages.
     pub max_pending_per_link: usize,
 }
@@ -23,6 +28,7 @@ impl Default for Config {
             hello_interval: Duration::from_secs(4),
             update_interval: Duration::from_secs(16),
             switch_hysteresis: 96,
+            switch_delay: Duration::from_secs(4),
             max_pending_per_link: 4096,
         }
     }

@@ -168,7 +168,7 @@ pub struct Stats {
 }
 
 /// How often routes are expired and tables garbage-collected.
-const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(2);
+const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(1);
 /// Triggered updates wait this long (plus jitter of the same size) so that a burst of changes
 /// leaves in one packet: this is the per-link rate limit.
 const FLUSH_DELAY: Duration = Duration::from_millis(10);
@@ -211,6 +211,11 @@ pub struct Node {
     sources: SourceTable,
     local_prefixes: BTreeSet<Prefix>,
     requests: Requests,
+    /// Prefixes with a slightly better route waiting out `switch_delay`.
+    switch_watch: BTreeSet<Prefix>,
+    /// Prefixes with routes but none feasible: we keep asking for a new seqno until one comes,
+    /// since a request can be lost on a path that is itself still repairing.
+    starving: BTreeSet<Prefix>,
     next_housekeeping: Instant,
     transmits: VecDeque<Transmit>,
     route_changes: VecDeque<RouteChange>,
@@ -237,6 +242,8 @@ impl Node {
             sources: SourceTable::default(),
             local_prefixes: BTreeSet::new(),
             requests: Requests::default(),
+            switch_watch: BTreeSet::new(),
+            starving: BTreeSet::new(),
             next_housekeeping: now + HOUSEKEEPING_INTERVAL,
             transmits: VecDeque::new(),
             route_changes: VecDeque::new(),
@@ -914,16 +921,33 @@ impl Node {
         let Some(entry) = self.routes.get(&prefix) else {
             return;
         };
-        let Some(route) = entry.selected_route() else {
-            return;
+        let next = match entry.selected_route() {
+            Some(route) => {
+                if route.router_id != router_id || !seqno_newer(seqno, route.seqno) {
+                    // What we have already satisfies the request: a different source, or a
+                    // seqno at least as new. Send it.
+                    self.trigger_update(now, prefix, true);
+                    return;
+                }
+                route.neighbour
+            }
+            // Starving ourselves (§3.8.1.2): pass the request on toward the best route we hold,
+            // feasible or not, so that it still reaches the source.
+            None => match entry
+                .routes
+                .iter()
+                .filter(|r| r.neighbour != requester && r.advertised_metric != INFINITY)
+                .map(|r| {
+                    let cost = self.neighbour_cost(r.neighbour);
+                    (total_metric(r.advertised_metric, cost), r.neighbour)
+                })
+                .filter(|(metric, _)| *metric != INFINITY)
+                .min()
+            {
+                Some((_, neighbour)) => neighbour,
+                None => return,
+            },
         };
-        if route.router_id != router_id || !seqno_newer(seqno, route.seqno) {
-            // What we have already satisfies the request: a different source, or a seqno at least
-            // as new. Send it.
-            self.trigger_update(now, prefix, true);
-            return;
-        }
-        let next = route.neighbour;
         if hop_count < 2 || next == requester {
             return;
         }
@@ -1122,8 +1146,33 @@ impl Node {
                 });
             }
         }
-        let chosen = select(&candidates, entry.selected, self.config.switch_hysteresis);
+        let mut chosen = select(&candidates, entry.selected, self.config.switch_hysteresis);
         let previous = entry.selected;
+        let mut better_since = None;
+        let best = candidates
+            .iter()
+            .copied()
+            .min_by_key(|c| (c.metric, c.neighbour));
+        if let (Some(kept), Some(best)) = (chosen, best) {
+            let margin = u32::from(self.config.switch_hysteresis / 16);
+            if best.neighbour != kept.neighbour
+                && u32::from(best.metric) + margin < u32::from(kept.metric)
+            {
+                match entry.better_since {
+                    Some((n, since))
+                        if n == best.neighbour
+                            && now.saturating_duration_since(since) >= self.config.switch_delay =>
+                    {
+                        chosen = Some(best);
+                    }
+                    Some((n, since)) if n == best.neighbour => better_since = Some((n, since)),
+                    _ => better_since = Some((best.neighbour, now)),
+                }
+            }
+        }
+        if better_since.is_some() {
+            self.switch_watch.insert(prefix);
+        }
         let had_routes_unfeasible = chosen.is_none()
             && entry.routes.iter().any(|r| {
                 r.advertised_metric != INFINITY && self.neighbour_cost(r.neighbour) != INFINITY
@@ -1140,6 +1189,7 @@ impl Node {
             return;
         };
         entry.selected = chosen.map(|c| c.neighbour);
+        entry.better_since = better_since;
         if let Some((link, _, _)) = new_install {
             entry.last_link = Some(link);
         }
@@ -1208,20 +1258,26 @@ impl Node {
             _ => {}
         }
         if had_routes_unfeasible {
-            // Starvation (§3.8.2.1): routes exist but none is feasible. Ask their sources for
-            // a new seqno.
-            let wanted: Vec<(RouterId, u16, NeighbourId)> = self
-                .routes
-                .get(&prefix)
-                .map(|e| {
-                    e.routes
-                        .iter()
-                        .filter(|r| r.advertised_metric != INFINITY)
-                        .map(|r| (r.router_id, r.seqno, r.neighbour))
-                        .collect()
-                })
-                .unwrap_or_default();
-            for (router_id, seqno, neighbour) in wanted {
+            self.starving.insert(prefix);
+        } else {
+            self.starving.remove(&prefix);
+        }
+        if had_routes_unfeasible {
+            // Starvation (§3.8.2.1): routes exist but none is feasible. Ask for a new seqno
+            // through the neighbour offering the best of them (a request toward a neighbour we
+            // cannot reach would be lost).
+            let best = self.routes.get(&prefix).and_then(|e| {
+                e.routes
+                    .iter()
+                    .map(|r| {
+                        let metric =
+                            total_metric(r.advertised_metric, self.neighbour_cost(r.neighbour));
+                        (metric, r.router_id, r.seqno, r.neighbour)
+                    })
+                    .filter(|(metric, ..)| *metric != INFINITY)
+                    .min()
+            });
+            if let Some((_, router_id, seqno, neighbour)) = best {
                 let target_seqno = self
                     .sources
                     .get(prefix, router_id)
@@ -1692,7 +1748,10 @@ impl Node {
     }
 
     fn housekeeping(&mut self, now: Instant) {
-        let mut changed: Vec<Prefix> = Vec::new();
+        let mut changed: Vec<Prefix> = std::mem::take(&mut self.switch_watch)
+            .into_iter()
+            .chain(self.starving.iter().copied())
+            .collect();
         for (prefix, entry) in self.routes.iter_mut() {
             let before = entry.routes.len();
             let mut expired = false;

@@ -15,7 +15,9 @@ pub(crate) const REQUEST_RESEND: Duration = Duration::from_millis(1000);
 /// How many times in all we send one of our seqno requests.
 pub(crate) const REQUEST_ATTEMPTS: u8 = 3;
 /// A request for the same (prefix, router-id, seqno) is not forwarded twice within this time.
-pub(crate) const DUPLICATE_WINDOW: Duration = Duration::from_secs(2);
+/// Shorter than [`REQUEST_RESEND`], so that a requester's own resends still get through when
+/// the first copy was lost.
+pub(crate) const DUPLICATE_WINDOW: Duration = Duration::from_millis(700);
 
 #[derive(Debug, Clone)]
 pub(crate) struct PendingRequest {

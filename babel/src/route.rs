@@ -45,6 +45,8 @@ pub(crate) struct PrefixEntry {
     /// The link of the last selected route. Split horizon never told that link's neighbour a
     /// finite metric, so a retraction there would be noise.
     pub(crate) last_link: Option<LinkId>,
+    /// A route better than the selected one, by too little to switch at once, and since when.
+    pub(crate) better_since: Option<(NeighbourId, Instant)>,
 }
 
 impl PrefixEntry {
