@@ -81,6 +81,33 @@ fn update() -> impl Strategy<Value = Message> {
         )
 }
 
+/// An Update for a meshd node address: a /128 whose low 64 bits are its router-id, which the
+/// encoder sends with flag 0x40 instead of a Router-Id TLV.
+fn node_update() -> impl Strategy<Value = Message> {
+    (
+        0..4u128,
+        any::<u64>(),
+        prop_oneof![Just(None), v6_addr().prop_map(Some)],
+        any::<u16>(),
+        any::<u16>(),
+        any::<u16>(),
+    )
+        .prop_filter("valid router-id", |(_, low, ..)| {
+            RouterId(low.to_be_bytes()).is_valid()
+        })
+        .prop_map(|(high, low, next_hop, seqno, interval, metric)| {
+            let a = (0x2001_0db8u128 << 96) | (high << 80) | u128::from(low);
+            Message::Update {
+                prefix: Prefix::new(IpAddr::V6(Ipv6Addr::from(a)), 128).expect("valid length"),
+                router_id: RouterId(low.to_be_bytes()),
+                next_hop,
+                seqno,
+                interval,
+                metric,
+            }
+        })
+}
+
 fn message() -> impl Strategy<Value = Message> {
     prop_oneof![
         1 => (any::<u16>(), any::<u16>())
@@ -111,6 +138,7 @@ fn message() -> impl Strategy<Value = Message> {
                 timestamps: timestamps.map(|(origin, receive)| IhuTimestamps { origin, receive }),
             }),
         4 => update(),
+        2 => node_update(),
         1 => any::<u16>().prop_map(|interval| Message::RetractAll { interval }),
         1 => proptest::option::of(prefix()).prop_map(|prefix| Message::RouteRequest { prefix }),
         1 => (prefix(), any::<u16>(), any::<u8>(), router_id()).prop_map(

@@ -16,15 +16,20 @@
 //!   Hop TLV changed it starts a new packet: the encoder does not know the source address.
 //! - An IPv6 prefix with an IPv4 next hop cannot be expressed (RFC 8966 has no such AE) and is
 //!   dropped.
-//! - An Update whose router-id is not valid (all zeros or all ones) is still written; the
-//!   receiver will refuse its Router-Id TLV. Checking that is the routing core's job.
+//! - An IPv6 /128 Update whose router-id is the prefix's low 64 bits (a meshd node address) sets
+//!   flag 0x40 instead of following a Router-Id TLV; the router-id it establishes carries over to
+//!   the updates after it, as a Router-Id TLV's would.
+//! - An Update whose router-id is not valid (all zeros or all ones) is still written, with no
+//!   router-id in force: a Router-Id TLV is written only to clear a previous one, and the receiver
+//!   refuses it. A retraction then arrives with the all-zero router-id; any other Update is
+//!   dropped. Checking router-ids is the routing core's job.
 
 use std::net::IpAddr;
 
 use super::address::{self, AddressEncoding};
 use super::packet::{Header, HEADER_LEN};
 use super::subtlv::SubTlv;
-use super::tlv::{TlvRepr, UPDATE_SET_DEFAULT_PREFIX};
+use super::tlv::{TlvRepr, UPDATE_SET_DEFAULT_PREFIX, UPDATE_SET_ROUTER_ID};
 use super::{Message, Prefix, RouterId, INFINITY};
 
 /// The per-packet state both ends track, as the encoder sees it.
@@ -249,8 +254,21 @@ fn plan_update(
             }
         }
     }
-    if state.router_id != Some(router_id) {
-        state.router_id = Some(router_id);
+    let mut flags = 0;
+    // What the parser will hold: it refuses an invalid Router-Id TLV and then holds none.
+    let wanted = Some(router_id).filter(RouterId::is_valid);
+    let from_prefix = matches!(prefix.addr(), IpAddr::V6(_))
+        && prefix.len() == 128
+        && wanted.is_some()
+        && address::router_id_from_prefix(&prefix) == router_id;
+    if from_prefix {
+        // The Update itself establishes the router-id: 12 octets saved on every node address.
+        flags |= UPDATE_SET_ROUTER_ID;
+        state.router_id = wanted;
+    } else if state.router_id != wanted {
+        // For an invalid router-id, this only clears the parser's state, so that a retraction
+        // comes out with the all-zero router-id rather than the previous one.
+        state.router_id = wanted;
         tlvs.push(TlvRepr::RouterId {
             router_id,
             sub_tlvs: vec![],
@@ -264,7 +282,6 @@ fn plan_update(
         Some(d) => address::common_leading_octets(&octets, d, n),
         None => 0,
     };
-    let mut flags = 0;
     if default.is_none() || (omitted == 0 && n > 0) {
         flags |= UPDATE_SET_DEFAULT_PREFIX;
         *default = Some(octets);
@@ -421,6 +438,159 @@ mod tests {
         expected.extend_from_slice(&[4, 12, 0x80, 0, 0, 7, 0, 0, 3, 4, 0, 0, 0, 9]);
         expected.extend_from_slice(&[5, 14, 3, 0, 0, 96, 1, 0x90, 0, 0, 0, 0, 0, 0, 0, 9]);
         assert_eq!(packets, vec![expected]);
+    }
+
+    /// An update for a meshd node address: a /128 whose low 64 bits are its router-id.
+    fn node(prefix: &str, seqno: u16) -> Message {
+        let prefix: Prefix = prefix.parse().expect("test prefix");
+        Message::Update {
+            prefix,
+            router_id: address::router_id_from_prefix(&prefix),
+            next_hop: None,
+            seqno,
+            interval: 400,
+            metric: 96,
+        }
+    }
+
+    fn source() -> IpAddr {
+        "fe80::1".parse().expect("test address")
+    }
+
+    /// Parses the packets back, with `None` next hops standing for the packet's source.
+    fn reparse(packets: &[Vec<u8>]) -> Vec<Message> {
+        packets
+            .iter()
+            .flat_map(|p| {
+                let parsed = super::super::parse_packet(p, source()).expect("valid packet");
+                assert_eq!(parsed.stats, Default::default());
+                parsed.messages
+            })
+            .collect()
+    }
+
+    fn with_source(message: &Message) -> Message {
+        match message.clone() {
+            Message::Update {
+                prefix,
+                router_id,
+                next_hop: None,
+                seqno,
+                interval,
+                metric,
+            } => Message::Update {
+                prefix,
+                router_id,
+                next_hop: Some(source()),
+                seqno,
+                interval,
+                metric,
+            },
+            other => other,
+        }
+    }
+
+    #[test]
+    fn node_addresses_carry_their_router_id_in_the_prefix() {
+        let mut other_node = update("2001:db8:0:5::/64", None, 4);
+        if let Message::Update { router_id, .. } = &mut other_node {
+            *router_id = RouterId([0, 9, 0, 0xa, 0, 0xb, 0, 0xc]);
+        }
+        let messages = [
+            node("2001:db8::1:2:3:4/128", 1),
+            node("2001:db8::5:6:7:8/128", 2),
+            node("2001:db8::9:a:b:c/128", 3),
+            // Same router-id as the last node: still in force, no Router-Id TLV.
+            other_node,
+            // A different router-id: a Router-Id TLV.
+            update("2001:db8:1::/48", None, 5),
+        ];
+        let packets = encode(1000, &messages);
+        let mut body = vec![
+            8, 26, 2, 0xC0, 128, 0, 0x01, 0x90, 0, 1, 0, 96, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0,
+            1, 0, 2, 0, 3, 0, 4,
+        ];
+        body.extend_from_slice(&[8, 17, 2, 0x40, 128, 9, 0x01, 0x90, 0, 2, 0, 96]);
+        body.extend_from_slice(&[5, 0, 6, 0, 7, 0, 8]);
+        body.extend_from_slice(&[8, 17, 2, 0x40, 128, 9, 0x01, 0x90, 0, 3, 0, 96]);
+        body.extend_from_slice(&[9, 0, 0xa, 0, 0xb, 0, 0xc]);
+        body.extend_from_slice(&[8, 11, 2, 0, 64, 7, 0x01, 0x90, 0, 4, 0, 96, 5]);
+        body.extend_from_slice(&[6, 10, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]);
+        body.extend_from_slice(&[8, 11, 2, 0, 48, 5, 0x01, 0x90, 0, 5, 0, 96, 1]);
+        let mut expected = vec![42, 2, 0, body.len() as u8];
+        expected.extend_from_slice(&body);
+        assert_eq!(packets, vec![expected]);
+        let expected: Vec<Message> = messages.iter().map(with_source).collect();
+        assert_eq!(reparse(&packets), expected);
+    }
+
+    #[test]
+    fn node_dump_has_no_router_id_tlv() {
+        let messages: Vec<Message> = (1..=3)
+            .map(|i| node(&format!("2001:db8::{i}:0:0:{i}/128"), i))
+            .collect();
+        let packets = encode(1000, &messages);
+        assert_eq!(packets.len(), 1);
+        // Three Update TLVs and nothing else: 28 octets for the first, 19 for each compressed one.
+        assert_eq!(packets[0].len(), 4 + 28 + 19 + 19);
+        for (offset, flags) in [(4, 0xC0), (32, 0x40), (51, 0x40)] {
+            assert_eq!(packets[0][offset], 8);
+            assert_eq!(packets[0][offset + 3], flags);
+        }
+        let expected: Vec<Message> = messages.iter().map(with_source).collect();
+        assert_eq!(reparse(&packets), expected);
+    }
+
+    #[test]
+    fn node_address_with_other_router_id_gets_a_router_id_tlv() {
+        // A /128 whose low bits are not its router-id, and one whose low bits are not valid.
+        let messages = [
+            update("2001:db8::1:2:3:4/128", None, 1),
+            Message::Update {
+                prefix: "2001:db8::/128".parse().expect("test prefix"),
+                router_id: RouterId(RID),
+                next_hop: None,
+                seqno: 2,
+                interval: 400,
+                metric: 96,
+            },
+        ];
+        let packets = encode(1000, &messages);
+        assert_eq!(&packets[0][4..16], &[6, 10, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(packets[0][19], 0x80);
+        assert_eq!(packets[0][16 + 28 + 3], 0);
+        assert_eq!(packets[0].len(), 4 + 12 + 28 + 19);
+        let expected: Vec<Message> = messages.iter().map(with_source).collect();
+        assert_eq!(reparse(&packets), expected);
+    }
+
+    #[test]
+    fn retraction_without_router_id() {
+        let retraction = Message::Update {
+            prefix: "2001:db8::/32".parse().expect("test prefix"),
+            router_id: RouterId([0; 8]),
+            next_hop: None,
+            seqno: 0,
+            interval: 400,
+            metric: INFINITY,
+        };
+        // Nothing in force: no Router-Id TLV at all.
+        let packets = encode(1000, std::slice::from_ref(&retraction));
+        let mut expected = vec![42, 2, 0, 16];
+        expected.extend_from_slice(&[8, 14, 2, 0x80, 32, 0, 0x01, 0x90, 0, 0, 0xFF, 0xFF]);
+        expected.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+        assert_eq!(packets, vec![expected]);
+        assert_eq!(reparse(&packets), vec![with_source(&retraction)]);
+
+        // After a valid router-id, an all-zero Router-Id TLV clears it first.
+        let packets = encode(
+            1000,
+            &[update("2001:db9::/32", None, 1), retraction.clone()],
+        );
+        assert_eq!(&packets[0][4..16], &[6, 10, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(&packets[0][32..44], &[6, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        let parsed = super::super::parse_packet(&packets[0], source()).expect("valid packet");
+        assert_eq!(parsed.messages[1], with_source(&retraction));
     }
 
     #[test]

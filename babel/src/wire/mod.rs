@@ -229,6 +229,10 @@ pub enum Message {
     },
     /// Update (§4.6.9), or a retraction when `metric == INFINITY`.
     ///
+    /// A retraction parsed with no router-id in force (none is needed for one) carries the
+    /// all-zero router-id, which is never a valid router-id; the encoder sends such a retraction
+    /// with no router-id in force.
+    ///
     /// When parsed, `next_hop` is always `Some` (explicit Next Hop TLV or the packet's source).
     /// When encoded, `None` means "the packet's source address" (no Next Hop TLV is written; an
     /// IPv4 prefix is then sent as v4-via-v6, AE 4), `Some` makes the encoder write a Next Hop TLV.

@@ -268,7 +268,13 @@ impl Walk {
                     AddressEncoding::Ipv4 => self.next_hop_v4,
                     _ => self.next_hop_v6,
                 };
-                let (Some(router_id), Some(next_hop)) = (self.router_id, next_hop) else {
+                // A retraction needs no router-id (RFC 8966 §4.6.9: it is not used); BIRD sends
+                // retractions before any Router-Id TLV.
+                let router_id = match self.router_id {
+                    None if metric == INFINITY => Some(RouterId([0; 8])),
+                    known => known,
+                };
+                let (Some(router_id), Some(next_hop)) = (router_id, next_hop) else {
                     self.out.stats.missing_state += 1;
                     return;
                 };
@@ -417,6 +423,27 @@ mod tests {
         let parsed = parse(&[8, 12, 2, 0, 16, 0, 0x01, 0x90, 0, 2, 0, 97, 0x20, 0x01]);
         assert_eq!(parsed.messages, vec![]);
         assert_eq!(parsed.stats.missing_state, 1);
+    }
+
+    #[test]
+    fn retraction_without_router_id_has_the_zero_router_id() {
+        // As BIRD sends it: a retraction before any Router-Id TLV, then a finite update.
+        let mut body = vec![8, 12, 2, 0, 16, 0, 0x01, 0x90, 0, 2, 0xFF, 0xFF, 0x20, 0x01];
+        body.extend_from_slice(&[8, 12, 2, 0, 16, 0, 0x01, 0x90, 0, 3, 0, 97, 0x20, 0x02]);
+        let parsed = parse(&body);
+        assert_eq!(
+            parsed.messages,
+            vec![Message::Update {
+                prefix: p("2001::/16"),
+                router_id: RouterId([0; 8]),
+                next_hop: Some(source()),
+                seqno: 2,
+                interval: 400,
+                metric: INFINITY,
+            }]
+        );
+        assert_eq!(parsed.stats.missing_state, 1);
+        assert_eq!(parsed.stats.malformed_tlvs, 0);
     }
 
     #[test]
