@@ -36,8 +36,3 @@ pub use router::Router;
 pub use scenario::Scenario;
 pub use sim::{Action, Counters, Sim, SimConfig};
 pub use topology::{Graph, Topology};
-
-#[cfg(test)]
-mod fake;
-#[cfg(test)]
-mod tests;

@@ -1,9 +1,8 @@
 //! The seam between the simulator and a routing core: the [`Router`] trait, implemented for the
 //! real [`babel::Node`] by plain delegation.
 //!
-//! The simulator is generic over it only so that its own unit tests can drive the event loop with
-//! a tiny fake before the Babel core exists; every real run and every integration test uses
-//! `babel::Node`.
+//! The simulator is generic over it so another routing core (a babeld model, say) can be put
+//! through the same scenarios; every run today uses `babel::Node`.
 
 use std::net::Ipv6Addr;
 use std::time::Instant;

@@ -199,10 +199,11 @@ fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// The router-id of node `index`.
+/// The router-id of node `index`: the low 64 bits of its /128, as meshd derives both from the
+/// node's key, which lets updates carry it in the prefix (flag 0x40) instead of a Router-Id TLV.
 pub fn router_id(index: usize) -> RouterId {
     let id = (index as u32).wrapping_add(1).to_be_bytes();
-    RouterId([0x6d, 0x73, 0, 0, id[0], id[1], id[2], id[3]])
+    RouterId([0, 0, 0, 0, id[0], id[1], id[2], id[3]])
 }
 
 /// The prefix node `index` announces.
