@@ -167,8 +167,12 @@ pub struct Stats {
     pub requests_suppressed: u64,
 }
 
-/// How often routes are expired and tables garbage-collected.
+/// How often pending switches and starving prefixes are looked at again.
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(1);
+/// Routes are expired and tables garbage-collected every this many housekeeping ticks: route
+/// lifetimes are tens of seconds, so a few seconds of lateness costs nothing, and the scan
+/// touches every route.
+const EXPIRY_EVERY_TICKS: u32 = 4;
 /// Triggered updates wait this long (plus jitter of the same size) so that a burst of changes
 /// leaves in one packet: this is the per-link rate limit.
 const FLUSH_DELAY: Duration = Duration::from_millis(10);
@@ -217,6 +221,7 @@ pub struct Node {
     /// since a request can be lost on a path that is itself still repairing.
     starving: BTreeSet<Prefix>,
     next_housekeeping: Instant,
+    housekeeping_ticks: u32,
     transmits: VecDeque<Transmit>,
     route_changes: VecDeque<RouteChange>,
     events: VecDeque<Event>,
@@ -245,6 +250,7 @@ impl Node {
             switch_watch: BTreeSet::new(),
             starving: BTreeSet::new(),
             next_housekeeping: now + HOUSEKEEPING_INTERVAL,
+            housekeeping_ticks: 0,
             transmits: VecDeque::new(),
             route_changes: VecDeque::new(),
             events: VecDeque::new(),
@@ -810,6 +816,18 @@ impl Node {
             from_centis(interval)
         };
         let expires = now + interval.mul_f32(3.5);
+        if let Some(route) = self.routes.get_mut(&prefix).and_then(|e| e.route_mut(id)) {
+            if route.router_id == router_id
+                && route.seqno == seqno
+                && route.advertised_metric == metric
+                && route.next_hop == next_hop
+            {
+                // A periodic refresh of what we already hold: most of every full dump.
+                // Nothing to select anew.
+                route.expires = expires;
+                return;
+            }
+        }
         let feasible = self.sources.is_feasible(prefix, router_id, seqno, metric);
         let entry = self.routes.entry(prefix).or_default();
         let is_selected = entry.selected == Some(id);
@@ -1752,6 +1770,13 @@ impl Node {
             .into_iter()
             .chain(self.starving.iter().copied())
             .collect();
+        self.housekeeping_ticks = self.housekeeping_ticks.wrapping_add(1);
+        if self.housekeeping_ticks % EXPIRY_EVERY_TICKS != 0 {
+            for prefix in changed {
+                self.reselect(now, prefix);
+            }
+            return;
+        }
         for (prefix, entry) in self.routes.iter_mut() {
             let before = entry.routes.len();
             let mut expired = false;
