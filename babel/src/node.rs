@@ -1347,10 +1347,12 @@ impl Node {
 
     /// The Update we would send for `prefix` on `link` now, recording it in the source table.
     /// `None` when there is nothing to say (no route, or split horizon in a periodic dump).
+    /// Called once per prefix per link for every dump, so it does one table lookup.
     fn update_message(
         &mut self,
         now: Instant,
         link: LinkId,
+        point_to_point: bool,
         prefix: Prefix,
         periodic: bool,
     ) -> Option<Message> {
@@ -1367,77 +1369,74 @@ impl Node {
                 metric: 0,
             });
         }
-        let point_to_point = self.links.get(&link)?.config.point_to_point;
-        let entry = self.routes.get(&prefix)?;
-        let selected = entry.selected_route().map(|r| {
-            (
-                r.neighbour,
-                r.router_id,
-                r.seqno,
-                total_metric(r.advertised_metric, self.neighbour_cost(r.neighbour)),
-            )
+        let neighbours = &self.neighbours;
+        let entry = self.routes.get_mut(&prefix)?;
+        let selected = entry.selected_route().and_then(|r| {
+            let neighbour = neighbours.get(r.neighbour.0 as usize)?.as_ref()?;
+            let metric = total_metric(r.advertised_metric, neighbour.reported_cost);
+            Some((neighbour.link, r.router_id, r.seqno, metric))
         });
-        match selected {
-            Some((neighbour, router_id, seqno, metric)) if metric != INFINITY => {
-                let via_this_link = self.neighbour(neighbour).is_some_and(|n| n.link == link);
+        let message = match selected {
+            Some((via, router_id, seqno, metric)) if metric != INFINITY => {
                 let announcement = Announcement {
                     router_id,
                     seqno,
                     metric,
                 };
-                self.sources
-                    .note_advertised(now, prefix, router_id, seqno, metric);
-                if let Some(e) = self.routes.get_mut(&prefix) {
-                    e.announced = Some(announcement);
+                let changed = entry.announced != Some(announcement);
+                entry.announced = Some(announcement);
+                if changed || periodic {
+                    self.sources
+                        .note_advertised(now, prefix, router_id, seqno, metric);
                 }
-                if via_this_link && point_to_point {
+                if via == link && point_to_point {
                     // Split horizon: never offer a neighbour its own route back. In a periodic
                     // dump say nothing; after a change, retract what we told it before.
                     if periodic {
                         return None;
                     }
-                    return Some(Message::Update {
+                    Message::Update {
                         prefix,
                         router_id,
                         next_hop: None,
                         seqno,
                         interval,
                         metric: INFINITY,
-                    });
+                    }
+                } else {
+                    Message::Update {
+                        prefix,
+                        router_id,
+                        next_hop: None,
+                        seqno,
+                        interval,
+                        metric,
+                    }
                 }
-                Some(Message::Update {
-                    prefix,
-                    router_id,
-                    next_hop: None,
-                    seqno,
-                    interval,
-                    metric,
-                })
             }
             _ => {
                 if periodic || (point_to_point && entry.last_link == Some(link)) {
                     return None;
                 }
                 // Lost: retract what we announced; unknown: say we have nothing (a request).
-                let (router_id, seqno) = match entry.announced {
-                    Some(a) => (a.router_id, a.seqno),
+                let (router_id, seqno) = match entry.announced.as_mut() {
+                    Some(a) => {
+                        a.metric = INFINITY;
+                        (a.router_id, a.seqno)
+                    }
                     None => (self.router_id, self.seqno),
                 };
-                if let Some(e) = self.routes.get_mut(&prefix) {
-                    if let Some(a) = e.announced.as_mut() {
-                        a.metric = INFINITY;
-                    }
-                }
-                Some(Message::Update {
+                Message::Update {
                     prefix,
                     router_id,
                     next_hop: None,
                     seqno,
                     interval,
                     metric: INFINITY,
-                })
+                }
             }
-        }
+        };
+        Some(message)
     }
 
     /// Sends everything waiting on `link`.
@@ -1498,7 +1497,7 @@ impl Node {
 
         let mut encoder = Encoder::new(max_len);
         for prefix in normal {
-            if let Some(message) = self.update_message(now, link, prefix, false) {
+            if let Some(message) = self.update_message(now, link, point_to_point, prefix, false) {
                 encoder.push(&message);
             }
         }
@@ -1512,7 +1511,7 @@ impl Node {
             );
             all.sort();
             for prefix in all {
-                if let Some(message) = self.update_message(now, link, prefix, true) {
+                if let Some(message) = self.update_message(now, link, point_to_point, prefix, true) {
                     encoder.push(&message);
                 }
             }
@@ -1521,8 +1520,8 @@ impl Node {
     }
 
     fn send_urgent(&mut self, now: Instant, link: LinkId, prefixes: Vec<Prefix>, attempt: u8) {
-        let max_len = match self.links.get(&link) {
-            Some(l) => l.config.max_packet_len.max(64),
+        let (max_len, point_to_point) = match self.links.get(&link) {
+            Some(l) => (l.config.max_packet_len.max(64), l.config.point_to_point),
             None => return,
         };
         let nonce = self.rng.next_u16();
@@ -1533,7 +1532,7 @@ impl Node {
         });
         let mut any = false;
         for prefix in &prefixes {
-            if let Some(message) = self.update_message(now, link, *prefix, false) {
+            if let Some(message) = self.update_message(now, link, point_to_point, *prefix, false) {
                 encoder.push(&message);
                 any = true;
             }
