@@ -111,6 +111,11 @@ pub(crate) struct Neighbour {
     /// The last Hello timestamp it sent us and when we received it (for our IHU timestamps).
     pub(crate) last_hello_timestamp: Option<(u32, u32)>,
     pub(crate) rtt: Option<Duration>,
+    /// The neighbour timestamps its Hellos but we have no RTT sample yet: the link stays unusable
+    /// until the first sample or this deadline, so that routes are not announced at a cost that
+    /// jumps a moment later (which would make every route through it unfeasible downstream and
+    /// set off a flood of seqno requests when a mesh starts).
+    pub(crate) rtt_deadline: Option<Instant>,
     /// Whether it ever answered an AckReq: only then is a failed probe evidence of death.
     pub(crate) answers_probes: bool,
     pub(crate) probe: Option<Probe>,
@@ -137,6 +142,7 @@ impl Neighbour {
             ihu_expiry: None,
             last_hello_timestamp: None,
             rtt: None,
+            rtt_deadline: None,
             answers_probes: false,
             probe: None,
             presumed_dead: false,
@@ -193,12 +199,15 @@ impl Neighbour {
                 if self.history.last_three_missed() {
                     return INFINITY;
                 }
-                let received = self.history.received_count();
+                // Slots not yet filled count as received: a new neighbour is presumed good until
+                // it shows otherwise, so one early loss costs 1/16 and not half the link (which
+                // would raise every route through it at once and, downstream, make them all
+                // unfeasible together).
+                let received = self.history.received_count() + 16 - u32::from(self.history.known);
                 if received == 0 {
                     return INFINITY;
                 }
-                let known = u32::from(self.history.known);
-                let cost = u32::from(config.rxcost) * known / received;
+                let cost = u32::from(config.rxcost) * 16 / received;
                 cost.min(u32::from(INFINITY - 1)) as u16
             }
         }
@@ -208,7 +217,7 @@ impl Neighbour {
     /// penalty when timestamps are on.
     pub(crate) fn cost(&self, config: &LinkConfig) -> u16 {
         let rxcost = self.rxcost(config);
-        if rxcost == INFINITY || self.txcost == INFINITY {
+        if rxcost == INFINITY || self.txcost == INFINITY || self.rtt_deadline.is_some() {
             return INFINITY;
         }
         let base = match config.cost_model {
@@ -228,6 +237,7 @@ impl Neighbour {
     /// Folds one RTT sample into the smoothed RTT (exponential average, weight 1/8 on the
     /// sample, so one delayed packet does not move routes).
     pub(crate) fn add_rtt_sample(&mut self, sample: Duration) {
+        self.rtt_deadline = None;
         self.rtt = Some(match self.rtt {
             None => sample,
             Some(old) => (old * 7 + sample) / 8,

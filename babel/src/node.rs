@@ -165,6 +165,34 @@ pub struct Stats {
     pub queue_drops: u64,
     /// Requests ignored by rate limiting or duplicate suppression.
     pub requests_suppressed: u64,
+    /// Update TLVs sent (periodic, triggered and urgent).
+    pub updates_sent: u64,
+    /// Packets of urgent updates sent with an acknowledgment request (resends included).
+    pub urgent_packets_sent: u64,
+    /// Seqno requests we originated (resends included) and ones we forwarded.
+    pub seqno_requests_sent: u64,
+    pub seqno_requests_forwarded: u64,
+    /// Times our own seqno moved because a neighbour asked or echoed a newer one.
+    pub seqno_increases: u64,
+}
+
+impl Stats {
+    /// Adds another node's counters to these (for totals over many nodes).
+    pub fn add(&mut self, other: &Stats) {
+        self.packets_received += other.packets_received;
+        self.packets_rejected += other.packets_rejected;
+        self.packets_sent += other.packets_sent;
+        self.bytes_sent += other.bytes_sent;
+        self.malformed_tlvs += other.malformed_tlvs;
+        self.unknown_tlvs += other.unknown_tlvs;
+        self.queue_drops += other.queue_drops;
+        self.requests_suppressed += other.requests_suppressed;
+        self.updates_sent += other.updates_sent;
+        self.urgent_packets_sent += other.urgent_packets_sent;
+        self.seqno_requests_sent += other.seqno_requests_sent;
+        self.seqno_requests_forwarded += other.seqno_requests_forwarded;
+        self.seqno_increases += other.seqno_increases;
+    }
 }
 
 /// How often pending switches and starving prefixes are looked at again.
@@ -183,6 +211,9 @@ const URGENT_ATTEMPTS: u8 = 3;
 const NEIGHBOUR_TIMEOUT: Duration = Duration::from_secs(60);
 /// Bound on neighbours per link; packets from further addresses are dropped.
 const MAX_NEIGHBOURS_PER_LINK: usize = 256;
+/// How long a new neighbour that timestamps its Hellos may stay unusable while we wait for the
+/// first RTT sample (one exchange of Hellos normally gives it within a round trip).
+const RTT_WAIT: Duration = Duration::from_secs(5);
 /// Bound on the event queue; the oldest events are dropped when the caller does not drain it.
 const MAX_EVENTS: usize = 1024;
 /// A change of our advertised metric by at least this much is sent at once; smaller changes
@@ -692,6 +723,9 @@ impl Node {
         if rtt_enabled {
             if let Some(ts) = timestamp {
                 n.last_hello_timestamp = Some((ts, our_time));
+                if n.rtt.is_none() && n.rtt_deadline.is_none() && !n.has_hellos() {
+                    n.rtt_deadline = Some(now + RTT_WAIT);
+                }
             }
         }
         if unicast || interval == 0 {
@@ -803,6 +837,7 @@ impl Node {
             // Jump past it so our updates are feasible again (RFC 8966 §3.5.4).
             if seqno_newer(seqno, self.seqno) && self.local_prefixes.contains(&prefix) {
                 self.seqno = seqno.wrapping_add(1);
+                self.stats.seqno_increases += 1;
                 self.trigger_all_local(now);
             }
             return;
@@ -851,9 +886,16 @@ impl Node {
             Some(route) => {
                 if is_selected && !feasible && route.router_id == router_id {
                     // RFC 8966 §3.5.4: an unfeasible update for the selected route with the same
-                    // router-id may be ignored. We keep the route (dropping it would starve us)
-                    // and ask the source for a new seqno, which makes the fresh metric feasible.
+                    // router-id may be ignored. We keep the route (dropping it would starve us).
+                    // If it got much worse, ask the source for a new seqno, which makes the fresh
+                    // metric feasible; a small increase is not worth a network-wide flood of new
+                    // seqnos (costs creep up as RTT samples arrive after a cold start).
                     route.expires = expires;
+                    if metric != INFINITY
+                        && metric.saturating_sub(route.advertised_metric) < TRIGGER_THRESHOLD
+                    {
+                        return;
+                    }
                     let target_seqno = self
                         .sources
                         .get(prefix, router_id)
@@ -932,6 +974,7 @@ impl Node {
             if router_id == self.router_id && seqno_newer(seqno, self.seqno) {
                 // Asked for a newer seqno than ours: move to it (at least one step).
                 self.seqno = seqno;
+                self.stats.seqno_increases += 1;
             }
             self.trigger_update(now, prefix, true);
             return;
@@ -976,6 +1019,7 @@ impl Node {
         let Some((link, address)) = self.neighbour(next).map(|n| (n.link, n.address)) else {
             return;
         };
+        self.stats.seqno_requests_forwarded += 1;
         self.queue_control(
             now,
             link,
@@ -1014,6 +1058,7 @@ impl Node {
         seqno: u16,
         target: Option<NeighbourId>,
     ) {
+        self.stats.seqno_requests_sent += 1;
         let message = Message::SeqnoRequest {
             prefix,
             seqno,
@@ -1436,6 +1481,7 @@ impl Node {
                 }
             }
         };
+        self.stats.updates_sent += 1;
         Some(message)
     }
 
@@ -1511,7 +1557,8 @@ impl Node {
             );
             all.sort();
             for prefix in all {
-                if let Some(message) = self.update_message(now, link, point_to_point, prefix, true) {
+                if let Some(message) = self.update_message(now, link, point_to_point, prefix, true)
+                {
                     encoder.push(&message);
                 }
             }
@@ -1540,6 +1587,7 @@ impl Node {
         if !any {
             return;
         }
+        self.stats.urgent_packets_sent += 1;
         self.send_packets(link, Destination::Multicast, encoder.finish());
         if attempt < URGENT_ATTEMPTS {
             if let Some(l) = self.links.get_mut(&link) {
@@ -1666,6 +1714,9 @@ impl Node {
                     n.miss_hello();
                     misses += 1;
                     missed_now = true;
+                }
+                if n.rtt_deadline.is_some_and(|t| t <= now) {
+                    n.rtt_deadline = None;
                 }
                 if n.ihu_expiry.is_some_and(|t| t <= now) {
                     n.ihu_expiry = None;
@@ -1841,6 +1892,9 @@ impl Node {
                 consider(n.hello_deadline);
             }
             if let Some(t) = n.ihu_expiry {
+                consider(t);
+            }
+            if let Some(t) = n.rtt_deadline {
                 consider(t);
             }
             if let Some(p) = n.probe {

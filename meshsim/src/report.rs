@@ -49,6 +49,8 @@ pub struct Report {
     pub sim_seconds_per_wall_second: f64,
     /// The detailed counters, printed after the main keys.
     pub counters: Counters,
+    /// The cores' own counters, summed over the nodes alive at the end.
+    pub core: babel::Stats,
     /// The first invariant violations, described (not printed by `Display`).
     pub violations: Vec<String>,
 }
@@ -122,6 +124,18 @@ impl fmt::Display for Report {
         writeln!(f, "bad_next_hops: {}", c.bad_next_hops)?;
         writeln!(f, "unknown_links: {}", c.unknown_links)?;
         writeln!(f, "unknown_prefixes: {}", c.unknown_prefixes)?;
-        writeln!(f, "stuck_timers: {}", c.stuck_timers)
+        writeln!(f, "stuck_timers: {}", c.stuck_timers)?;
+        let k = &self.core;
+        writeln!(f, "core_updates_sent: {}", k.updates_sent)?;
+        writeln!(f, "core_urgent_packets_sent: {}", k.urgent_packets_sent)?;
+        writeln!(f, "core_seqno_requests_sent: {}", k.seqno_requests_sent)?;
+        writeln!(
+            f,
+            "core_seqno_requests_forwarded: {}",
+            k.seqno_requests_forwarded
+        )?;
+        writeln!(f, "core_seqno_increases: {}", k.seqno_increases)?;
+        writeln!(f, "core_requests_suppressed: {}", k.requests_suppressed)?;
+        writeln!(f, "core_queue_drops: {}", k.queue_drops)
     }
 }

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use babel::{
     Config, Event, LinkConfig, LinkId, NeighbourInfo, Node, Prefix, RouteChange, RouteInfo,
-    RouterId, SourceInfo, Transmit,
+    RouterId, SourceInfo, Stats, Transmit,
 };
 
 /// The sans-IO surface of a routing core that the simulator uses.
@@ -26,6 +26,7 @@ pub trait Router {
     fn selected_route(&self, prefix: Prefix) -> Option<RouteInfo>;
     fn source(&self, prefix: Prefix, router_id: RouterId) -> Option<SourceInfo>;
     fn neighbours(&self) -> Vec<NeighbourInfo>;
+    fn stats(&self) -> Stats;
 }
 
 impl Router for Node {
@@ -64,5 +65,8 @@ impl Router for Node {
     }
     fn neighbours(&self) -> Vec<NeighbourInfo> {
         Node::neighbours(self)
+    }
+    fn stats(&self) -> Stats {
+        Node::stats(self)
     }
 }

@@ -502,6 +502,15 @@ impl<R: Router> Sim<R> {
             wall_seconds: wall,
             sim_seconds_per_wall_second: if wall > 0.0 { sim_seconds / wall } else { 0.0 },
             counters: self.counters,
+            core: self
+                .nodes
+                .iter()
+                .fold(babel::Stats::default(), |mut total, slot| {
+                    if let Some(router) = &slot.router {
+                        total.add(&router.stats());
+                    }
+                    total
+                }),
             ..Report::default()
         }
     }
