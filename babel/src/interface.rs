@@ -26,7 +26,6 @@ pub(crate) struct Link {
     pub(crate) next_hello: Instant,
     /// Earliest time an extra (unscheduled) Hello may go out, to greet a new neighbour.
     pub(crate) extra_hello_allowed: Instant,
-    pub(crate) next_full_update: Instant,
     /// A full dump is owed (periodic, or asked for by a wildcard Route Request).
     pub(crate) full_update_pending: bool,
     /// Earliest time the next full dump may go out (rate limit for wildcard requests).
@@ -49,7 +48,6 @@ impl Link {
             hello_seqno: 0,
             next_hello: now,
             extra_hello_allowed: now,
-            next_full_update: now,
             full_update_pending: false,
             full_update_allowed: now,
             pending_updates: FastMap::default(),

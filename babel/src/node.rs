@@ -253,6 +253,8 @@ pub struct Node {
     starving: BTreeSet<Prefix>,
     next_housekeeping: Instant,
     housekeeping_ticks: u32,
+    /// When our whole table next goes out on every link (RFC 8966 §3.7.1).
+    next_full_update: Instant,
     transmits: VecDeque<Transmit>,
     route_changes: VecDeque<RouteChange>,
     events: VecDeque<Event>,
@@ -264,6 +266,10 @@ impl Node {
     /// `now` is the node's epoch for timestamps.
     pub fn new(config: Config, router_id: RouterId, seed: u64, now: Instant) -> Node {
         let mut rng = Rng::new(seed);
+        // The first periodic dump comes a few seconds in: by then a starting node has learnt
+        // most of its neighbourhood, and it repairs whatever early triggered update was lost.
+        let first = (config.update_interval / 4).min(Duration::from_secs(3));
+        let first_dump = now + first + Duration::from_micros(rng.below(first.as_micros() as u64));
         let seqno = rng.next_u16();
         Node {
             config,
@@ -282,6 +288,7 @@ impl Node {
             starving: BTreeSet::new(),
             next_housekeeping: now + HOUSEKEEPING_INTERVAL,
             housekeeping_ticks: 0,
+            next_full_update: first_dump,
             transmits: VecDeque::new(),
             route_changes: VecDeque::new(),
             events: VecDeque::new(),
@@ -468,8 +475,6 @@ impl Node {
         // First Hello soon (not at once, so that many links coming up together spread out), and
         // ask whoever is there for a full table.
         state.next_hello = now + self.jitter(Duration::from_millis(100));
-        let update = self.config.update_interval;
-        state.next_full_update = now + update / 2 + self.jitter(update / 2);
         state.pending_control.push((
             Destination::Multicast,
             Message::RouteRequest { prefix: None },
@@ -1251,7 +1256,15 @@ impl Node {
         let Some(entry) = self.routes.get_mut(&prefix) else {
             return;
         };
-        entry.selected = chosen.map(|c| c.neighbour);
+        let new_next_hop = chosen.map(|c| c.neighbour);
+        if previous != new_next_hop {
+            let told_finite = entry.announced.is_some_and(|a| a.metric != INFINITY);
+            entry.retract_on = match new_install {
+                Some((link, _, _)) if told_finite => Some(link),
+                _ => None,
+            };
+        }
+        entry.selected = new_next_hop;
         entry.better_since = better_since;
         if let Some((link, _, _)) = new_install {
             entry.last_link = Some(link);
@@ -1293,7 +1306,9 @@ impl Node {
             })
         });
         match (announced, now_announcing) {
-            (None, Some(_)) => self.trigger_update(now, prefix, false),
+            // A new route is news worth an acknowledgment: without it a neighbour that lost
+            // the packet would not hear of the prefix until the next periodic dump.
+            (None, Some(_)) => self.trigger_update(now, prefix, true),
             (Some(old), None) if old.metric != INFINITY => {
                 self.trigger_update(now, prefix, true);
             }
@@ -1435,11 +1450,13 @@ impl Node {
                         .note_advertised(now, prefix, router_id, seqno, metric);
                 }
                 if via == link && point_to_point {
-                    // Split horizon: never offer a neighbour its own route back. In a periodic
-                    // dump say nothing; after a change, retract what we told it before.
-                    if periodic {
+                    // Split horizon: never offer a neighbour its own route back. Say nothing,
+                    // unless it may still hold a route we announced before it became our next
+                    // hop: retract that once.
+                    if periodic || entry.retract_on != Some(link) {
                         return None;
                     }
+                    entry.retract_on = None;
                     Message::Update {
                         prefix,
                         router_id,
@@ -1547,23 +1564,89 @@ impl Node {
                 encoder.push(&message);
             }
         }
+        self.send_packets(link, Destination::Multicast, encoder.finish());
         if full {
-            let mut all: Vec<Prefix> = self.local_prefixes.iter().copied().collect();
-            all.extend(
-                self.routes
-                    .iter()
-                    .filter(|(_, e)| e.selected.is_some())
-                    .map(|(p, _)| *p),
-            );
-            all.sort();
-            for prefix in all {
-                if let Some(message) = self.update_message(now, link, point_to_point, prefix, true)
-                {
-                    encoder.push(&message);
-                }
+            self.full_dump(now, &[link]);
+        }
+    }
+
+    /// Sends our whole table on `links`: every local prefix and every selected route, each
+    /// computed once and written into every link's packets (a periodic dump touches every route,
+    /// so it must not look each one up again per link). Split horizon leaves a route out on the
+    /// point-to-point link it was learnt from.
+    fn full_dump(&mut self, now: Instant, links: &[LinkId]) {
+        let interval = centis(self.config.update_interval);
+        let mut targets: Vec<(LinkId, bool, Encoder)> = links
+            .iter()
+            .filter_map(|id| {
+                let l = self.links.get(id)?;
+                Some((
+                    *id,
+                    l.config.point_to_point,
+                    Encoder::new(l.config.max_packet_len.max(64)),
+                ))
+            })
+            .collect();
+        let mut sent = 0u64;
+        for prefix in &self.local_prefixes {
+            self.sources
+                .note_advertised(now, *prefix, self.router_id, self.seqno, 0);
+            let message = Message::Update {
+                prefix: *prefix,
+                router_id: self.router_id,
+                next_hop: None,
+                seqno: self.seqno,
+                interval,
+                metric: 0,
+            };
+            for (_, _, encoder) in targets.iter_mut() {
+                encoder.push(&message);
+                sent += 1;
             }
         }
-        self.send_packets(link, Destination::Multicast, encoder.finish());
+        let neighbours = &self.neighbours;
+        for (prefix, entry) in self.routes.iter_mut() {
+            let Some(route) = entry.selected_route() else {
+                continue;
+            };
+            let Some(neighbour) = neighbours
+                .get(route.neighbour.0 as usize)
+                .and_then(|n| n.as_ref())
+            else {
+                continue;
+            };
+            let metric = total_metric(route.advertised_metric, neighbour.reported_cost);
+            if metric == INFINITY || self.local_prefixes.contains(prefix) {
+                continue;
+            }
+            let (via, router_id, seqno) = (neighbour.link, route.router_id, route.seqno);
+            entry.announced = Some(Announcement {
+                router_id,
+                seqno,
+                metric,
+            });
+            self.sources
+                .note_advertised(now, *prefix, router_id, seqno, metric);
+            let message = Message::Update {
+                prefix: *prefix,
+                router_id,
+                next_hop: None,
+                seqno,
+                interval,
+                metric,
+            };
+            for (link, point_to_point, encoder) in targets.iter_mut() {
+                if *point_to_point && *link == via {
+                    continue;
+                }
+                encoder.push(&message);
+                sent += 1;
+            }
+        }
+        self.stats.updates_sent += sent;
+        for (link, _, encoder) in targets {
+            self.send_packets(link, Destination::Multicast, encoder.finish());
+        }
     }
 
     fn send_urgent(&mut self, now: Instant, link: LinkId, prefixes: Vec<Prefix>, attempt: u8) {
@@ -1664,19 +1747,15 @@ impl Node {
             let Some(l) = self.links.get_mut(link) else {
                 continue;
             };
-            if l.next_full_update <= now {
-                let update = self.config.update_interval;
-                let jitter = Duration::from_micros(
-                    self.rng
-                        .below((update / 4).as_micros().min(u128::from(u64::MAX)) as u64),
-                );
-                l.next_full_update = now + update - jitter;
-                l.full_update_pending = true;
-                l.schedule_flush(now);
-            }
             if l.next_hello <= now {
                 self.send_hello(now, *link);
             }
+        }
+        if self.next_full_update <= now {
+            let update = self.config.update_interval;
+            let jitter = self.jitter(update / 4);
+            self.next_full_update = now + update - jitter;
+            self.full_dump(now, &links);
         }
         self.neighbour_timers(now);
         for link in &links {
@@ -1870,7 +1949,7 @@ impl Node {
 
     /// The next instant `handle_timeout` must be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let mut next = Some(self.next_housekeeping);
+        let mut next = Some(self.next_housekeeping.min(self.next_full_update));
         let mut consider = |t: Instant| {
             next = Some(match next {
                 Some(n) if n <= t => n,
@@ -1879,7 +1958,6 @@ impl Node {
         };
         for l in self.links.values() {
             consider(l.next_hello);
-            consider(l.next_full_update);
             if let Some(t) = l.flush_at {
                 consider(t);
             }

@@ -45,6 +45,9 @@ pub(crate) struct PrefixEntry {
     /// The link of the last selected route. Split horizon never told that link's neighbour a
     /// finite metric, so a retraction there would be noise.
     pub(crate) last_link: Option<LinkId>,
+    /// The link whose neighbour became our next hop while it may still hold a finite route from
+    /// us: split horizon owes it one retraction.
+    pub(crate) retract_on: Option<LinkId>,
     /// A route better than the selected one, by too little to switch at once, and since when.
     pub(crate) better_since: Option<(NeighbourId, Instant)>,
 }
