@@ -26,6 +26,19 @@ echo "formatting ok"
 section "Lints (cargo clippy, warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 
+# The workspace must keep building with Debian's Rust 1.85, which routers are built with.
+section "Minimum supported Rust (Debian's cargo 1.85)"
+if /usr/bin/cargo --version 2>/dev/null | grep -q '^cargo 1\.85\.'; then
+    RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc CARGO_TARGET_DIR=target/msrv \
+        /usr/bin/cargo check --workspace --all-targets --locked
+    echo "builds with $(/usr/bin/rustc --version)"
+elif [ -n "${CI:-}" ]; then
+    echo "error: Debian's Rust 1.85 (/usr/bin/cargo) is missing; .ci/run installs it" >&2
+    exit 1
+else
+    echo "WARNING: skipping the Rust 1.85 check: /usr/bin/cargo is not Debian's 1.85 (bash .ci/run installs it)"
+fi
+
 # Release mode: the simulator's tests run thousands of virtual seconds over many nodes.
 section "Tests (cargo test --workspace --release)"
 cargo test --workspace --release 2>&1 | tee "$test_log"
