@@ -443,6 +443,15 @@ impl Node {
         }
     }
 
+    /// The seqno to ask a source for so that its routes become feasible again: one past our
+    /// feasibility distance's, or past `seen` if we have no source entry.
+    fn wanted_seqno(&self, prefix: Prefix, router_id: RouterId, seen: u16) -> u16 {
+        self.sources
+            .get(prefix, router_id)
+            .map_or(seen, |s| s.seqno)
+            .wrapping_add(1)
+    }
+
     fn timestamp(&self, now: Instant) -> u32 {
         // Microseconds modulo 2^32, as RFC 9616 timestamps are.
         now.saturating_duration_since(self.epoch).as_micros() as u32
@@ -901,11 +910,7 @@ impl Node {
                     {
                         return;
                     }
-                    let target_seqno = self
-                        .sources
-                        .get(prefix, router_id)
-                        .map_or(seqno, |s| s.seqno)
-                        .wrapping_add(1);
+                    let target_seqno = self.wanted_seqno(prefix, router_id, seqno);
                     self.send_seqno_request(now, prefix, router_id, target_seqno, Some(id));
                     return;
                 }
@@ -936,11 +941,7 @@ impl Node {
                 && u32::from(candidate) + u32::from(self.config.switch_hysteresis)
                     < u32::from(current)
             {
-                let target_seqno = self
-                    .sources
-                    .get(prefix, router_id)
-                    .map_or(seqno, |s| s.seqno)
-                    .wrapping_add(1);
+                let target_seqno = self.wanted_seqno(prefix, router_id, seqno);
                 self.send_seqno_request(now, prefix, router_id, target_seqno, Some(id));
             }
         }
@@ -1356,11 +1357,7 @@ impl Node {
                     .min()
             });
             if let Some((_, router_id, seqno, neighbour)) = best {
-                let target_seqno = self
-                    .sources
-                    .get(prefix, router_id)
-                    .map_or(seqno, |s| s.seqno)
-                    .wrapping_add(1);
+                let target_seqno = self.wanted_seqno(prefix, router_id, seqno);
                 self.send_seqno_request(now, prefix, router_id, target_seqno, Some(neighbour));
             }
         }
