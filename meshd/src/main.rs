@@ -1,7 +1,21 @@
-//! The meshd daemon. Not written yet: the tunnels, forwarding and kernel routes come with the
-//! daemon issue. Until then this binary says so and exits non-zero.
+//! meshd: the community mesh router daemon. One WireGuard session per neighbour (boringtun's
+//! `noise::Tunn`, all on one UDP socket), Babel (the `babel` crate) inside the tunnels, userspace
+//! forwarding between the tunnels and the TUN device `mesh0`, and kernel routes over rtnetlink.
+//!
+//! This binary is being built; until the daemon issue lands it only checks configurations.
+
+mod config;
+mod daemon;
+mod forward;
+mod identity;
+mod inner;
+mod kernel;
+mod keys;
+mod logging;
+mod state;
+mod tun;
+mod tunnel;
 
 fn main() -> std::process::ExitCode {
-    eprintln!("meshd: the daemon is not implemented yet; run `meshsim` to exercise the Babel core");
-    std::process::ExitCode::from(2)
+    daemon::main()
 }
