@@ -7,6 +7,9 @@ use std::time::Duration;
 pub struct Config {
     /// Interval between our scheduled multicast Hellos on each link.
     pub hello_interval: Duration,
+    /// Interval between the IHUs we send each neighbour (they ride in Hello packets). babeld and
+    /// BIRD use 3 Hello intervals; a new neighbour gets one at once.
+    pub ihu_interval: Duration,
     /// Interval between full route table dumps on each link. Changes go out at once as triggered
     /// updates; the periodic dump only repairs what was lost.
     pub update_interval: Duration,
@@ -26,6 +29,7 @@ impl Default for Config {
     fn default() -> Config {
         Config {
             hello_interval: Duration::from_secs(4),
+            ihu_interval: Duration::from_secs(12),
             update_interval: Duration::from_secs(16),
             switch_hysteresis: 96,
             switch_delay: Duration::from_secs(4),

@@ -24,6 +24,8 @@ pub(crate) struct Link {
     pub(crate) config: LinkConfig,
     pub(crate) hello_seqno: u16,
     pub(crate) next_hello: Instant,
+    /// IHUs go out with the first Hello at or after this time.
+    pub(crate) next_ihu: Instant,
     /// Earliest time an extra (unscheduled) Hello may go out, to greet a new neighbour.
     pub(crate) extra_hello_allowed: Instant,
     /// A full dump is owed (periodic, or asked for by a wildcard Route Request).
@@ -47,6 +49,7 @@ impl Link {
             config,
             hello_seqno: 0,
             next_hello: now,
+            next_ihu: now,
             extra_hello_allowed: now,
             full_update_pending: false,
             full_update_allowed: now,

@@ -775,6 +775,7 @@ impl Node {
             l.extra_hello_allowed = now + Duration::from_secs(1);
             l.next_hello = now;
         }
+        l.next_ihu = now;
         l.full_update_pending = true;
         l.pending_control.push((
             Destination::Unicast(address),
@@ -1563,7 +1564,7 @@ impl Node {
         }
         self.send_packets(link, Destination::Multicast, encoder.finish());
         if full {
-            self.full_dump(now, &[link]);
+            self.full_dump(now, &[link], false);
         }
     }
 
@@ -1571,19 +1572,28 @@ impl Node {
     /// computed once and written into every link's packets (a periodic dump touches every route,
     /// so it must not look each one up again per link). Split horizon leaves a route out on the
     /// point-to-point link it was learnt from.
-    fn full_dump(&mut self, now: Instant, links: &[LinkId]) {
+    fn full_dump(&mut self, now: Instant, links: &[LinkId], with_hello: bool) {
         let interval = centis(self.config.update_interval);
-        let mut targets: Vec<(LinkId, bool, Encoder)> = links
-            .iter()
-            .filter_map(|id| {
-                let l = self.links.get(id)?;
-                Some((
-                    *id,
-                    l.config.point_to_point,
-                    Encoder::new(l.config.max_packet_len.max(64)),
-                ))
-            })
-            .collect();
+        let mut targets: Vec<(LinkId, bool, Encoder)> = Vec::with_capacity(links.len());
+        for id in links {
+            let Some(l) = self.links.get(id) else {
+                continue;
+            };
+            let point_to_point = l.config.point_to_point;
+            let max_len = l.config.max_packet_len.max(64);
+            // The periodic dump carries the link's next Hello (sent early), which saves a
+            // packet header per dump: about a tenth of a small mesh's control traffic.
+            let encoder = if with_hello {
+                self.begin_hello(now, *id)
+            } else {
+                None
+            };
+            targets.push((
+                *id,
+                point_to_point,
+                encoder.unwrap_or_else(|| Encoder::new(max_len)),
+            ));
+        }
         let mut sent = 0u64;
         for prefix in &self.local_prefixes {
             self.sources
@@ -1696,14 +1706,26 @@ impl Node {
     /// Our scheduled Hello on `link`, with an IHU for every neighbour there in the same packet
     /// (RFC 9616 pairs the IHU's timestamps with that Hello's).
     fn send_hello(&mut self, now: Instant, link: LinkId) {
+        if let Some(encoder) = self.begin_hello(now, link) {
+            self.send_packets(link, Destination::Multicast, encoder.finish());
+        }
+    }
+
+    /// A packet for `link` that starts with our Hello (and the IHUs, when due); more messages may
+    /// follow it in the same packet.
+    fn begin_hello(&mut self, now: Instant, link: LinkId) -> Option<Encoder> {
         let timestamp = self.timestamp(now);
         let hello_interval = self.config.hello_interval;
+        let ihu_interval = self.config.ihu_interval;
         let jitter = self.jitter(hello_interval / 10);
-        let Some(l) = self.links.get_mut(&link) else {
-            return;
-        };
+        let l = self.links.get_mut(&link)?;
         l.hello_seqno = l.hello_seqno.wrapping_add(1);
         l.next_hello = now + hello_interval - jitter;
+        let with_ihus = l.next_ihu <= now;
+        if with_ihus {
+            // A little early rather than a Hello late: the next IHU rides the Hello due then.
+            l.next_ihu = now + ihu_interval.saturating_sub(hello_interval / 2);
+        }
         let rtt = l.config.rtt.is_some();
         let max_len = l.config.max_packet_len.max(64);
         let seqno = l.hello_seqno;
@@ -1715,10 +1737,11 @@ impl Node {
             interval: centis(hello_interval),
             timestamp: rtt.then_some(timestamp),
         });
-        for n in self.neighbours.iter().flatten() {
-            if n.link != link || !n.has_hellos() {
+        for n in self.neighbours.iter_mut().flatten() {
+            if n.link != link || !n.has_hellos() || !(with_ihus || n.eager_ihus > 0) {
                 continue;
             }
+            n.eager_ihus = n.eager_ihus.saturating_sub(1);
             let timestamps = if rtt {
                 n.last_hello_timestamp
                     .map(|(origin, receive)| IhuTimestamps { origin, receive })
@@ -1728,11 +1751,11 @@ impl Node {
             encoder.push(&Message::Ihu {
                 address: Some(IpAddr::V6(n.address)),
                 rxcost: n.rxcost(&config),
-                interval: centis(hello_interval),
+                interval: centis(ihu_interval),
                 timestamps,
             });
         }
-        self.send_packets(link, Destination::Multicast, encoder.finish());
+        Some(encoder)
     }
 
     // ---- timers ----
@@ -1750,9 +1773,10 @@ impl Node {
         }
         if self.next_full_update <= now {
             let update = self.config.update_interval;
+            // Jittered around the interval (not only below it), so the mean is the interval.
             let jitter = self.jitter(update / 4);
-            self.next_full_update = now + update - jitter;
-            self.full_dump(now, &links);
+            self.next_full_update = now + update - update / 8 + jitter;
+            self.full_dump(now, &links, true);
         }
         self.neighbour_timers(now);
         for link in &links {
