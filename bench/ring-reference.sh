@@ -379,9 +379,9 @@ EOF
             if [ "$node" = "$a" ]; then dev=vethR; else dev=vethL; fi
             ip netns exec "$node" nft -f - <<EOF
 table inet mshbcut {
-    chain in { type filter hook input priority -10; policy accept; iifname "$dev" drop; }
-    chain fwd { type filter hook forward priority -10; policy accept; iifname "$dev" drop; oifname "$dev" drop; }
-    chain out { type filter hook output priority -10; policy accept; oifname "$dev" drop; }
+    chain cut_input { type filter hook input priority -10; policy accept; iifname "$dev" drop; }
+    chain cut_forward { type filter hook forward priority -10; policy accept; iifname "$dev" drop; oifname "$dev" drop; }
+    chain cut_output { type filter hook output priority -10; policy accept; oifname "$dev" drop; }
 }
 EOF
         done
