@@ -221,7 +221,12 @@ mod tests {
         assert_eq!(classify(&out), Inner::Data);
         build_babel(ll(1), global, b"x", &mut out);
         assert_eq!(classify(&out), Inner::Data);
-        build_babel(ll(1), Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1), b"x", &mut out);
+        build_babel(
+            ll(1),
+            Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1),
+            b"x",
+            &mut out,
+        );
         assert_eq!(classify(&out), Inner::Data);
     }
 
