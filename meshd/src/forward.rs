@@ -274,7 +274,9 @@ impl Router {
             self.stats.malformed += 1;
             return Verdict::Drop;
         };
-        if ip.version() != 4 || !ip.verify_checksum() {
+        // smoltcp's length check lets an IHL below 5 through.
+        if ip.version() != 4 || usize::from(ip.header_len()) < IPV4_HEADER || !ip.verify_checksum()
+        {
             self.stats.malformed += 1;
             return Verdict::Drop;
         }
@@ -480,5 +482,385 @@ impl Checksum {
     fn finish(mut self) -> u16 {
         self.fold();
         !(self.sum as u16)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use smoltcp::wire::{Icmpv4Packet, Icmpv6Packet};
+    use std::time::Duration;
+
+    const MTU: usize = 1400;
+
+    fn prefix(s: &str) -> Prefix {
+        s.parse().unwrap()
+    }
+
+    fn v6(s: &str) -> Ipv6Addr {
+        s.parse().unwrap()
+    }
+
+    fn v4(s: &str) -> Ipv4Addr {
+        s.parse().unwrap()
+    }
+
+    /// IPv6 + `payload_len` bytes of payload with next header `next`.
+    fn packet_v6(src: &str, dst: &str, hop_limit: u8, next: u8, payload_len: usize) -> Vec<u8> {
+        let mut p = vec![0x60, 0, 0, 0];
+        p.extend_from_slice(&(payload_len as u16).to_be_bytes());
+        p.push(next);
+        p.push(hop_limit);
+        p.extend_from_slice(&v6(src).octets());
+        p.extend_from_slice(&v6(dst).octets());
+        p.extend((0..payload_len).map(|i| i as u8));
+        p
+    }
+
+    fn udp_v6(src: &str, dst: &str, hop_limit: u8, payload_len: usize) -> Vec<u8> {
+        packet_v6(src, dst, hop_limit, 17, payload_len)
+    }
+
+    fn packet_v4(
+        src: &str,
+        dst: &str,
+        ttl: u8,
+        proto: u8,
+        df: bool,
+        payload_len: usize,
+    ) -> Vec<u8> {
+        let total = 20 + payload_len;
+        let mut p = vec![0x45, 0];
+        p.extend_from_slice(&(total as u16).to_be_bytes());
+        p.extend_from_slice(&[0x12, 0x34, if df { 0x40 } else { 0 }, 0, ttl, proto, 0, 0]);
+        p.extend_from_slice(&v4(src).octets());
+        p.extend_from_slice(&v4(dst).octets());
+        let mut sum = Checksum::default();
+        sum.add(&p);
+        let checksum = sum.finish();
+        p[10..12].copy_from_slice(&checksum.to_be_bytes());
+        p.extend((0..payload_len).map(|i| i as u8));
+        p
+    }
+
+    fn udp_v4(src: &str, dst: &str, ttl: u8, df: bool, payload_len: usize) -> Vec<u8> {
+        packet_v4(src, dst, ttl, 17, df, payload_len)
+    }
+
+    fn router() -> Router {
+        let mut r = Router::new(
+            vec!["fd00:1::1".parse().unwrap(), "10.0.0.1".parse().unwrap()],
+            v6("fd00:1::1"),
+            Some(v4("10.0.0.1")),
+            MTU,
+        );
+        r.fib.insert(prefix("fd00:2::/48"), LinkId(2));
+        r.fib.insert(prefix("fd00:2:0:5::/64"), LinkId(5));
+        r.fib.insert(prefix("10.2.0.0/16"), LinkId(2));
+        r.fib.insert(prefix("10.2.3.0/24"), LinkId(3));
+        r
+    }
+
+    /// Checks an ICMPv6 error: addresses, type/code, checksum, and the quote of `offending`.
+    fn assert_icmpv6(out: &[u8], to: &str, kind: u8, code: u8, offending: &[u8]) -> u32 {
+        let ip = Ipv6Packet::new_checked(out).expect("valid IPv6");
+        assert_eq!(ip.src_addr(), v6("fd00:1::1"));
+        assert_eq!(ip.dst_addr(), v6(to));
+        assert_eq!(ip.next_header(), IpProtocol::Icmpv6);
+        assert_eq!(ip.total_len(), out.len());
+        assert!(out.len() <= 1280);
+        let icmp = Icmpv6Packet::new_checked(&out[40..]).expect("valid ICMPv6");
+        assert!(icmp.verify_checksum(&ip.src_addr(), &ip.dst_addr()));
+        assert_eq!((out[40], out[41]), (kind, code));
+        let quoted = &out[48..];
+        assert_eq!(quoted, &offending[..quoted.len()]);
+        u32::from_be_bytes([out[44], out[45], out[46], out[47]])
+    }
+
+    fn assert_icmpv4(out: &[u8], to: &str, kind: u8, code: u8, offending: &[u8]) -> u16 {
+        let ip = Ipv4Packet::new_checked(out).expect("valid IPv4");
+        assert!(ip.verify_checksum());
+        assert_eq!(ip.src_addr(), v4("10.0.0.1"));
+        assert_eq!(ip.dst_addr(), v4(to));
+        assert_eq!(ip.next_header(), IpProtocol::Icmp);
+        assert_eq!(usize::from(ip.total_len()), out.len());
+        assert!(out.len() <= 576);
+        let icmp = Icmpv4Packet::new_checked(&out[20..]).expect("valid ICMP");
+        assert!(icmp.verify_checksum());
+        assert_eq!((out[20], out[21]), (kind, code));
+        let quoted = &out[28..];
+        assert_eq!(quoted, &offending[..quoted.len()]);
+        u16::from_be_bytes([out[26], out[27]])
+    }
+
+    #[test]
+    fn fib_longest_prefix_wins() {
+        let r = router();
+        assert_eq!(r.fib.len(), 4);
+        let at = |s: &str| r.fib.lookup(s.parse().unwrap());
+        assert_eq!(at("fd00:2::9"), Some(LinkId(2)));
+        assert_eq!(at("fd00:2:0:5::9"), Some(LinkId(5)));
+        assert_eq!(at("fd00:3::1"), None);
+        assert_eq!(at("10.2.9.9"), Some(LinkId(2)));
+        assert_eq!(at("10.2.3.4"), Some(LinkId(3)));
+        assert_eq!(at("10.3.0.1"), None);
+        assert_eq!(at("::ffff:10.2.3.4"), None, "families do not mix");
+    }
+
+    #[test]
+    fn fib_defaults_host_routes_replace_and_remove() {
+        let mut fib = Fib::new();
+        assert!(fib.is_empty());
+        fib.insert(prefix("::/0"), LinkId(1));
+        fib.insert(prefix("0.0.0.0/0"), LinkId(1));
+        fib.insert(prefix("fd00::7/128"), LinkId(7));
+        fib.insert(prefix("10.0.0.7/32"), LinkId(7));
+        assert_eq!(fib.lookup("2001:db8::1".parse().unwrap()), Some(LinkId(1)));
+        assert_eq!(fib.lookup("fd00::7".parse().unwrap()), Some(LinkId(7)));
+        assert_eq!(fib.lookup("10.0.0.7".parse().unwrap()), Some(LinkId(7)));
+        assert_eq!(fib.lookup("10.0.0.8".parse().unwrap()), Some(LinkId(1)));
+        fib.insert(prefix("fd00::7/128"), LinkId(8));
+        assert_eq!(fib.len(), 4, "replacing keeps one entry");
+        assert_eq!(fib.lookup("fd00::7".parse().unwrap()), Some(LinkId(8)));
+        fib.remove(prefix("fd00::7/128"));
+        fib.remove(prefix("fd00::7/128"));
+        assert_eq!(fib.lookup("fd00::7".parse().unwrap()), Some(LinkId(1)));
+        fib.remove(prefix("::/0"));
+        assert_eq!(fib.lookup("fd00::7".parse().unwrap()), None);
+        assert_eq!(fib.len(), 2);
+    }
+
+    #[test]
+    fn fib_agrees_with_a_linear_scan() {
+        let mut fib = Fib::new();
+        let mut all = Vec::new();
+        let mut seed: u32 = 12345;
+        let mut next = || {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            seed
+        };
+        for i in 0..200 {
+            let addr = Ipv4Addr::from(next() & 0xff0f_0000 | 0x0a00_0000);
+            let len = (next() % 33) as u8;
+            let p = Prefix::new(IpAddr::V4(addr), len).unwrap();
+            fib.insert(p, LinkId(i));
+            all.retain(|(q, _)| *q != p);
+            all.push((p, LinkId(i)));
+        }
+        for _ in 0..2000 {
+            let dst = IpAddr::V4(Ipv4Addr::from(next() & 0xff0f_ffff | 0x0a00_0000));
+            let expected = all
+                .iter()
+                .filter(|(p, _)| p.contains(dst))
+                .max_by_key(|(p, _)| p.len())
+                .map(|(_, l)| *l);
+            assert_eq!(fib.lookup(dst), expected, "{dst}");
+        }
+    }
+
+    #[test]
+    fn forwards_and_decrements_hop_limit() {
+        let mut r = router();
+        let now = Instant::now();
+        let mut p = udp_v6("fd00:9::1", "fd00:2:0:5::1", 64, 100);
+        assert_eq!(
+            r.route(now, &mut p, false),
+            Verdict::Forward { link: LinkId(5) }
+        );
+        assert_eq!(p[7], 63);
+        // From mesh0 the kernel already counted this hop.
+        let mut p = udp_v6("fd00:1::1", "fd00:2::1", 1, 100);
+        assert_eq!(
+            r.route(now, &mut p, true),
+            Verdict::Forward { link: LinkId(2) }
+        );
+        assert_eq!(p[7], 1);
+    }
+
+    #[test]
+    fn forwards_ipv4_and_keeps_the_header_checksum_right() {
+        let mut r = router();
+        let mut p = udp_v4("10.9.0.1", "10.2.3.4", 10, true, 50);
+        assert_eq!(
+            r.route(Instant::now(), &mut p, false),
+            Verdict::Forward { link: LinkId(3) }
+        );
+        let ip = Ipv4Packet::new_checked(&p[..]).unwrap();
+        assert_eq!(ip.hop_limit(), 9);
+        assert!(ip.verify_checksum());
+    }
+
+    #[test]
+    fn local_destinations_are_local() {
+        let mut r = router();
+        let mut p = udp_v6("fd00:2::1", "fd00:1::1", 1, 10);
+        assert_eq!(r.route(Instant::now(), &mut p, false), Verdict::Local);
+        let mut p = udp_v4("10.2.0.1", "10.0.0.1", 1, false, 10);
+        assert_eq!(r.route(Instant::now(), &mut p, false), Verdict::Local);
+    }
+
+    #[test]
+    fn no_route_answers_destination_unreachable() {
+        let mut r = router();
+        let mut p = udp_v6("fd00:2::1", "fd00:77::1", 64, 30);
+        let Verdict::Icmp(out) = r.route(Instant::now(), &mut p, false) else {
+            panic!("expected an ICMPv6 error");
+        };
+        assert_icmpv6(&out, "fd00:2::1", 1, 0, &p);
+        assert_eq!(
+            out.len(),
+            40 + 8 + p.len(),
+            "a small packet is quoted whole"
+        );
+
+        let mut p = udp_v4("10.2.0.1", "10.77.0.1", 64, false, 30);
+        let Verdict::Icmp(out) = r.route(Instant::now(), &mut p, false) else {
+            panic!("expected an ICMP error");
+        };
+        assert_icmpv4(&out, "10.2.0.1", 3, 0, &p);
+        assert_eq!(r.stats().no_route, 2);
+    }
+
+    #[test]
+    fn expiring_hop_limit_answers_time_exceeded() {
+        let mut r = router();
+        let mut p = udp_v6("fd00:9::1", "fd00:2::1", 1, 2000);
+        let Verdict::Icmp(out) = r.route(Instant::now(), &mut p, false) else {
+            panic!("expected an ICMPv6 error");
+        };
+        assert_icmpv6(&out, "fd00:9::1", 3, 0, &p);
+        assert_eq!(out.len(), 1280, "as much as fits in the minimum MTU");
+        assert_eq!(p[7], 1, "not decremented when dropped");
+
+        let mut p = udp_v4("10.9.0.1", "10.2.0.1", 1, false, 1000);
+        let Verdict::Icmp(out) = r.route(Instant::now(), &mut p, false) else {
+            panic!("expected an ICMP error");
+        };
+        assert_icmpv4(&out, "10.9.0.1", 11, 0, &p);
+        assert_eq!(out.len(), 576);
+    }
+
+    #[test]
+    fn oversized_packets_answer_packet_too_big() {
+        let mut r = router();
+        let mut p = udp_v6("fd00:9::1", "fd00:2::1", 64, MTU);
+        let Verdict::Icmp(out) = r.route(Instant::now(), &mut p, false) else {
+            panic!("expected packet too big");
+        };
+        assert_eq!(assert_icmpv6(&out, "fd00:9::1", 2, 0, &p), MTU as u32);
+
+        let mut p = udp_v4("10.9.0.1", "10.2.0.1", 64, true, MTU);
+        let Verdict::Icmp(out) = r.route(Instant::now(), &mut p, false) else {
+            panic!("expected fragmentation needed");
+        };
+        assert_eq!(assert_icmpv4(&out, "10.9.0.1", 3, 4, &p), MTU as u16);
+
+        let mut p = udp_v4("10.9.0.1", "10.2.0.1", 64, false, MTU);
+        assert_eq!(r.route(Instant::now(), &mut p, false), Verdict::Drop);
+        assert_eq!(r.stats().fragmentation_needed, 1);
+
+        let mut p = udp_v6("fd00:9::1", "fd00:2::1", 64, MTU - 40);
+        assert_eq!(
+            r.route(Instant::now(), &mut p, false),
+            Verdict::Forward { link: LinkId(2) },
+            "exactly the MTU fits"
+        );
+    }
+
+    #[test]
+    fn no_errors_about_errors_or_to_bad_sources() {
+        let mut r = router();
+        let now = Instant::now();
+        // An ICMPv6 error (type 1) and an ICMP time exceeded (type 11) with no route.
+        let mut p = packet_v6("fd00:9::1", "fd00:77::1", 64, 58, 48);
+        p[40] = 1;
+        assert_eq!(r.route(now, &mut p, false), Verdict::Drop);
+        let mut p = packet_v4("10.9.0.1", "10.77.0.1", 64, 1, false, 36);
+        p[20] = 11;
+        assert_eq!(r.route(now, &mut p, false), Verdict::Drop);
+        // An echo request is answered.
+        let mut p = packet_v6("fd00:9::1", "fd00:77::1", 64, 58, 48);
+        p[40] = 128;
+        assert!(matches!(r.route(now, &mut p, false), Verdict::Icmp(_)));
+        // Unspecified and multicast sources.
+        let mut p = udp_v6("::", "fd00:77::1", 64, 8);
+        assert_eq!(r.route(now, &mut p, false), Verdict::Drop);
+        let mut p = udp_v6("ff02::1", "fd00:77::1", 64, 8);
+        assert_eq!(r.route(now, &mut p, false), Verdict::Drop);
+        let mut p = udp_v4("224.0.0.5", "10.77.0.1", 64, false, 8);
+        assert_eq!(r.route(now, &mut p, false), Verdict::Drop);
+    }
+
+    #[test]
+    fn multicast_and_link_local_destinations_are_not_forwarded() {
+        let mut r = router();
+        r.fib.insert(prefix("::/0"), LinkId(1));
+        r.fib.insert(prefix("0.0.0.0/0"), LinkId(1));
+        let now = Instant::now();
+        for dst in ["ff02::1:6", "fe80::1", "ff0e::1"] {
+            let mut p = udp_v6("fd00:9::1", dst, 64, 8);
+            assert_eq!(r.route(now, &mut p, false), Verdict::Drop, "{dst}");
+        }
+        for dst in ["224.0.0.1", "255.255.255.255"] {
+            let mut p = udp_v4("10.9.0.1", dst, 64, false, 8);
+            assert_eq!(r.route(now, &mut p, false), Verdict::Drop, "{dst}");
+        }
+        assert_eq!(r.stats().not_forwardable, 5);
+    }
+
+    #[test]
+    fn icmp_errors_are_rate_limited() {
+        let mut r = router();
+        let start = Instant::now();
+        let mut sent = 0;
+        for _ in 0..200 {
+            let mut p = udp_v6("fd00:9::1", "fd00:77::1", 64, 8);
+            if let Verdict::Icmp(_) = r.route(start, &mut p, false) {
+                sent += 1;
+            }
+        }
+        assert_eq!(sent, 50, "the burst");
+        assert_eq!(r.stats().icmp_rate_limited, 150);
+        let p = udp_v6("fd00:9::1", "fd00:77::1", 64, 8);
+        let later = start + Duration::from_millis(100);
+        let mut refilled = 0;
+        for _ in 0..20 {
+            if let Verdict::Icmp(_) = r.route(later, &mut p.clone(), false) {
+                refilled += 1;
+            }
+        }
+        assert_eq!(refilled, 10, "100 per second");
+    }
+
+    #[test]
+    fn ipv4_errors_need_an_ipv4_source() {
+        let mut r = Router::new(vec![], v6("fd00:1::1"), None, MTU);
+        let mut p = udp_v4("10.9.0.1", "10.77.0.1", 64, false, 8);
+        assert_eq!(r.route(Instant::now(), &mut p, false), Verdict::Drop);
+    }
+
+    #[test]
+    fn malformed_packets_are_dropped_not_panics() {
+        let mut r = router();
+        r.fib.insert(prefix("::/0"), LinkId(1));
+        r.fib.insert(prefix("0.0.0.0/0"), LinkId(1));
+        let now = Instant::now();
+        let good_v6 = udp_v6("fd00:9::1", "fd00:2::1", 64, 40);
+        let good_v4 = udp_v4("10.9.0.1", "10.2.0.1", 64, false, 40);
+        for good in [&good_v6, &good_v4] {
+            for len in 0..good.len() {
+                let mut p = good[..len].to_vec();
+                assert_eq!(r.route(now, &mut p, false), Verdict::Drop, "length {len}");
+            }
+        }
+        let mut bad_checksum = good_v4.clone();
+        bad_checksum[10] ^= 1;
+        assert_eq!(r.route(now, &mut bad_checksum, false), Verdict::Drop);
+        let mut short_ihl = good_v4.clone();
+        short_ihl[0] = 0x41;
+        assert_eq!(r.route(now, &mut short_ihl, false), Verdict::Drop);
+        let mut other = vec![0x50; 60];
+        assert_eq!(r.route(now, &mut other, false), Verdict::Drop);
+        assert!(r.stats().malformed > 80);
     }
 }
