@@ -1092,4 +1092,94 @@ public_key = "{KEY_B}"
             "{err}"
         );
     }
+
+    const EXAMPLE: &str = include_str!("../../config/meshd.example.toml");
+
+    /// The example with every `#key = value` setting line switched on.
+    fn example_uncommented() -> String {
+        EXAMPLE
+            .lines()
+            .map(|line| match line.strip_prefix('#') {
+                Some(rest) if !rest.is_empty() && !rest.starts_with([' ', '#']) => rest,
+                _ => line,
+            })
+            .map(|line| format!("{line}\n"))
+            .collect()
+    }
+
+    #[test]
+    fn example_as_shipped_is_the_default() {
+        let config = Config::from_toml_str(EXAMPLE, "meshd.example.toml").expect("example");
+        assert_eq!(config, Config::default());
+    }
+
+    #[test]
+    fn example_settings_show_the_defaults() {
+        let text = example_uncommented();
+        let config = Config::from_toml_str(&text, "meshd.example.toml (uncommented)")
+            .unwrap_or_else(|e| panic!("{e}"));
+        // Keys with a default show it; the others show an example.
+        let defaults = Config::default();
+        let expected = Config {
+            node: NodeConfig {
+                private_key_file: Some(PathBuf::from("/etc/meshd/private.key")),
+                ipv4_address: Some(Ipv4Addr::new(10, 73, 0, 1)),
+                prefixes: vec![prefix("2001:db8:7::/64"), prefix("192.168.7.0/24")],
+                ..defaults.node
+            },
+            babel: defaults.babel,
+            peers: vec![PeerConfig {
+                public_key: "r+OEzvZ8mDnDSJxL4KDoiIVVKcgPn9vCKq0W+pLORAw="
+                    .parse()
+                    .expect("example key"),
+                endpoint: Some("mesh.example.net:51820".to_string()),
+                persistent_keepalive: Some(25),
+                preshared_key_file: Some(PathBuf::from("/etc/meshd/example.psk")),
+            }],
+        };
+        assert_eq!(config, expected);
+    }
+
+    #[test]
+    fn example_documents_every_key() {
+        let text = example_uncommented();
+        let keys = [
+            "interface",
+            "listen_port",
+            "state_dir",
+            "private_key_file",
+            "mesh_prefix",
+            "ipv4_address",
+            "prefixes",
+            "log_level",
+            "underlay_mtu",
+            "hello_interval",
+            "update_interval",
+            "rtt",
+            "link_cost",
+            "public_key",
+            "endpoint",
+            "persistent_keepalive",
+            "preshared_key_file",
+        ];
+        for key in keys {
+            let set = text
+                .lines()
+                .filter(|l| l.starts_with(&format!("{key} = ")))
+                .count();
+            assert_eq!(
+                set, 1,
+                "{key} should appear once as a setting in the example"
+            );
+        }
+        let settings = text
+            .lines()
+            .filter(|l| l.contains(" = ") && !l.starts_with('#'))
+            .count();
+        assert_eq!(
+            settings,
+            keys.len(),
+            "a setting in the example is not in this list"
+        );
+    }
 }
