@@ -3,8 +3,8 @@
 //!
 //! `kernel_in_netns` (the outer test) creates namespace `mshk-<pid>-<n>` and re-runs this test
 //! binary inside it with `ip netns exec`, running only `inside_netns` with `MESHD_IN_NETNS` set to
-//! the outer namespace's inode; `inside_netns` does nothing without that variable, and refuses to
-//! run in the outer namespace.
+//! the namespace's name; `inside_netns` does nothing without that variable, and refuses to run
+//! unless it is in that namespace (`/run/netns/<name>`), and not in init's when that is visible.
 //!
 //! Needs root, /dev/net/tun and iproute2's `ip`. Without them the test fails if `CI` is set, and
 //! prints a loud SKIP otherwise.
@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use kernel::{Kernel, KernelError, Netlink, ROUTE_PROTOCOL};
 use tun::Tun;
 
-/// Set (to the outer namespace's inode) in the process that runs inside the namespace.
+/// Set (to the namespace's name) in the process that runs inside the namespace.
 const INNER_ENV: &str = "MESHD_IN_NETNS";
 /// The test that does the work inside the namespace.
 const INNER_TEST: &str = "inside_netns";
@@ -150,7 +150,6 @@ fn kernel_in_netns() {
         cannot_run(&reason);
         return;
     }
-    let outer_inode = netns_inode().expect("reading /proc/self/ns/net");
     let ns = match Netns::create() {
         Ok(ns) => ns,
         Err(reason) => {
@@ -166,7 +165,7 @@ fn kernel_in_netns() {
         .args(["netns", "exec", &ns.name])
         .arg(&exe)
         .args(["--exact", INNER_TEST, "--nocapture", "--test-threads=1"])
-        .env(INNER_ENV, outer_inode.to_string())
+        .env(INNER_ENV, &ns.name)
         .stdin(Stdio::null())
         .stdout(log_file.try_clone().expect("log fd"))
         .stderr(log_file)
@@ -206,14 +205,23 @@ fn kernel_in_netns() {
 
 #[test]
 fn inside_netns() {
-    let Some(outer) = std::env::var_os(INNER_ENV) else {
+    let Some(name) = std::env::var_os(INNER_ENV) else {
         return; // Run by `kernel_in_netns`, inside its namespace.
     };
+    // Whatever the variable says, touch nothing unless this process is really in the test's
+    // namespace: the one `ip netns` bind-mounted under that name, not init's.
+    let name = name.to_str().expect("namespace name");
     let here = netns_inode().expect("reading /proc/self/ns/net");
-    assert_ne!(
-        Some(here.to_string().as_str()),
-        outer.to_str(),
-        "refusing to touch links and routes: not in a namespace of our own"
+    let named = std::fs::metadata(Path::new("/run/netns").join(name)).map(|m| m.ino());
+    let init = std::fs::metadata("/proc/1/ns/net").map(|m| m.ino());
+    assert!(
+        name.starts_with("mshk-") && !name.contains('/') && named.ok() == Some(here),
+        "refusing to touch links and routes: not inside the test's namespace {name:?}"
+    );
+    // (Sandboxes may hide init's namespace even from root; the check above is the one that counts.)
+    assert!(
+        init.map_or(true, |init| init != here),
+        "refusing to touch links and routes: in init's network namespace"
     );
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
