@@ -1,6 +1,639 @@
-//! The driver: the only code that reads the clock. (Being written.)
+//! The driver: the only code that reads the clock or touches a socket. It owns the UDP socket
+//! every WireGuard session shares, the TUN device `mesh0`, the netlink handle and the Babel core,
+//! and on every wake-up feeds what arrived into them and sends what they produced:
+//!
+//! - a datagram on the UDP socket is decrypted by its session ([`tunnel`]); a Babel packet inside
+//!   goes to the core, anything else to [`forward`], which hands it to another session (never
+//!   through the kernel) or to `mesh0`;
+//! - a packet read from `mesh0` is looked up and encrypted to the next hop's session;
+//! - the core's transmits are wrapped in IPv6/UDP ([`inner`]) and encrypted to their link's session;
+//!   its route changes go to the userspace forwarding table and to the kernel (`dev mesh0`, proto
+//!   109); its timers and the sessions' timers decide how long we sleep.
+//!
+//! Stopping (SIGTERM, SIGINT) removes every route and address meshd installed and saves the
+//! seqno; SIGHUP re-reads the configuration, adding and removing peers without touching the
+//! sessions that did not change.
 
-pub fn main() -> std::process::ExitCode {
-    eprintln!("meshd: the daemon is not implemented yet; run `meshsim` to exercise the Babel core");
-    std::process::ExitCode::from(2)
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use babel::{Destination, LinkId, Node, Prefix, RouteChange};
+use log::{debug, error, info, warn};
+use tokio::net::UdpSocket;
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::config::{Config, PeerConfig};
+use crate::forward::{Router, Verdict};
+use crate::identity::Identity;
+use crate::inner::{self, Inner};
+use crate::kernel::{Kernel, Netlink};
+use crate::keys::{self, PublicKey};
+use crate::state::State;
+use crate::tun::Tun;
+use crate::tunnel::{PeerSpec, TunnelEvent, Tunnels};
+
+/// The forwarding table's "link" for prefixes this node originates: deliver to `mesh0`.
+const LOCAL: LinkId = LinkId(u32::MAX);
+/// How often the sessions' timers run (handshake retries, keepalives, liveness).
+const TUNNEL_TICK: Duration = Duration::from_millis(250);
+/// Largest datagram or packet we handle: jumbo underlays up to 9000 plus headers.
+const BUFFER: usize = 9216 + 128;
+/// Packets read from one source per wake-up before looking at the others, so a flood on one
+/// side cannot starve the rest.
+const BATCH: usize = 64;
+
+const USAGE: &str = "usage: meshd [--config PATH] | --check-config PATH | --version | --help
+
+  --config PATH        run with this configuration (TOML); without it, built-in defaults
+  --check-config PATH  check a configuration and exit: 0 if valid, 1 with the error if not
+  --version            print the version
+";
+
+enum Command {
+    Run(Option<PathBuf>),
+    Check(PathBuf),
+    Version,
+    Help,
+}
+
+fn parse_args(args: &[String]) -> Result<Command, String> {
+    match args {
+        [] => Ok(Command::Run(None)),
+        [flag] if flag == "--help" || flag == "-h" => Ok(Command::Help),
+        [flag] if flag == "--version" || flag == "-V" => Ok(Command::Version),
+        [flag, path] if flag == "--config" || flag == "-c" => {
+            Ok(Command::Run(Some(PathBuf::from(path))))
+        }
+        [flag, path] if flag == "--check-config" => Ok(Command::Check(PathBuf::from(path))),
+        [flag] if flag == "--config" || flag == "--check-config" => {
+            Err(format!("{flag} needs a file name"))
+        }
+        _ => Err(format!("unexpected arguments: {}", args.join(" "))),
+    }
+}
+
+pub fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = match parse_args(&args) {
+        Ok(c) => c,
+        Err(message) => {
+            eprintln!("meshd: {message}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let path = match command {
+        Command::Help => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Command::Version => {
+            println!("meshd {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Command::Check(path) => {
+            return match Config::load(&path) {
+                Ok(_) => {
+                    println!("{}: ok", path.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("meshd: {e}");
+                    ExitCode::from(1)
+                }
+            };
+        }
+        Command::Run(path) => path,
+    };
+    let config = match &path {
+        Some(path) => match Config::load(path) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("meshd: {e}");
+                return ExitCode::from(1);
+            }
+        },
+        None => Config::default(),
+    };
+    crate::logging::init(config.node.log_level.filter());
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            error!("cannot start the event loop: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(config, path)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            error!("{message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Seed for the core's jitter: from the kernel's randomness, so restarts do not replay it.
+fn random_seed() -> u64 {
+    use std::io::Read;
+    let mut bytes = [0u8; 8];
+    match std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes)) {
+        Ok(()) => u64::from_le_bytes(bytes),
+        Err(_) => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            now.as_nanos() as u64 ^ u64::from(std::process::id())
+        }
+    }
+}
+
+fn resolve(endpoint: &str) -> Option<SocketAddr> {
+    match endpoint.to_socket_addrs() {
+        Ok(mut addrs) => addrs.next(),
+        Err(e) => {
+            warn!("cannot resolve peer endpoint {endpoint}: {e}");
+            None
+        }
+    }
+}
+
+fn peer_spec(peer: &PeerConfig) -> Result<PeerSpec, String> {
+    let preshared_key = match &peer.preshared_key_file {
+        Some(path) => Some(keys::load_preshared(path).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    Ok(PeerSpec {
+        public_key: peer.public_key.0,
+        endpoint: peer.endpoint.as_deref().and_then(resolve),
+        persistent_keepalive: peer.persistent_keepalive,
+        preshared_key,
+    })
+}
+
+/// Everything the loop owns.
+struct Daemon {
+    config: Config,
+    config_path: Option<PathBuf>,
+    identity: Identity,
+    node: Node,
+    tunnels: Tunnels,
+    router: Router,
+    kernel: Netlink,
+    tun: Tun,
+    socket: UdpSocket,
+    /// Peers by public key, with the endpoint text to re-resolve.
+    peers: BTreeMap<PublicKey, (LinkId, PeerConfig)>,
+    /// Prefixes installed in the kernel.
+    installed: BTreeMap<Prefix, LinkId>,
+    addresses: Vec<(IpAddr, u8)>,
+    saved_seqno: Option<u16>,
+    send: Vec<(SocketAddr, Vec<u8>)>,
+    scratch: Vec<u8>,
+    datagram: Vec<u8>,
+}
+
+async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), String> {
+    let key_path = config.private_key_path();
+    let (private_key, generated) = keys::load_or_generate(&key_path).map_err(|e| e.to_string())?;
+    if generated {
+        info!("generated a new private key in {}", key_path.display());
+    }
+    let identity = Identity::derive(&private_key.public_key(), config.node.mesh_prefix);
+    info!("public key {}", identity.public_key);
+    info!("mesh address {}", identity.mesh_address);
+    info!("router-id {}", identity.router_id);
+
+    let state_dir = config.node.state_dir.clone();
+    let state = State::load(&state_dir).map_err(|e| e.to_string())?;
+
+    let mut kernel = Netlink::open().await.map_err(|e| e.to_string())?;
+    match kernel.flush_routes().await {
+        Ok(0) => {}
+        Ok(n) => info!("removed {n} routes left behind by an earlier run"),
+        Err(e) => warn!("cannot flush old routes: {e}"),
+    }
+    let ifname = config.node.interface.clone();
+    let tun = Tun::create(&ifname).map_err(|e| format!("cannot create {ifname}: {e}"))?;
+    let mut addresses: Vec<(IpAddr, u8)> = vec![(IpAddr::V6(identity.mesh_address), 128)];
+    if let Some(v4) = config.node.ipv4_address {
+        addresses.push((IpAddr::V4(v4), 32));
+    }
+    let mtu = config.node.mesh_mtu();
+    kernel
+        .configure_link(&ifname, mtu, &addresses)
+        .await
+        .map_err(|e| e.to_string())?;
+
+    let port = config.node.listen_port;
+    let socket = UdpSocket::bind(SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)))
+        .await
+        .map_err(|e| format!("cannot listen on UDP port {port}: {e}"))?;
+
+    let now = Instant::now();
+    let mut node = Node::new(
+        config.babel_config(),
+        identity.router_id,
+        random_seed(),
+        now,
+    );
+    if let Some(seqno) = state.seqno {
+        node.set_seqno(seqno);
+    }
+    for (addr, len) in &addresses {
+        if let Some(prefix) = Prefix::new(*addr, *len) {
+            node.add_local_prefix(now, prefix);
+        }
+    }
+    for prefix in &config.node.prefixes {
+        node.add_local_prefix(now, *prefix);
+    }
+
+    let mut router = Router::new(
+        addresses.iter().map(|(a, _)| *a).collect(),
+        identity.mesh_address,
+        config.node.ipv4_address,
+        usize::from(mtu),
+    );
+    for (addr, len) in &addresses {
+        if let Some(prefix) = Prefix::new(*addr, *len) {
+            router.fib.insert(prefix, LOCAL);
+        }
+    }
+    for prefix in &config.node.prefixes {
+        router.fib.insert(*prefix, LOCAL);
+    }
+
+    let mut daemon = Daemon {
+        tunnels: Tunnels::new(private_key.bytes()),
+        config,
+        config_path,
+        identity,
+        node,
+        router,
+        kernel,
+        tun,
+        socket,
+        peers: BTreeMap::new(),
+        installed: BTreeMap::new(),
+        addresses,
+        saved_seqno: state.seqno,
+        send: Vec::new(),
+        scratch: Vec::with_capacity(BUFFER),
+        datagram: vec![0; BUFFER],
+    };
+    let peers = daemon.config.peers.clone();
+    for peer in peers {
+        daemon.add_peer(now, peer);
+    }
+    info!(
+        "running on {} with {} peers, UDP port {}",
+        ifname,
+        daemon.peers.len(),
+        port
+    );
+    let result = daemon.event_loop().await;
+    daemon.shutdown().await;
+    result
+}
+
+impl Daemon {
+    fn add_peer(&mut self, now: Instant, peer: PeerConfig) {
+        if peer.public_key == self.identity.public_key {
+            warn!("ignoring a peer with our own public key");
+            return;
+        }
+        let spec = match peer_spec(&peer) {
+            Ok(s) => s,
+            Err(e) => {
+                error!("peer {}: {e}", peer.public_key.short());
+                return;
+            }
+        };
+        let link = self.tunnels.add_peer(spec);
+        self.node.add_link(
+            now,
+            link,
+            self.identity.link_local,
+            self.config.link_config(),
+        );
+        info!(
+            "peer {} on link {} endpoint {}",
+            peer.public_key.short(),
+            link.0,
+            peer.endpoint
+                .as_deref()
+                .unwrap_or("(learnt from its packets)")
+        );
+        self.peers.insert(peer.public_key, (link, peer));
+    }
+
+    fn remove_peer(&mut self, now: Instant, key: &PublicKey) {
+        if let Some((link, _)) = self.peers.remove(key) {
+            self.node.remove_link(now, link);
+            self.tunnels.remove_peer(link);
+            info!("peer {} removed", key.short());
+        }
+    }
+
+    async fn event_loop(&mut self) -> Result<(), String> {
+        let mut terminate = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+        let mut interrupt = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+        let mut hangup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
+        let mut packet = vec![0u8; BUFFER];
+        let mut local = vec![0u8; BUFFER];
+        let mut next_tunnel_tick = Instant::now();
+        loop {
+            let now = Instant::now();
+            let wake = self
+                .node
+                .poll_timeout()
+                .map_or(next_tunnel_tick, |t| t.min(next_tunnel_tick))
+                .max(now);
+            tokio::select! {
+                _ = terminate.recv() => { info!("SIGTERM: stopping"); return Ok(()); }
+                _ = interrupt.recv() => { info!("SIGINT: stopping"); return Ok(()); }
+                _ = hangup.recv() => { self.reload().await; }
+                received = self.socket.recv_from(&mut packet) => {
+                    match received {
+                        Ok((len, from)) => {
+                            self.on_datagram(Instant::now(), from, &packet[..len]);
+                            // Drain what else is waiting, up to a batch.
+                            for _ in 0..BATCH {
+                                match self.socket.try_recv_from(&mut packet) {
+                                    Ok((len, from)) => self.on_datagram(Instant::now(), from, &packet[..len]),
+                                    Err(_) => break,
+                                }
+                            }
+                        }
+                        Err(e) => warn!("UDP receive: {e}"),
+                    }
+                }
+                received = self.tun.recv(&mut local) => {
+                    match received {
+                        Ok(len) => {
+                            self.on_local_packet(Instant::now(), &mut local[..len]);
+                            for _ in 0..BATCH {
+                                match self.tun.try_recv(&mut local) {
+                                    Ok(len) => self.on_local_packet(Instant::now(), &mut local[..len]),
+                                    Err(_) => break,
+                                }
+                            }
+                        }
+                        Err(e) => return Err(format!("reading {}: {e}", self.tun.name())),
+                    }
+                }
+                _ = tokio::time::sleep_until(wake.into()) => {}
+            }
+            let now = Instant::now();
+            if next_tunnel_tick <= now {
+                next_tunnel_tick = now + TUNNEL_TICK;
+                self.tunnels.update_timers(now, &mut self.send);
+            }
+            if self.node.poll_timeout().is_some_and(|t| t <= now) {
+                self.node.handle_timeout(now);
+            }
+            self.process_outputs(now).await;
+        }
+    }
+
+    /// A datagram from the underlay: decrypt, then Babel to the core, data to the router.
+    fn on_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        let Some((link, len)) =
+            self.tunnels
+                .decapsulate(now, from, datagram, &mut self.datagram, &mut self.send)
+        else {
+            return;
+        };
+        let mut packet = std::mem::take(&mut self.datagram);
+        match inner::classify(&packet[..len]) {
+            Inner::Babel { src, dst, payload } => {
+                if dst == babel::wire::MULTICAST_V6 || dst == self.identity.link_local {
+                    self.node.handle_packet(now, link, src, payload);
+                }
+            }
+            Inner::Data => self.forward(now, &mut packet[..len], false),
+            Inner::Malformed => debug!("malformed inner packet on link {}", link.0),
+        }
+        self.datagram = packet;
+    }
+
+    /// A packet from this host (or its LAN) through `mesh0`.
+    fn on_local_packet(&mut self, now: Instant, packet: &mut [u8]) {
+        self.forward(now, packet, true);
+    }
+
+    fn forward(&mut self, now: Instant, packet: &mut [u8], from_mesh0: bool) {
+        match self.router.route(now, packet, from_mesh0) {
+            Verdict::Forward { link } if link == LOCAL => self.deliver_local(packet),
+            Verdict::Forward { link } => self.send_on_link(link, packet),
+            Verdict::Local => self.deliver_local(packet),
+            Verdict::Drop => {}
+            Verdict::Icmp(error) => self.send_icmp(&error),
+        }
+    }
+
+    /// An ICMP error we generated goes back toward the offending packet's source.
+    fn send_icmp(&mut self, packet: &[u8]) {
+        let destination = match packet.first().map(|b| b >> 4) {
+            Some(6) if packet.len() >= 40 => {
+                let mut d = [0u8; 16];
+                d.copy_from_slice(&packet[24..40]);
+                IpAddr::from(d)
+            }
+            Some(4) if packet.len() >= 20 => {
+                IpAddr::from([packet[16], packet[17], packet[18], packet[19]])
+            }
+            _ => return,
+        };
+        match self.router.fib.lookup(destination) {
+            Some(LOCAL) => self.deliver_local(packet),
+            Some(link) => self.send_on_link(link, packet),
+            None => {
+                // The source is on this host: it came in through mesh0.
+                self.deliver_local(packet)
+            }
+        }
+    }
+
+    fn deliver_local(&mut self, packet: &[u8]) {
+        if let Err(e) = self.tun.try_send(packet) {
+            debug!("writing to {}: {e}", self.tun.name());
+        }
+    }
+
+    fn send_on_link(&mut self, link: LinkId, packet: &[u8]) {
+        let mut out = std::mem::take(&mut self.scratch);
+        out.resize(BUFFER, 0);
+        if let Some((to, len)) = self
+            .tunnels
+            .encapsulate(link, packet, &mut out, &mut self.send)
+        {
+            if let Err(e) = self.socket.try_send_to(&out[..len], to) {
+                debug!("sending to {to}: {e}");
+            }
+        }
+        self.scratch = out;
+    }
+
+    /// Sends what the core and the sessions produced, applies route changes, logs events.
+    async fn process_outputs(&mut self, now: Instant) {
+        let mut inner_packet = Vec::with_capacity(1500);
+        while let Some(transmit) = self.node.poll_transmit() {
+            let dst = match transmit.destination {
+                Destination::Multicast => babel::wire::MULTICAST_V6,
+                Destination::Unicast(addr) => addr,
+            };
+            inner::build_babel(
+                self.identity.link_local,
+                dst,
+                &transmit.payload,
+                &mut inner_packet,
+            );
+            self.send_on_link(transmit.link, &inner_packet);
+        }
+        while let Some(event) = self.tunnels.poll_event() {
+            match event {
+                TunnelEvent::Up { link } => info!("link {}: session up", link.0),
+                TunnelEvent::Down { link } => {
+                    // The session died: drop its neighbour and routes at once, then start over
+                    // so our Hellos bring the session back when the peer returns.
+                    info!("link {}: session down", link.0);
+                    self.node.remove_link(now, link);
+                    self.node.add_link(
+                        now,
+                        link,
+                        self.identity.link_local,
+                        self.config.link_config(),
+                    );
+                }
+                TunnelEvent::Roamed { link, endpoint } => {
+                    info!("link {}: peer moved to {endpoint}", link.0)
+                }
+            }
+        }
+        for (to, datagram) in std::mem::take(&mut self.send) {
+            if let Err(e) = self.socket.try_send_to(&datagram, to) {
+                debug!("sending to {to}: {e}");
+            }
+        }
+        while let Some(event) = self.node.poll_event() {
+            debug!("babel: {event:?}");
+        }
+        while let Some(change) = self.node.poll_route_change() {
+            self.apply_route_change(change).await;
+        }
+        let seqno = self.node.seqno();
+        if self.saved_seqno != Some(seqno) {
+            self.saved_seqno = Some(seqno);
+            let state = State { seqno: Some(seqno) };
+            if let Err(e) = state.save(&self.config.node.state_dir) {
+                warn!("cannot save state: {e}");
+            }
+        }
+    }
+
+    async fn apply_route_change(&mut self, change: RouteChange) {
+        let ifname = self.config.node.interface.clone();
+        match change {
+            RouteChange::Add {
+                prefix,
+                link,
+                metric,
+                ..
+            }
+            | RouteChange::Replace {
+                prefix,
+                link,
+                metric,
+                ..
+            } => {
+                debug!("route {prefix} via link {} metric {metric}", link.0);
+                self.router.fib.insert(prefix, link);
+                if self.installed.insert(prefix, link).is_none() {
+                    if let Err(e) = self.kernel.replace_route(&ifname, prefix).await {
+                        warn!("{e}");
+                    }
+                }
+            }
+            RouteChange::Remove { prefix } => {
+                debug!("route {prefix} withdrawn");
+                self.router.fib.remove(prefix);
+                if self.installed.remove(&prefix).is_some() {
+                    if let Err(e) = self.kernel.delete_route(&ifname, prefix).await {
+                        warn!("{e}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// SIGHUP: re-read the configuration and apply peer changes; sessions of peers that did not
+    /// change stay up. Other settings need a restart, which we say.
+    async fn reload(&mut self) {
+        let Some(path) = self.config_path.clone() else {
+            info!("SIGHUP: no configuration file to reload");
+            return;
+        };
+        let config = match Config::load(&path) {
+            Ok(c) => c,
+            Err(e) => {
+                error!("reload failed, keeping the running configuration: {e}");
+                return;
+            }
+        };
+        let now = Instant::now();
+        let wanted: BTreeMap<PublicKey, PeerConfig> = config
+            .peers
+            .iter()
+            .map(|p| (p.public_key, p.clone()))
+            .collect();
+        let current: Vec<PublicKey> = self.peers.keys().copied().collect();
+        for key in current {
+            match wanted.get(&key) {
+                Some(peer) if Some(peer) == self.peers.get(&key).map(|(_, p)| p) => {}
+                _ => self.remove_peer(now, &key),
+            }
+        }
+        for (key, peer) in wanted {
+            if !self.peers.contains_key(&key) {
+                self.add_peer(now, peer);
+            }
+        }
+        if config.node != self.config.node || config.babel != self.config.babel {
+            warn!("reload: [node] and [babel] changes take effect at the next restart");
+        }
+        self.config.peers = config.peers;
+        info!("reloaded {}", path.display());
+    }
+
+    /// Leaves nothing behind: routes, addresses (the TUN device goes with our file descriptor),
+    /// and saves the seqno so a restart is believed at once.
+    async fn shutdown(&mut self) {
+        let ifname = self.config.node.interface.clone();
+        let prefixes: Vec<Prefix> = self.installed.keys().copied().collect();
+        for prefix in prefixes {
+            if let Err(e) = self.kernel.delete_route(&ifname, prefix).await {
+                warn!("{e}");
+            }
+        }
+        match self.kernel.flush_routes().await {
+            Ok(_) => {}
+            Err(e) => warn!("{e}"),
+        }
+        if let Err(e) = self.kernel.remove_addresses(&ifname, &self.addresses).await {
+            warn!("{e}");
+        }
+        let state = State {
+            seqno: Some(self.node.seqno()),
+        };
+        if let Err(e) = state.save(&self.config.node.state_dir) {
+            warn!("cannot save state: {e}");
+        }
+        info!("stopped");
+    }
 }

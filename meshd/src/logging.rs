@@ -100,7 +100,10 @@ struct StderrLogger {
 
 impl log::Log for StderrLogger {
     fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        metadata.level() <= log::max_level()
+        // Libraries only get to report errors: netlink-packet-route, for one, warns on every
+        // dump about kernel attributes newer than itself, which an operator can do nothing about.
+        let ours = metadata.target().starts_with("meshd");
+        metadata.level() <= log::max_level() && (ours || metadata.level() <= log::Level::Error)
     }
 
     fn log(&self, record: &log::Record<'_>) {
