@@ -320,6 +320,23 @@ async fn checks() {
         "{ours4}"
     );
 
+    // Replace moves our route to another device (the namespace's own loopback).
+    ip(&["link", "set", "lo", "up"]);
+    nl.replace_route("lo", v4)
+        .await
+        .expect("move v4 route to lo");
+    let moved = ip(&["-4", "route", "show", "proto", &proto]);
+    assert_eq!(moved.lines().count(), 1, "{moved}");
+    assert!(moved.contains("203.0.113.0/24 dev lo"), "{moved}");
+    nl.replace_route(IFNAME, v4)
+        .await
+        .expect("move v4 route back");
+    let back = ip(&["-4", "route", "show", "proto", &proto]);
+    assert!(
+        back.contains(&format!("203.0.113.0/24 dev {IFNAME}")),
+        "{back}"
+    );
+
     // Foreign routes: never replaced, deleted or flushed.
     ip(&[
         "-6",
