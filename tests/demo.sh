@@ -1,42 +1,193 @@
 #!/usr/bin/env bash
-# The demo: build meshsim and run one 200-node mesh, printing its figures (see README, "The
-# simulator"). Run as root on a fresh Debian 12 machine with rustup's stable toolchain; it installs
-# the little it needs first.
+# A live mesh on this machine: builds meshd, starts N routers (default 4) in network namespaces
+# joined in a line by veth pairs, each with its neighbours as WireGuard peers, then shows one
+# router's routes and pings across every hop. It keeps running until Ctrl-C (or --minutes), and
+# removes every namespace and process it created on any exit.
+#
+#   bash tests/demo.sh [--nodes N] [--minutes M] [--sim]
+#
+# --sim runs the many-node simulator instead (no root needed).
+# Run as root on Debian 12 with rustup's Rust; missing Debian packages are installed.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-
 export CARGO_TERM_COLOR=never
-export DEBIAN_FRONTEND=noninteractive
+
+nodes=4
+minutes=60
+sim=false
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --nodes) nodes=${2:?--nodes needs a number}; shift 2 ;;
+        --minutes) minutes=${2:?--minutes needs a number}; shift 2 ;;
+        --sim) sim=true; shift ;;
+        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+        *) echo "demo: unknown argument $1 (try --help)" >&2; exit 2 ;;
+    esac
+done
+case "$nodes" in
+    ''|*[!0-9]*) echo "demo: --nodes must be a number" >&2; exit 2 ;;
+esac
+if [ "$nodes" -lt 2 ] || [ "$nodes" -gt 16 ]; then
+    echo "demo: --nodes must be between 2 and 16" >&2
+    exit 2
+fi
 
 if ! command -v cargo >/dev/null 2>&1 && [ -f "${CARGO_HOME:-$HOME/.cargo}/env" ]; then
     # shellcheck disable=SC1091
     . "${CARGO_HOME:-$HOME/.cargo}/env"
 fi
 
-section() {
-    printf '\n===== %s =====\n' "$*"
-}
-
-# Rust links through the system C compiler.
-if ! command -v cc >/dev/null 2>&1; then
-    section "Installing a C toolchain (build-essential)"
-    apt-get update || echo "apt-get update reported errors; going on with the indexes it fetched"
-    apt-get install -y --no-install-recommends build-essential
+need=()
+command -v cc >/dev/null 2>&1 || need+=(build-essential)
+if [ "$sim" = false ]; then
+    command -v ip >/dev/null 2>&1 || need+=(iproute2)
+    command -v wg >/dev/null 2>&1 || need+=(wireguard-tools)
+    command -v ping >/dev/null 2>&1 || need+=(iputils-ping)
+fi
+if [ "${#need[@]}" -gt 0 ]; then
+    echo "installing: ${need[*]}"
+    apt-get update || echo "apt-get update reported errors; going on"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}"
 fi
 
-if ! command -v cargo >/dev/null 2>&1; then
-    echo "error: cargo not found; install Rust with rustup (stable) first" >&2
+if [ "$sim" = true ]; then
+    exec cargo run --release --bin meshsim -- --nodes 200 --topology geometric --seed 7 \
+        --loss 0.01 --cut-fraction 0.05
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "demo: network namespaces need root; run as root (or use --sim)" >&2
+    exit 1
+fi
+if [ ! -c /dev/net/tun ]; then
+    echo "demo: /dev/net/tun is missing; meshd needs a TUN device" >&2
     exit 1
 fi
 
-installed_components=$(rustup component list --installed 2>/dev/null || true)
-for component in rustfmt clippy; do
-    if ! grep -q "^${component}-" <<<"$installed_components"; then
-        rustup component add "$component" || echo "warning: could not add $component"
-    fi
+echo "== building meshd"
+cargo build --release -p meshd
+meshd="$PWD/target/release/meshd"
+
+prefix="mshd-$$"
+work=$(mktemp -d /tmp/meshd-demo.XXXXXX)
+pids=()
+
+cleanup() {
+    trap - EXIT INT TERM
+    echo
+    echo "== cleaning up"
+    for pid in "${pids[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${pids[@]}"; do
+        for _ in $(seq 1 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    for i in $(seq 0 $((nodes - 1))); do
+        ip netns del "$prefix-$i" 2>/dev/null || true
+    done
+    rm -rf "$work"
+    echo "removed the namespaces and $work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ns() { echo "$prefix-$1"; }
+
+echo "== $nodes routers in a line: namespaces $(ns 0) .. $(ns $((nodes - 1)))"
+for i in $(seq 0 $((nodes - 1))); do
+    ip netns add "$(ns "$i")"
+    ip -n "$(ns "$i")" link set lo up
+    ip netns exec "$(ns "$i")" sysctl -qw net.ipv6.conf.all.accept_dad=0 \
+        net.ipv6.conf.default.accept_dad=0
+    mkdir -p "$work/node$i"
+    (umask 077 && wg genkey >"$work/node$i/private.key")
+    wg pubkey <"$work/node$i/private.key" >"$work/node$i/public.key"
+done
+# Underlay: node i and i+1 share fd00:75:<i>::/64 on a veth pair.
+for i in $(seq 0 $((nodes - 2))); do
+    j=$((i + 1))
+    ip link add "to$j" netns "$(ns "$i")" type veth peer name "to$i" netns "$(ns "$j")"
+    ip -n "$(ns "$i")" addr add "fd00:75:$i::1/64" dev "to$j" nodad
+    ip -n "$(ns "$j")" addr add "fd00:75:$i::2/64" dev "to$i" nodad
+    ip -n "$(ns "$i")" link set "to$j" up
+    ip -n "$(ns "$j")" link set "to$i" up
 done
 
-section "meshsim: 200 nodes, geometric, seed 7, 1% loss, 5% of links cut"
-cargo run --release --bin meshsim -- \
-    --nodes 200 --topology geometric --seed 7 --loss 0.01 --cut-fraction 0.05
+for i in $(seq 0 $((nodes - 1))); do
+    config="$work/node$i/meshd.toml"
+    cat >"$config" <<EOF
+[node]
+state_dir = "$work/node$i"
+ipv4_address = "198.51.100.$((i + 1))"
+EOF
+    if [ "$i" -gt 0 ]; then
+        cat >>"$config" <<EOF
+
+[[peer]]
+public_key = "$(cat "$work/node$((i - 1))/public.key")"
+endpoint = "[fd00:75:$((i - 1))::1]:51820"
+EOF
+    fi
+    if [ "$i" -lt $((nodes - 1)) ]; then
+        cat >>"$config" <<EOF
+
+[[peer]]
+public_key = "$(cat "$work/node$((i + 1))/public.key")"
+endpoint = "[fd00:75:$i::2]:51820"
+EOF
+    fi
+    ip netns exec "$(ns "$i")" "$meshd" --config "$config" >"$work/node$i/log" 2>&1 &
+    pids+=("$!")
+done
+
+address_of() {
+    sed -n 's/.*mesh address \([0-9a-f:]*\).*/\1/p' "$work/node$1/log" | head -n1
+}
+for i in $(seq 0 $((nodes - 1))); do
+    for _ in $(seq 1 50); do
+        [ -n "$(address_of "$i")" ] && break
+        sleep 0.2
+    done
+    if [ -z "$(address_of "$i")" ]; then
+        echo "demo: router $i did not start; its log:" >&2
+        cat "$work/node$i/log" >&2
+        exit 1
+    fi
+    echo "router $i: mesh address $(address_of "$i"), IPv4 198.51.100.$((i + 1))"
+done
+
+last=$((nodes - 1))
+far=$(address_of "$last")
+echo "== waiting for router 0 to learn a route to router $last"
+for _ in $(seq 1 60); do
+    ip -n "$(ns 0)" -6 route show proto 109 | grep -q "^$far " && break
+    sleep 0.5
+done
+
+echo "== router 0's mesh routes (ip route show proto 109 in $(ns 0))"
+ip -n "$(ns 0)" -6 route show proto 109
+ip -n "$(ns 0)" -4 route show proto 109
+echo "== router 0 pings router $last, $last hops away, over IPv6 and IPv4"
+ip netns exec "$(ns 0)" ping -c 3 -W 2 "$far" || echo "(no answer yet)"
+ip netns exec "$(ns 0)" ping -c 3 -W 2 "198.51.100.$nodes" || echo "(no answer yet)"
+
+echo
+echo "The mesh keeps running for $minutes minutes; press Ctrl-C to stop and clean up."
+echo "Look around, e.g.: ip netns exec $(ns 0) ping $far"
+echo "Logs: $work/node*/log"
+end=$((SECONDS + minutes * 60))
+while [ "$SECONDS" -lt "$end" ]; do
+    for i in "${!pids[@]}"; do
+        if ! kill -0 "${pids[$i]}" 2>/dev/null; then
+            echo "demo: router $i stopped; its log:" >&2
+            tail -n 20 "$work/node$i/log" >&2
+            exit 1
+        fi
+    done
+    sleep 2
+done

@@ -39,6 +39,10 @@ else
     echo "WARNING: skipping the Rust 1.85 check: /usr/bin/cargo is not Debian's 1.85 (bash .ci/run installs it)"
 fi
 
+# The namespace tests (tests/netns) run the real daemon binary: build it first.
+section "Build meshd (release)"
+cargo build --release -p meshd
+
 # Release mode: the simulator's tests run thousands of virtual seconds over many nodes.
 section "Tests (cargo test --workspace --release)"
 cargo test --workspace --release 2>&1 | tee "$test_log"

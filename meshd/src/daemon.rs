@@ -41,6 +41,9 @@ const LOCAL: LinkId = LinkId(u32::MAX);
 const TUNNEL_TICK: Duration = Duration::from_millis(250);
 /// Largest datagram or packet we handle: jumbo underlays up to 9000 plus headers.
 const BUFFER: usize = 9216 + 128;
+/// How often peers whose session is down have their endpoint names looked up again (a dynamic
+/// DNS name may point somewhere new).
+const RESOLVE_INTERVAL: Duration = Duration::from_secs(30);
 /// Packets read from one source per wake-up before looking at the others, so a flood on one
 /// side cannot starve the rest.
 const BATCH: usize = 64;
@@ -347,6 +350,9 @@ impl Daemon {
         let mut packet = vec![0u8; BUFFER];
         let mut local = vec![0u8; BUFFER];
         let mut next_tunnel_tick = Instant::now();
+        let mut next_resolve = Instant::now() + RESOLVE_INTERVAL;
+        let (resolved_tx, mut resolved_rx) =
+            tokio::sync::mpsc::channel::<(PublicKey, SocketAddr)>(64);
         loop {
             let now = Instant::now();
             let wake = self
@@ -358,6 +364,14 @@ impl Daemon {
                 _ = terminate.recv() => { info!("SIGTERM: stopping"); return Ok(()); }
                 _ = interrupt.recv() => { info!("SIGINT: stopping"); return Ok(()); }
                 _ = hangup.recv() => { self.reload().await; }
+                Some((key, endpoint)) = resolved_rx.recv() => {
+                    if let Some((link, _)) = self.peers.get(&key) {
+                        if self.tunnels.endpoint(*link) != Some(endpoint) {
+                            info!("peer {}: endpoint now {endpoint}", key.short());
+                            self.tunnels.set_endpoint(*link, endpoint);
+                        }
+                    }
+                }
                 received = self.socket.recv_from(&mut packet) => {
                     match received {
                         Ok((len, from)) => {
@@ -394,10 +408,38 @@ impl Daemon {
                 next_tunnel_tick = now + TUNNEL_TICK;
                 self.tunnels.update_timers(now, &mut self.send);
             }
+            if next_resolve <= now {
+                next_resolve = now + RESOLVE_INTERVAL;
+                self.resolve_down_peers(&resolved_tx);
+            }
             if self.node.poll_timeout().is_some_and(|t| t <= now) {
                 self.node.handle_timeout(now);
             }
             self.process_outputs(now).await;
+        }
+    }
+
+    /// Looks up, off the event loop, the endpoint names of peers whose session is down; the
+    /// answers come back through `results`.
+    fn resolve_down_peers(&self, results: &tokio::sync::mpsc::Sender<(PublicKey, SocketAddr)>) {
+        for (key, (link, peer)) in &self.peers {
+            let Some(endpoint) = peer.endpoint.clone() else {
+                continue;
+            };
+            if self.tunnels.is_up(*link) {
+                continue;
+            }
+            let (key, results) = (*key, results.clone());
+            tokio::spawn(async move {
+                match tokio::net::lookup_host(endpoint.as_str()).await {
+                    Ok(mut addrs) => {
+                        if let Some(addr) = addrs.next() {
+                            let _ = results.send((key, addr)).await;
+                        }
+                    }
+                    Err(e) => debug!("resolving {endpoint}: {e}"),
+                }
+            });
         }
     }
 

@@ -1,0 +1,82 @@
+//! The meshd command line as a user meets it: checking configurations and bad arguments. These
+//! never start the daemon.
+
+use std::process::Command;
+
+fn meshd(args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_meshd"))
+        .args(args)
+        .output()
+        .expect("run meshd");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("meshd-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write");
+    path
+}
+
+#[test]
+fn example_configuration_checks_clean() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/meshd.example.toml");
+    let (code, stdout, stderr) = meshd(&["--check-config", example]);
+    assert_eq!(code, 0, "stdout {stdout} stderr {stderr}");
+    assert!(stdout.contains("ok"), "{stdout}");
+}
+
+#[test]
+fn unknown_key_is_reported_with_line_and_column() {
+    let path = temp_file(
+        "typo.toml",
+        "[node]\ninterface = \"mesh0\"\nlisten_prot = 51820\n",
+    );
+    let (code, _, stderr) = meshd(&["--check-config", path.to_str().unwrap()]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("typo.toml:3:"), "no line number: {stderr}");
+    assert!(
+        stderr.contains("listen_prot"),
+        "does not name the key: {stderr}"
+    );
+}
+
+#[test]
+fn bad_value_is_reported() {
+    let path = temp_file("badport.toml", "[node]\nlisten_port = 700000\n");
+    let (code, _, stderr) = meshd(&["--check-config", path.to_str().unwrap()]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("badport.toml:2:"), "{stderr}");
+}
+
+#[test]
+fn missing_file_is_one_clear_error() {
+    let (code, _, stderr) = meshd(&["--check-config", "/nonexistent/meshd.toml"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("/nonexistent/meshd.toml"), "{stderr}");
+}
+
+#[test]
+fn wrong_arguments_exit_2_with_usage() {
+    let (code, _, stderr) = meshd(&["--frobnicate"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("usage: meshd"), "{stderr}");
+    let (code, _, stderr) = meshd(&["--config"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("needs a file name"), "{stderr}");
+}
+
+#[test]
+fn help_and_version() {
+    let (code, stdout, _) = meshd(&["--help"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("--check-config"));
+    let (code, stdout, _) = meshd(&["--version"]);
+    assert_eq!(code, 0);
+    assert!(stdout.starts_with("meshd "));
+}
