@@ -198,6 +198,8 @@ struct Daemon {
     send: Vec<(SocketAddr, Vec<u8>)>,
     scratch: Vec<u8>,
     datagram: Vec<u8>,
+    /// Where the core's Babel packets are wrapped in IPv6/UDP before encryption.
+    babel_packet: Vec<u8>,
 }
 
 async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), String> {
@@ -288,6 +290,7 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), String>
         send: Vec::new(),
         scratch: Vec::with_capacity(BUFFER),
         datagram: vec![0; BUFFER],
+        babel_packet: Vec::with_capacity(BUFFER),
     };
     let peers = daemon.config.peers.clone();
     for peer in peers {
@@ -524,7 +527,7 @@ impl Daemon {
 
     /// Sends what the core and the sessions produced, applies route changes, logs events.
     async fn process_outputs(&mut self, now: Instant) {
-        let mut inner_packet = Vec::with_capacity(1500);
+        let mut inner_packet = std::mem::take(&mut self.babel_packet);
         while let Some(transmit) = self.node.poll_transmit() {
             let dst = match transmit.destination {
                 Destination::Multicast => babel::wire::MULTICAST_V6,
@@ -538,6 +541,7 @@ impl Daemon {
             );
             self.send_on_link(transmit.link, &inner_packet);
         }
+        self.babel_packet = inner_packet;
         while let Some(event) = self.tunnels.poll_event() {
             match event {
                 TunnelEvent::Up { link } => info!("link {}: session up", link.0),
