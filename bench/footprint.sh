@@ -51,6 +51,18 @@ EOF
 die() { echo "error: $*" >&2; exit 2; }
 log() { echo "# $*" >&2; }
 
+# Runs "$@" in the background and waits for it, so that a TERM or INT is acted on at once (bash
+# runs traps only after a foreground child ends); cleanup kills it by its PID. Returns its status.
+FG_PID=""
+run_fg() {
+    "$@" &
+    FG_PID=$!
+    local rc=0
+    wait "$FG_PID" || rc=$?
+    FG_PID=""
+    return "$rc"
+}
+
 while [ $# -gt 0 ]; do
     case "$1" in
         --nodes) NODES="${2:-}"; shift 2 ;;
@@ -95,6 +107,7 @@ cleanup() {
     [ "$CLEANED" = 1 ] && return 0
     CLEANED=1
     set +e
+    if [ -n "$FG_PID" ]; then kill -TERM "$FG_PID" 2>/dev/null; wait "$FG_PID" 2>/dev/null; fi
     stop_all
     local i
     for ((i = 0; i < NODES; i++)); do ip netns del "mshtp-$$-$i" 2>/dev/null; done
@@ -123,8 +136,8 @@ rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 # ---------------------------------------------------------------------------------------------
 if [ "$BUILD" = 1 ]; then
     log "cargo build --profile router -p meshd -p meshctl (bounded to 1800 s)"
-    (cd "$REPO" && timeout 1800 cargo build --profile router -p meshd -p meshctl) >"$WORK/build.log" 2>&1 \
-        || { tail -n 20 "$WORK/build.log" >&2; die "router build failed"; }
+    run_fg timeout 1800 cargo build --manifest-path "$REPO/Cargo.toml" --profile router -p meshd -p meshctl \
+        >"$WORK/build.log" 2>&1 || { tail -n 20 "$WORK/build.log" >&2; die "router build failed"; }
 fi
 if ! [ -x "$MESHD_ROUTER" ] || ! [ -x "$MESHCTL_ROUTER" ]; then die "target/router/{meshd,meshctl} missing"; fi
 [ -x "$MESHD_RELEASE" ] || die "$MESHD_RELEASE is missing: cargo build --release -p meshd"
@@ -206,7 +219,7 @@ run_meshd() {
     echo "${impl}_line_connected: $connected (node 0 -> node $last after $((now - t0)) s)"
     # Idle: S seconds from the moment the line is connected (or gave up).
     log "$impl: idling $IDLE_S s"
-    sleep "$IDLE_S"
+    run_fg sleep "$IDLE_S"
     for pid in "${PIDS[@]}"; do
         kill -0 "$pid" 2>/dev/null || die "$impl: a daemon (pid $pid) exited; logs in $WORK"
     done
@@ -232,7 +245,7 @@ for ((i = 0; i < NODES; i++)); do
         -I "$WORK/node$i/babeld.pid" -S "$WORK/node$i/babeld.state"
 done
 log "babeld: idling $IDLE_S s"
-sleep "$IDLE_S"
+run_fg sleep "$IDLE_S"
 for pid in "${PIDS[@]}"; do
     kill -0 "$pid" 2>/dev/null || die "babeld (pid $pid) exited; logs in $WORK"
 done

@@ -57,6 +57,18 @@ EOF
 die() { echo "error: $*" >&2; exit 2; }
 log() { echo "# $*" >&2; }
 
+# Runs "$@" in the background and waits for it, so that a TERM or INT is acted on at once (bash
+# runs traps only after a foreground child ends); cleanup kills it by its PID. Returns its status.
+FG_PID=""
+run_fg() {
+    "$@" &
+    FG_PID=$!
+    local rc=0
+    wait "$FG_PID" || rc=$?
+    FG_PID=""
+    return "$rc"
+}
+
 while [ $# -gt 0 ]; do
     case "$1" in
         --seconds) SECONDS_PER_RUN="${2:-}"; shift 2 ;;
@@ -88,6 +100,7 @@ cleanup() {
     [ "$CLEANED" = 1 ] && return 0
     CLEANED=1
     set +e
+    if [ -n "$FG_PID" ]; then kill -TERM "$FG_PID" 2>/dev/null; wait "$FG_PID" 2>/dev/null; fi
     local pid i
     for pid in "${PIDS[@]}"; do
         kill -TERM "$pid" 2>/dev/null
@@ -275,7 +288,7 @@ setup_wg_like wireguard_go "$WG_IF" "$WG_PORT" "$WG_A" "$WG_B" wireguard-go \
 
 if [ ! -x "$BTCLI" ]; then
     log "installing boringtun-cli into $BTCLI_ROOT (cargo install, bounded to 900 s)"
-    if ! timeout 900 cargo install boringtun-cli --locked --root "$BTCLI_ROOT" >"$WORK/btcli-install.log" 2>&1; then
+    if ! run_fg timeout 900 cargo install boringtun-cli --locked --root "$BTCLI_ROOT" >"$WORK/btcli-install.log" 2>&1; then
         SKIP[boringtun_cli]="cargo install boringtun-cli failed: $(tail -n 3 "$WORK/btcli-install.log" | tr '\n' ' ')"
     fi
 fi
@@ -310,7 +323,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
         for pid in ${TUN_PIDS[$s]}; do before+=("$(cpu_ticks "$pid" || echo 0)"); done
         t0="$(date +%s%N)"
         json="$WORK/iperf3-$s-$round.json"
-        in_ns "$NS_A" timeout $((SECONDS_PER_RUN + 30)) \
+        run_fg ip netns exec "$NS_A" timeout $((SECONDS_PER_RUN + 30)) \
             iperf3 -c "${SERVER_ADDR[$s]}" -p "${IPERF_PORT[$s]}" -t "$SECONDS_PER_RUN" -J >"$json" 2>&1 || true
         t1="$(date +%s%N)"
         ticks=0; k=0
