@@ -203,7 +203,7 @@ run_meshd() {
     # End-to-end check: node 0 reaches the last node's mesh address.
     local last=$((NODES - 1))
     for ((k = 0; k < READY_TIMEOUT_S * 10; k++)); do
-        addr="$(grep -o 'mesh address [0-9a-f:]*' "$WORK/node$last/$impl.log" | head -n1 | awk '{print $3}')" || true
+        addr="$(grep -so 'mesh address [0-9a-f:]*' "$WORK/node$last/$impl.log" | head -n1 | awk '{print $3}')" || true
         [ -n "$addr" ] && break
         sleep 0.1
     done

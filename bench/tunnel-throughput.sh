@@ -222,7 +222,7 @@ EOF
     TUN_PIDS[meshd]="$pa $pb"
     local addr="" i
     for ((i = 0; i < READY_TIMEOUT_S * 10; i++)); do
-        addr="$(grep -o 'mesh address [0-9a-f:]*' "$WORK/meshd-b/log" | head -n1 | awk '{print $3}')" || true
+        addr="$(grep -so 'mesh address [0-9a-f:]*' "$WORK/meshd-b/log" | head -n1 | awk '{print $3}')" || true
         [ -n "$addr" ] && break
         kill -0 "$pb" 2>/dev/null || break
         sleep 0.1
