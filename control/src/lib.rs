@@ -1,0 +1,368 @@
+//! The control protocol spoken on meshd's Unix socket (default [`DEFAULT_SOCKET`]), shared by the
+//! daemon and `meshctl` so both sides always agree. It owns only the message types and their JSON
+//! form; it must not depend on the daemon (no tokio, boringtun or netlink), so meshctl stays small.
+//!
+//! The wire form is newline-delimited JSON, one object per line:
+//!
+//! - the client sends a [`RequestEnvelope`]: `{"version":1,"request":"routes","prefix":"fd00::/64"}`;
+//! - the daemon answers with one [`Reply`]: `{"version":1,"status":"ok","data":{"kind":"routes",
+//!   "routes":[...]}}` or `{"version":1,"status":"error","error":"..."}`;
+//! - after a `monitor` request it keeps sending one `Reply` whose data is an [`Event`] per line
+//!   until the client goes away (a client too slow to read is dropped, never waited for).
+//!
+//! Field names are stable: new fields may be added in a later protocol version, none renamed or
+//! removed without a version bump. Keys are WireGuard base64, prefixes and addresses in their usual
+//! text form, times in seconds.
+
+use serde::{Deserialize, Serialize};
+
+/// The protocol version this crate speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Where meshd listens unless configured otherwise.
+pub const DEFAULT_SOCKET: &str = "/run/meshd/meshd.sock";
+
+/// The longest request line the daemon reads; longer ones get an error reply.
+pub const MAX_REQUEST_LEN: usize = 64 * 1024;
+
+/// A request and the protocol version the client speaks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestEnvelope {
+    pub version: u32,
+    #[serde(flatten)]
+    pub request: Request,
+}
+
+impl RequestEnvelope {
+    pub fn new(request: Request) -> RequestEnvelope {
+        RequestEnvelope {
+            version: PROTOCOL_VERSION,
+            request,
+        }
+    }
+}
+
+/// What a client may ask.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "request", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Request {
+    /// Who this node is and how much it knows.
+    Status,
+    /// Every neighbour with its link quality.
+    Neighbours,
+    /// Routes; with a prefix, every candidate route for it and why each won or lost.
+    Routes {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        prefix: Option<String>,
+    },
+    /// The source table (feasibility distances).
+    Sources,
+    /// Configured and running WireGuard peers.
+    Peers,
+    /// Adds a peer at runtime (not written to the configuration file).
+    PeerAdd {
+        public_key: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        endpoint: Option<String>,
+    },
+    /// Removes a peer at runtime.
+    PeerRemove { public_key: String },
+    /// Re-reads the configuration file, as SIGHUP does.
+    Reload,
+    /// Streams events until the client disconnects.
+    Monitor,
+}
+
+/// One reply line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reply {
+    pub version: u32,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+impl Reply {
+    pub fn ok(data: Data) -> Reply {
+        Reply {
+            version: PROTOCOL_VERSION,
+            outcome: Outcome::Ok { data },
+        }
+    }
+
+    pub fn error(message: impl Into<String>) -> Reply {
+        Reply {
+            version: PROTOCOL_VERSION,
+            outcome: Outcome::Error {
+                error: message.into(),
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Outcome {
+    Ok { data: Data },
+    Error { error: String },
+}
+
+/// The body of a successful reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Data {
+    Status(Status),
+    Neighbours { neighbours: Vec<Neighbour> },
+    Routes { routes: Vec<Route> },
+    Sources { sources: Vec<Source> },
+    Peers { peers: Vec<Peer> },
+    /// A request that changes something succeeded.
+    Done { message: String },
+    Event(Event),
+}
+
+/// `status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    /// meshd's version.
+    pub version: String,
+    /// The Babel router-id, `xx:xx:xx:xx:xx:xx:xx:xx`.
+    pub router_id: String,
+    pub public_key: String,
+    pub mesh_address: String,
+    pub uptime_s: u64,
+    pub peers: usize,
+    /// Neighbours whose link cost is finite.
+    pub neighbours: usize,
+    /// Selected routes (installed in the kernel).
+    pub routes: usize,
+    pub seqno: u16,
+}
+
+/// One neighbour (`neighbours`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Neighbour {
+    /// The peer's public key, or `None` if the link has no peer any more.
+    pub peer: Option<String>,
+    pub link: u32,
+    /// The peer's UDP endpoint, `[addr]:port`.
+    pub endpoint: Option<String>,
+    /// The neighbour's link-local address inside the tunnel.
+    pub address: String,
+    /// Our cost of hearing it, from its Hellos (65535 = infinite).
+    pub rxcost: u16,
+    /// Its cost of hearing us, from its IHUs.
+    pub txcost: u16,
+    /// Smoothed round-trip time from Babel timestamps, milliseconds.
+    pub rtt_ms: Option<f64>,
+    /// The resulting link cost used for routing (65535 = unusable).
+    pub cost: u16,
+    /// The last 16 Hellos, most recent first: `1` received, `0` missed.
+    pub hello_history: String,
+    /// Seconds since the last WireGuard handshake.
+    pub last_handshake_s: Option<u64>,
+    pub rx_bytes: u64,
+    pub tx_bytes: u64,
+}
+
+/// One route (`routes`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Route {
+    pub prefix: String,
+    /// `None` for a prefix this node originates.
+    pub next_hop: Option<String>,
+    /// The public key of the neighbour it was learnt from.
+    pub peer: Option<String>,
+    pub link: Option<u32>,
+    /// Advertised metric plus link cost (65535 = unreachable).
+    pub metric: u16,
+    pub advertised_metric: u16,
+    pub seqno: u16,
+    pub router_id: String,
+    pub selected: bool,
+    pub feasible: bool,
+    pub installed: bool,
+    /// Why: `local`, `selected`, `worse` (another route is better), `unfeasible` (could loop),
+    /// `unreachable` (retracted, or the link is down).
+    pub reason: String,
+}
+
+/// One source table entry (`sources`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    pub prefix: String,
+    pub router_id: String,
+    pub seqno: u16,
+    pub metric: u16,
+}
+
+/// One WireGuard peer (`peers`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Peer {
+    pub public_key: String,
+    pub link: u32,
+    pub endpoint: Option<String>,
+    /// Whether an authenticated packet arrived recently.
+    pub up: bool,
+    pub last_handshake_s: Option<u64>,
+    pub rx_bytes: u64,
+    pub tx_bytes: u64,
+    /// Added with `peers add` rather than from the configuration file.
+    pub runtime: bool,
+}
+
+/// One event of the `monitor` stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Seconds since the daemon started.
+    pub time_s: f64,
+    #[serde(flatten)]
+    pub what: EventKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventKind {
+    NeighbourUp {
+        link: u32,
+        address: String,
+    },
+    NeighbourDown {
+        link: u32,
+        address: String,
+    },
+    NeighbourCost {
+        link: u32,
+        address: String,
+        cost: u16,
+    },
+    RouteAdded {
+        prefix: String,
+        link: u32,
+        metric: u16,
+    },
+    RouteChanged {
+        prefix: String,
+        link: u32,
+        metric: u16,
+    },
+    RouteWithdrawn {
+        prefix: String,
+    },
+    PeerUp {
+        public_key: String,
+        link: u32,
+    },
+    PeerDown {
+        public_key: String,
+        link: u32,
+    },
+    PeerRoamed {
+        public_key: String,
+        endpoint: String,
+    },
+}
+
+/// Formats a request as one line of JSON, newline included.
+pub fn request_line(request: &Request) -> String {
+    let mut line = serde_json::to_string(&RequestEnvelope::new(request.clone()))
+        .unwrap_or_else(|_| String::from("{}"));
+    line.push('\n');
+    line
+}
+
+/// Parses one request line. The error is meant for the reply: it says what was wrong.
+pub fn parse_request(line: &str) -> Result<Request, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
+    let version = value
+        .get("version")
+        .and_then(|v| v.as_u64())
+        .ok_or("missing \"version\"")?;
+    if version != u64::from(PROTOCOL_VERSION) {
+        return Err(format!(
+            "protocol version {version} is not supported; this meshd speaks {PROTOCOL_VERSION}"
+        ));
+    }
+    let envelope: RequestEnvelope =
+        serde_json::from_value(value).map_err(|e| format!("bad request: {e}"))?;
+    Ok(envelope.request)
+}
+
+/// Formats a reply as one line of JSON, newline included.
+pub fn reply_line(reply: &Reply) -> String {
+    let mut line = serde_json::to_string(reply).unwrap_or_else(|e| {
+        format!("{{\"version\":{PROTOCOL_VERSION},\"status\":\"error\",\"error\":\"{e}\"}}")
+    });
+    line.push('\n');
+    line
+}
+
+/// Parses one reply line.
+pub fn parse_reply(line: &str) -> Result<Reply, String> {
+    serde_json::from_str(line).map_err(|e| format!("bad reply from meshd: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_have_a_stable_form() {
+        assert_eq!(
+            request_line(&Request::Status),
+            "{\"version\":1,\"request\":\"status\"}\n"
+        );
+        assert_eq!(
+            request_line(&Request::Routes {
+                prefix: Some("fd00::/64".into())
+            }),
+            "{\"version\":1,\"request\":\"routes\",\"prefix\":\"fd00::/64\"}\n"
+        );
+        assert_eq!(
+            parse_request("{\"version\":1,\"request\":\"peer_add\",\"public_key\":\"k\"}"),
+            Ok(Request::PeerAdd {
+                public_key: "k".into(),
+                endpoint: None
+            })
+        );
+    }
+
+    #[test]
+    fn bad_requests_say_why() {
+        assert!(parse_request("hello").unwrap_err().contains("not JSON"));
+        assert!(parse_request("{\"request\":\"status\"}")
+            .unwrap_err()
+            .contains("version"));
+        assert!(parse_request("{\"version\":9,\"request\":\"status\"}")
+            .unwrap_err()
+            .contains("version 9"));
+        assert!(parse_request("{\"version\":1,\"request\":\"reboot\"}")
+            .unwrap_err()
+            .contains("bad request"));
+    }
+
+    #[test]
+    fn replies_round_trip() {
+        let replies = [
+            Reply::ok(Data::Done {
+                message: "ok".into(),
+            }),
+            Reply::error("no such peer"),
+            Reply::ok(Data::Event(Event {
+                time_s: 1.5,
+                what: EventKind::RouteWithdrawn {
+                    prefix: "fd00::/64".into(),
+                },
+            })),
+        ];
+        for reply in replies {
+            let line = reply_line(&reply);
+            assert!(line.ends_with('\n') && !line[..line.len() - 1].contains('\n'));
+            assert_eq!(parse_reply(&line), Ok(reply));
+        }
+        assert_eq!(
+            reply_line(&Reply::error("x")),
+            "{\"version\":1,\"status\":\"error\",\"error\":\"x\"}\n"
+        );
+    }
+}
