@@ -123,6 +123,7 @@ for i in $(seq 0 $((nodes - 1))); do
     cat >"$config" <<EOF
 [node]
 state_dir = "$work/node$i"
+control_socket = "$work/node$i/meshd.sock"
 ipv4_address = "198.51.100.$((i + 1))"
 EOF
     if [ "$i" -gt 0 ]; then

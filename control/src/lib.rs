@@ -111,12 +111,22 @@ pub enum Outcome {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Data {
     Status(Status),
-    Neighbours { neighbours: Vec<Neighbour> },
-    Routes { routes: Vec<Route> },
-    Sources { sources: Vec<Source> },
-    Peers { peers: Vec<Peer> },
+    Neighbours {
+        neighbours: Vec<Neighbour>,
+    },
+    Routes {
+        routes: Vec<Route>,
+    },
+    Sources {
+        sources: Vec<Source>,
+    },
+    Peers {
+        peers: Vec<Peer>,
+    },
     /// A request that changes something succeeded.
-    Done { message: String },
+    Done {
+        message: String,
+    },
     Event(Event),
 }
 

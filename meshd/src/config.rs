@@ -62,6 +62,8 @@ pub struct NodeConfig {
     pub log_level: LogLevel,
     /// MTU of the underlay path the tunnels run over.
     pub underlay_mtu: u16,
+    /// The Unix socket meshctl talks to (mode 0660).
+    pub control_socket: PathBuf,
 }
 
 /// `[babel]`: protocol timers and link cost.
@@ -98,6 +100,7 @@ impl Default for NodeConfig {
             prefixes: Vec::new(),
             log_level: LogLevel::Info,
             underlay_mtu: 1500,
+            control_socket: PathBuf::from(control::DEFAULT_SOCKET),
         }
     }
 }
@@ -306,6 +309,7 @@ struct RawNode {
     prefixes: Vec<Spanned<String>>,
     log_level: Option<LogLevel>,
     underlay_mtu: Option<Spanned<i64>>,
+    control_socket: Option<Spanned<PathBuf>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -392,7 +396,12 @@ impl RawNode {
             Some(v) => check_range(source, "underlay_mtu", v, 1280, 9000)?,
             None => defaults.underlay_mtu,
         };
+        let control_socket = match self.control_socket {
+            Some(v) => check_path(source, "control_socket", v)?,
+            None => defaults.control_socket,
+        };
         Ok(NodeConfig {
+            control_socket,
             interface,
             listen_port,
             state_dir,
@@ -1153,6 +1162,7 @@ public_key = "{KEY_B}"
             "prefixes",
             "log_level",
             "underlay_mtu",
+            "control_socket",
             "hello_interval",
             "update_interval",
             "rtt",

@@ -21,11 +21,13 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use babel::{Destination, LinkId, Node, Prefix, RouteChange};
+use control::{Data, EventKind, Reply, Request};
 use log::{debug, error, info, warn};
 use tokio::net::UdpSocket;
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::config::{Config, PeerConfig};
+use crate::control::{Call, ControlServer};
 use crate::forward::{Router, Verdict};
 use crate::identity::Identity;
 use crate::inner::{self, Inner};
@@ -200,6 +202,10 @@ struct Daemon {
     datagram: Vec<u8>,
     /// Where the core's Babel packets are wrapped in IPv6/UDP before encryption.
     babel_packet: Vec<u8>,
+    control: ControlServer,
+    started: Instant,
+    /// Peers added with `meshctl peers add` (not in the configuration file).
+    runtime_peers: std::collections::BTreeSet<PublicKey>,
 }
 
 async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), String> {
@@ -273,7 +279,11 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), String>
         router.fib.insert(*prefix, LOCAL);
     }
 
+    let (control, calls) = ControlServer::start(&config.node.control_socket)?;
     let mut daemon = Daemon {
+        control,
+        started: now,
+        runtime_peers: std::collections::BTreeSet::new(),
         tunnels: Tunnels::new(private_key.bytes()),
         config,
         config_path,
@@ -302,7 +312,7 @@ async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), String>
         daemon.peers.len(),
         port
     );
-    let result = daemon.event_loop().await;
+    let result = daemon.event_loop(calls).await;
     daemon.shutdown().await;
     result
 }
@@ -346,7 +356,10 @@ impl Daemon {
         }
     }
 
-    async fn event_loop(&mut self) -> Result<(), String> {
+    async fn event_loop(
+        &mut self,
+        mut calls: tokio::sync::mpsc::Receiver<Call>,
+    ) -> Result<(), String> {
         let mut terminate = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
         let mut interrupt = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
         let mut hangup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
@@ -366,7 +379,11 @@ impl Daemon {
             tokio::select! {
                 _ = terminate.recv() => { info!("SIGTERM: stopping"); return Ok(()); }
                 _ = interrupt.recv() => { info!("SIGINT: stopping"); return Ok(()); }
-                _ = hangup.recv() => { self.reload().await; }
+                _ = hangup.recv() => { let _ = self.reload().await; }
+                Some((request, reply)) = calls.recv() => {
+                    let answer = self.answer(request).await;
+                    let _ = reply.send(answer);
+                }
                 Some((key, endpoint)) = resolved_rx.recv() => {
                     if let Some((link, _)) = self.peers.get(&key) {
                         if self.tunnels.endpoint(*link) != Some(endpoint) {
@@ -543,6 +560,21 @@ impl Daemon {
         }
         self.babel_packet = inner_packet;
         while let Some(event) = self.tunnels.poll_event() {
+            let key = |link: LinkId| self.key_of(link).unwrap_or_default();
+            match &event {
+                TunnelEvent::Up { link } => self.publish(EventKind::PeerUp {
+                    public_key: key(*link),
+                    link: link.0,
+                }),
+                TunnelEvent::Down { link } => self.publish(EventKind::PeerDown {
+                    public_key: key(*link),
+                    link: link.0,
+                }),
+                TunnelEvent::Roamed { link, endpoint } => self.publish(EventKind::PeerRoamed {
+                    public_key: key(*link),
+                    endpoint: endpoint.to_string(),
+                }),
+            }
             match event {
                 TunnelEvent::Up { link } => info!("link {}: session up", link.0),
                 TunnelEvent::Down { link } => {
@@ -569,6 +601,27 @@ impl Daemon {
         }
         while let Some(event) = self.node.poll_event() {
             debug!("babel: {event:?}");
+            let what = match event {
+                babel::Event::NeighbourUp { link, address } => EventKind::NeighbourUp {
+                    link: link.0,
+                    address: address.to_string(),
+                },
+                babel::Event::NeighbourDown { link, address } => EventKind::NeighbourDown {
+                    link: link.0,
+                    address: address.to_string(),
+                },
+                babel::Event::NeighbourCost {
+                    link,
+                    address,
+                    cost,
+                } => EventKind::NeighbourCost {
+                    link: link.0,
+                    address: address.to_string(),
+                    cost,
+                },
+                babel::Event::BadPacket { .. } => continue,
+            };
+            self.publish(what);
         }
         while let Some(change) = self.node.poll_route_change() {
             self.apply_route_change(change).await;
@@ -600,6 +653,20 @@ impl Daemon {
             } => {
                 debug!("route {prefix} via link {} metric {metric}", link.0);
                 self.router.fib.insert(prefix, link);
+                let what = if self.installed.contains_key(&prefix) {
+                    EventKind::RouteChanged {
+                        prefix: prefix.to_string(),
+                        link: link.0,
+                        metric,
+                    }
+                } else {
+                    EventKind::RouteAdded {
+                        prefix: prefix.to_string(),
+                        link: link.0,
+                        metric,
+                    }
+                };
+                self.publish(what);
                 if self.installed.insert(prefix, link).is_none() {
                     if let Err(e) = self.kernel.replace_route(&ifname, prefix).await {
                         warn!("{e}");
@@ -608,6 +675,9 @@ impl Daemon {
             }
             RouteChange::Remove { prefix } => {
                 debug!("route {prefix} withdrawn");
+                self.publish(EventKind::RouteWithdrawn {
+                    prefix: prefix.to_string(),
+                });
                 self.router.fib.remove(prefix);
                 if self.installed.remove(&prefix).is_some() {
                     if let Err(e) = self.kernel.delete_route(&ifname, prefix).await {
@@ -618,18 +688,241 @@ impl Daemon {
         }
     }
 
+    /// Answers one control request.
+    async fn answer(&mut self, request: Request) -> Reply {
+        match request {
+            Request::Status => Reply::ok(Data::Status(self.status())),
+            Request::Neighbours => Reply::ok(Data::Neighbours {
+                neighbours: self.neighbour_list(),
+            }),
+            Request::Routes { prefix } => {
+                let filter = match prefix.as_deref().map(str::parse::<Prefix>) {
+                    None => None,
+                    Some(Ok(p)) => Some(p),
+                    Some(Err(e)) => return Reply::error(e),
+                };
+                Reply::ok(Data::Routes {
+                    routes: self.route_list(filter),
+                })
+            }
+            Request::Sources => Reply::ok(Data::Sources {
+                sources: self
+                    .node
+                    .sources()
+                    .into_iter()
+                    .map(|s| control::Source {
+                        prefix: s.prefix.to_string(),
+                        router_id: s.router_id.to_string(),
+                        seqno: s.seqno,
+                        metric: s.metric,
+                    })
+                    .collect(),
+            }),
+            Request::Peers => Reply::ok(Data::Peers {
+                peers: self.peer_list(),
+            }),
+            Request::PeerAdd {
+                public_key,
+                endpoint,
+            } => self.runtime_add(&public_key, endpoint),
+            Request::PeerRemove { public_key } => {
+                let key: PublicKey = match public_key.trim().parse() {
+                    Ok(k) => k,
+                    Err(e) => return Reply::error(format!("{e}")),
+                };
+                if !self.peers.contains_key(&key) {
+                    return Reply::error(format!("no peer {}", key.short()));
+                }
+                self.remove_peer(Instant::now(), &key);
+                self.runtime_peers.remove(&key);
+                Reply::ok(Data::Done {
+                    message: format!("peer {} removed", key.short()),
+                })
+            }
+            Request::Reload => match self.reload().await {
+                Ok(message) => Reply::ok(Data::Done { message }),
+                Err(e) => Reply::error(e),
+            },
+            // Monitor is served by the control task itself.
+            Request::Monitor => Reply::error("monitor is a stream; it is not answered here"),
+        }
+    }
+
+    fn runtime_add(&mut self, public_key: &str, endpoint: Option<String>) -> Reply {
+        let key: PublicKey = match public_key.trim().parse() {
+            Ok(k) => k,
+            Err(e) => return Reply::error(format!("{e}")),
+        };
+        if key == self.identity.public_key {
+            return Reply::error("that is this node's own public key");
+        }
+        if self.peers.contains_key(&key) {
+            return Reply::error(format!("peer {} already exists", key.short()));
+        }
+        if let Some(endpoint) = &endpoint {
+            if resolve(endpoint).is_none() {
+                return Reply::error(format!(
+                    "cannot use endpoint {endpoint}: expected host:port or [IPv6]:port that resolves"
+                ));
+            }
+        }
+        let peer = PeerConfig {
+            public_key: key,
+            endpoint,
+            persistent_keepalive: None,
+            preshared_key_file: None,
+        };
+        self.add_peer(Instant::now(), peer);
+        self.runtime_peers.insert(key);
+        Reply::ok(Data::Done {
+            message: format!("peer {} added (until restart)", key.short()),
+        })
+    }
+
+    fn status(&self) -> control::Status {
+        let routes = self
+            .node
+            .routes()
+            .iter()
+            .filter(|r| r.status == babel::RouteStatus::Selected)
+            .count();
+        control::Status {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            router_id: self.identity.router_id.to_string(),
+            public_key: self.identity.public_key.to_string(),
+            mesh_address: self.identity.mesh_address.to_string(),
+            uptime_s: self.started.elapsed().as_secs(),
+            peers: self.peers.len(),
+            neighbours: self
+                .node
+                .neighbours()
+                .iter()
+                .filter(|n| n.cost != babel::wire::INFINITY)
+                .count(),
+            routes,
+            seqno: self.node.seqno(),
+        }
+    }
+
+    fn key_of(&self, link: LinkId) -> Option<String> {
+        self.tunnels
+            .public_key(link)
+            .map(|k| PublicKey(k).to_string())
+    }
+
+    fn neighbour_list(&self) -> Vec<control::Neighbour> {
+        let peers: BTreeMap<LinkId, crate::tunnel::PeerStatus> = self
+            .tunnels
+            .peers()
+            .into_iter()
+            .map(|p| (p.link, p))
+            .collect();
+        self.node
+            .neighbours()
+            .into_iter()
+            .map(|n| {
+                let peer = peers.get(&n.link);
+                let history: String = (0..16)
+                    .map(|bit| {
+                        if n.hello_history & (0x8000 >> bit) != 0 {
+                            '1'
+                        } else {
+                            '0'
+                        }
+                    })
+                    .collect();
+                control::Neighbour {
+                    peer: self.key_of(n.link),
+                    link: n.link.0,
+                    endpoint: peer.and_then(|p| p.endpoint).map(|e| e.to_string()),
+                    address: n.address.to_string(),
+                    rxcost: n.rxcost,
+                    txcost: n.txcost,
+                    rtt_ms: n.rtt.map(|d| d.as_secs_f64() * 1000.0),
+                    cost: n.cost,
+                    hello_history: history,
+                    last_handshake_s: peer.and_then(|p| p.last_handshake).map(|d| d.as_secs()),
+                    rx_bytes: peer.map_or(0, |p| p.rx_bytes as u64),
+                    tx_bytes: peer.map_or(0, |p| p.tx_bytes as u64),
+                }
+            })
+            .collect()
+    }
+
+    fn route_list(&self, filter: Option<Prefix>) -> Vec<control::Route> {
+        self.node
+            .routes()
+            .into_iter()
+            .filter(|r| filter.is_none_or(|p| r.prefix == p))
+            .map(|r| {
+                let (reason, selected) = match r.status {
+                    babel::RouteStatus::Local => ("local", true),
+                    babel::RouteStatus::Selected => ("selected", true),
+                    babel::RouteStatus::Worse => ("worse", false),
+                    babel::RouteStatus::Unfeasible => ("unfeasible", false),
+                    babel::RouteStatus::Unreachable => ("unreachable", false),
+                };
+                let link = r.neighbour.map(|(link, _)| link);
+                control::Route {
+                    prefix: r.prefix.to_string(),
+                    next_hop: r.next_hop.map(|a| a.to_string()),
+                    peer: link.and_then(|l| self.key_of(l)),
+                    link: link.map(|l| l.0),
+                    metric: r.metric,
+                    advertised_metric: r.advertised_metric,
+                    seqno: r.seqno,
+                    router_id: r.router_id.to_string(),
+                    selected,
+                    feasible: r.status != babel::RouteStatus::Unfeasible,
+                    installed: r.status == babel::RouteStatus::Selected
+                        && self.installed.contains_key(&r.prefix),
+                    reason: reason.to_string(),
+                }
+            })
+            .collect()
+    }
+
+    fn peer_list(&self) -> Vec<control::Peer> {
+        self.tunnels
+            .peers()
+            .into_iter()
+            .map(|p| {
+                let key = PublicKey(p.public_key);
+                control::Peer {
+                    public_key: key.to_string(),
+                    link: p.link.0,
+                    endpoint: p.endpoint.map(|e| e.to_string()),
+                    up: p.up,
+                    last_handshake_s: p.last_handshake.map(|d| d.as_secs()),
+                    rx_bytes: p.rx_bytes as u64,
+                    tx_bytes: p.tx_bytes as u64,
+                    runtime: self.runtime_peers.contains(&key),
+                }
+            })
+            .collect()
+    }
+
+    fn publish(&self, what: EventKind) {
+        self.control.publish(control::Event {
+            time_s: self.started.elapsed().as_secs_f64(),
+            what,
+        });
+    }
+
     /// SIGHUP: re-read the configuration and apply peer changes; sessions of peers that did not
     /// change stay up. Other settings need a restart, which we say.
-    async fn reload(&mut self) {
+    async fn reload(&mut self) -> Result<String, String> {
         let Some(path) = self.config_path.clone() else {
-            info!("SIGHUP: no configuration file to reload");
-            return;
+            info!("reload: no configuration file, nothing to reload");
+            return Err("meshd runs on built-in defaults: there is no file to reload".into());
         };
         let config = match Config::load(&path) {
             Ok(c) => c,
             Err(e) => {
                 error!("reload failed, keeping the running configuration: {e}");
-                return;
+                return Err(format!(
+                    "reload failed, keeping the running configuration: {e}"
+                ));
             }
         };
         let now = Instant::now();
@@ -639,15 +932,24 @@ impl Daemon {
             .map(|p| (p.public_key, p.clone()))
             .collect();
         let current: Vec<PublicKey> = self.peers.keys().copied().collect();
+        let (mut added, mut removed) = (0, 0);
         for key in current {
+            if self.runtime_peers.contains(&key) && !wanted.contains_key(&key) {
+                continue; // added at runtime: stays until removed at runtime
+            }
             match wanted.get(&key) {
                 Some(peer) if Some(peer) == self.peers.get(&key).map(|(_, p)| p) => {}
-                _ => self.remove_peer(now, &key),
+                _ => {
+                    self.remove_peer(now, &key);
+                    removed += 1;
+                }
             }
         }
         for (key, peer) in wanted {
             if !self.peers.contains_key(&key) {
+                self.runtime_peers.remove(&key);
                 self.add_peer(now, peer);
+                added += 1;
             }
         }
         if config.node != self.config.node || config.babel != self.config.babel {
@@ -655,6 +957,10 @@ impl Daemon {
         }
         self.config.peers = config.peers;
         info!("reloaded {}", path.display());
+        Ok(format!(
+            "reloaded {}: {added} peers added, {removed} removed",
+            path.display()
+        ))
     }
 
     /// Leaves nothing behind: routes, addresses (the TUN device goes with our file descriptor),

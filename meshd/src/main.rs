@@ -5,6 +5,7 @@
 //! This binary is being built; until the daemon issue lands it only checks configurations.
 
 mod config;
+mod control;
 mod daemon;
 mod forward;
 mod identity;

@@ -692,6 +692,7 @@ impl Mesh {
              mesh_prefix = {}\n\
              ipv4_address = {}\n\
              log_level = \"debug\"\n\
+             control_socket = {}\n\
              \n\
              [babel]\n\
              hello_interval = 1\n\
@@ -700,6 +701,7 @@ impl Mesh {
             toml_string(&node.dir.to_string_lossy()),
             toml_string(MESH_PREFIX),
             toml_string(&self.ipv4_address(i).to_string()),
+            toml_string(&node.dir.join("meshd.sock").to_string_lossy()),
         );
         for link in &self.links {
             let peer = match (link.a == i, link.b == i) {
