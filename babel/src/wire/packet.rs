@@ -268,6 +268,12 @@ impl Walk {
                     AddressEncoding::Ipv4 => self.next_hop_v4,
                     _ => self.next_hop_v6,
                 };
+                // Nor does it need a next hop: an IPv4 retraction with no IPv4 Next Hop TLV
+                // before it still withdraws the route (the packet's source stands in).
+                let next_hop = match next_hop {
+                    None if metric == INFINITY => self.next_hop_v6,
+                    known => known,
+                };
                 // A retraction needs no router-id (RFC 8966 §4.6.9: it is not used); BIRD sends
                 // retractions before any Router-Id TLV.
                 let router_id = match self.router_id {
@@ -444,6 +450,21 @@ mod tests {
         );
         assert_eq!(parsed.stats.missing_state, 1);
         assert_eq!(parsed.stats.malformed_tlvs, 0);
+    }
+
+    #[test]
+    fn ipv4_retraction_needs_no_ipv4_next_hop() {
+        let mut body = ROUTER_ID_TLV.to_vec();
+        // AE 1 retraction of 203.0.113.0/24, no IPv4 Next Hop TLV in the packet.
+        body.extend_from_slice(&[
+            8, 13, 1, 0, 24, 0, 0x01, 0x90, 0, 1, 0xFF, 0xFF, 203, 0, 113,
+        ]);
+        let parsed = parse(&body);
+        assert_eq!(parsed.stats.missing_state, 0);
+        assert!(matches!(
+            parsed.messages.as_slice(),
+            [Message::Update { prefix, metric: INFINITY, .. }] if *prefix == p("203.0.113.0/24")
+        ));
     }
 
     #[test]
