@@ -40,8 +40,8 @@ else
 fi
 
 # The namespace tests (tests/netns) run the real daemon binary: build it first.
-section "Build meshd (release)"
-cargo build --release -p meshd
+section "Build meshd and meshctl (release)"
+cargo build --release -p meshd -p meshctl
 
 # Release mode: the simulator's tests run thousands of virtual seconds over many nodes.
 section "Tests (cargo test --workspace --release)"

@@ -1,0 +1,158 @@
+//! meshctl against real meshd nodes: its JSON must match the mesh's real state, and `monitor`
+//! must show a neighbour going down when its link is cut.
+
+use std::io::{BufRead, BufReader};
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use meshd_netns_tests::{meshd_binary, require_tool, Mesh};
+use serde_json::Value;
+
+const CONVERGE: Duration = Duration::from_secs(60);
+
+fn meshctl_binary() -> PathBuf {
+    if let Some(bin) = std::env::var_os("MESHCTL_BIN").filter(|v| !v.is_empty()) {
+        return PathBuf::from(bin);
+    }
+    let bin = meshd_binary().with_file_name("meshctl");
+    assert!(
+        bin.is_file(),
+        "no meshctl next to meshd ({}): build it (`cargo build --release -p meshctl`)",
+        bin.display()
+    );
+    bin
+}
+
+fn socket(mesh: &Mesh, i: usize) -> String {
+    mesh.node_dir(i)
+        .join("meshd.sock")
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// `meshctl --socket S --json <args>`, parsed; the list under `key` whether meshctl prints the
+/// whole data object or the list alone.
+fn json(mesh: &Mesh, i: usize, args: &[&str]) -> Value {
+    let output = Command::new(meshctl_binary())
+        .args(["--socket", &socket(mesh, i), "--json"])
+        .args(args)
+        .output()
+        .expect("run meshctl");
+    assert!(
+        output.status.success(),
+        "meshctl {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "meshctl {args:?} printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
+}
+
+fn list<'a>(value: &'a Value, key: &str) -> &'a Vec<Value> {
+    match value {
+        Value::Array(items) => items,
+        Value::Object(map) => map
+            .get(key)
+            .and_then(Value::as_array)
+            .unwrap_or_else(|| panic!("no `{key}` list in {value}")),
+        _ => panic!("unexpected JSON {value}"),
+    }
+}
+
+#[test]
+fn json_matches_the_mesh() {
+    let Some(mut mesh) = Mesh::new(3) else { return };
+    mesh.link_line();
+    mesh.start_all();
+    let addrs = mesh.mesh_addresses();
+    assert!(mesh.ping(0, IpAddr::from(addrs[2]), 120, CONVERGE), "no convergence");
+
+    // The middle node has both ends as neighbours, with usable links, named by their keys.
+    let keys = [mesh.public_key(0).to_owned(), mesh.public_key(2).to_owned()];
+    assert!(
+        mesh.wait_until(Duration::from_secs(20), || {
+            let value = json(&mesh, 1, &["neighbours"]);
+            let neighbours = list(&value, "neighbours");
+            neighbours.len() == 2
+                && neighbours.iter().all(|n| {
+                    n["cost"].as_u64().is_some_and(|c| c < 65535)
+                        && keys.iter().any(|k| n["peer"].as_str() == Some(k))
+                })
+        }),
+        "node 1's neighbours: {}",
+        json(&mesh, 1, &["neighbours"])
+    );
+
+    // Node 0 has a selected, installed route to every other node's addresses.
+    let value = json(&mesh, 0, &["routes"]);
+    let routes = list(&value, "routes");
+    for k in 1..3 {
+        for dst in [
+            format!("{}/128", addrs[k]),
+            format!("{}/32", mesh.ipv4_address(k)),
+        ] {
+            assert!(
+                routes.iter().any(|r| r["prefix"].as_str() == Some(&dst)
+                    && r["selected"] == Value::Bool(true)
+                    && r["installed"] == Value::Bool(true)),
+                "node 0 has no installed route to {dst}: {value}"
+            );
+        }
+    }
+
+    let status = json(&mesh, 0, &["status"]);
+    let status = status.get("status").unwrap_or(&status);
+    assert_eq!(status["mesh_address"].as_str(), Some(addrs[0].to_string().as_str()));
+    assert_eq!(status["public_key"].as_str(), Some(mesh.public_key(0)));
+    assert_eq!(status["neighbours"].as_u64(), Some(1));
+}
+
+#[test]
+fn monitor_sees_a_neighbour_go_down() {
+    let Some(mut mesh) = Mesh::new(2) else { return };
+    if !require_tool("nft") {
+        return;
+    }
+    mesh.link_line();
+    mesh.start_all();
+    let addrs = mesh.mesh_addresses();
+    assert!(mesh.ping(0, IpAddr::from(addrs[1]), 120, CONVERGE), "no convergence");
+
+    let mut child = Command::new(meshctl_binary())
+        .args(["--socket", &socket(&mesh, 0), "--json", "monitor"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start meshctl monitor");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (lines, received) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+
+    mesh.cut_silent(0, 1);
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let mut seen = Vec::new();
+    let mut down = false;
+    while Instant::now() < deadline && !down {
+        if let Ok(line) = received.recv_timeout(Duration::from_millis(500)) {
+            down = line.contains("neighbour_down") || line.contains("peer_down");
+            seen.push(line);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = reader.join();
+    mesh.heal(0, 1);
+    assert!(down, "monitor showed no neighbour going down; it printed: {seen:#?}");
+}
