@@ -104,6 +104,8 @@ pub struct NeighbourInfo {
     pub address: Ipv6Addr,
     /// Hello reception history, most recent in the high bit.
     pub hello_history: u16,
+    /// How many of those 16 bits are meaningful (a new neighbour has fewer).
+    pub hello_known: u8,
     pub rxcost: u16,
     pub txcost: u16,
     /// Smoothed RTT, if timestamps are in use on the link and a sample arrived.
@@ -331,6 +333,7 @@ impl Node {
                     link: n.link,
                     address: n.address,
                     hello_history: n.history.bits,
+                    hello_known: n.history.known,
                     rxcost: n.rxcost(&link.config),
                     txcost: n.txcost,
                     rtt: n.rtt,

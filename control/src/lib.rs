@@ -166,7 +166,8 @@ pub struct Neighbour {
     pub rtt_ms: Option<f64>,
     /// The resulting link cost used for routing (65535 = unusable).
     pub cost: u16,
-    /// The last 16 Hellos, most recent first: `1` received, `0` missed.
+    /// The last 16 Hellos, most recent first: `1` received, `0` missed, `-` not yet due (a new
+    /// neighbour).
     pub hello_history: String,
     /// Seconds since the last WireGuard handshake.
     pub last_handshake_s: Option<u64>,

@@ -824,7 +824,9 @@ impl Daemon {
                 let peer = peers.get(&n.link);
                 let history: String = (0..16)
                     .map(|bit| {
-                        if n.hello_history & (0x8000 >> bit) != 0 {
+                        if bit >= n.hello_known {
+                            '-'
+                        } else if n.hello_history & (0x8000 >> bit) != 0 {
                             '1'
                         } else {
                             '0'

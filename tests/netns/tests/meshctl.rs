@@ -71,7 +71,10 @@ fn json_matches_the_mesh() {
     mesh.link_line();
     mesh.start_all();
     let addrs = mesh.mesh_addresses();
-    assert!(mesh.ping(0, IpAddr::from(addrs[2]), 120, CONVERGE), "no convergence");
+    assert!(
+        mesh.ping(0, IpAddr::from(addrs[2]), 120, CONVERGE),
+        "no convergence"
+    );
 
     // The middle node has both ends as neighbours, with usable links, named by their keys.
     let keys = [mesh.public_key(0).to_owned(), mesh.public_key(2).to_owned()];
@@ -108,7 +111,10 @@ fn json_matches_the_mesh() {
 
     let status = json(&mesh, 0, &["status"]);
     let status = status.get("status").unwrap_or(&status);
-    assert_eq!(status["mesh_address"].as_str(), Some(addrs[0].to_string().as_str()));
+    assert_eq!(
+        status["mesh_address"].as_str(),
+        Some(addrs[0].to_string().as_str())
+    );
     assert_eq!(status["public_key"].as_str(), Some(mesh.public_key(0)));
     assert_eq!(status["neighbours"].as_u64(), Some(1));
 }
@@ -122,7 +128,10 @@ fn monitor_sees_a_neighbour_go_down() {
     mesh.link_line();
     mesh.start_all();
     let addrs = mesh.mesh_addresses();
-    assert!(mesh.ping(0, IpAddr::from(addrs[1]), 120, CONVERGE), "no convergence");
+    assert!(
+        mesh.ping(0, IpAddr::from(addrs[1]), 120, CONVERGE),
+        "no convergence"
+    );
 
     let mut child = Command::new(meshctl_binary())
         .args(["--socket", &socket(&mesh, 0), "--json", "monitor"])
@@ -154,5 +163,8 @@ fn monitor_sees_a_neighbour_go_down() {
     let _ = child.wait();
     let _ = reader.join();
     mesh.heal(0, 1);
-    assert!(down, "monitor showed no neighbour going down; it printed: {seen:#?}");
+    assert!(
+        down,
+        "monitor showed no neighbour going down; it printed: {seen:#?}"
+    );
 }
