@@ -95,9 +95,9 @@ fn json_matches_the_mesh() {
     // Node 0 has a selected, installed route to every other node's addresses.
     let value = json(&mesh, 0, &["routes"]);
     let routes = list(&value, "routes");
-    for k in 1..3 {
+    for (k, addr) in addrs.iter().enumerate().skip(1) {
         for dst in [
-            format!("{}/128", addrs[k]),
+            format!("{addr}/128"),
             format!("{}/32", mesh.ipv4_address(k)),
         ] {
             assert!(
