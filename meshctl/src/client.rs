@@ -50,23 +50,26 @@ pub fn connect(socket: &Path, timeout: Option<Duration>) -> Result<UnixStream, E
         socket: socket.to_path_buf(),
         reason,
     };
-    let stream = UnixStream::connect(socket).map_err(|e| {
-        unreachable(match e.kind() {
-            io::ErrorKind::NotFound => "no such socket (is meshd running?)".into(),
-            io::ErrorKind::PermissionDenied => {
-                "permission denied (run as root or as a member of the meshd group)".into()
-            }
-            io::ErrorKind::ConnectionRefused => {
-                "connection refused (is meshd running? the socket may be left over)".into()
-            }
-            _ => e.to_string(),
-        })
-    })?;
+    let stream = UnixStream::connect(socket).map_err(|e| unreachable(why_unreachable(&e)))?;
     stream
         .set_read_timeout(timeout)
         .and_then(|()| stream.set_write_timeout(timeout))
         .map_err(|e| unreachable(e.to_string()))?;
     Ok(stream)
+}
+
+/// What an operator should hear when the socket cannot be connected to.
+fn why_unreachable(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::NotFound => "no such socket (is meshd running?)".into(),
+        io::ErrorKind::PermissionDenied => {
+            "permission denied (run as root or as a member of the meshd group)".into()
+        }
+        io::ErrorKind::ConnectionRefused => {
+            "connection refused (is meshd running? the socket may be left over)".into()
+        }
+        _ => e.to_string(),
+    }
 }
 
 /// Sends one request and returns the data of the one reply, or the daemon's error.
@@ -172,5 +175,32 @@ impl<'a> Conversation<'a> {
             }
             _ => format!("failed: {e}"),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_failures_are_one_sentence_naming_the_socket() {
+        let say = |kind: io::ErrorKind| {
+            Error::Unreachable {
+                socket: PathBuf::from(control::DEFAULT_SOCKET),
+                reason: why_unreachable(&io::Error::from(kind)),
+            }
+            .to_string()
+        };
+        assert_eq!(
+            say(io::ErrorKind::NotFound),
+            "cannot reach meshd at /run/meshd/meshd.sock: no such socket (is meshd running?)"
+        );
+        // Tests run as root here, so this one cannot be provoked on a real socket.
+        assert_eq!(
+            say(io::ErrorKind::PermissionDenied),
+            "cannot reach meshd at /run/meshd/meshd.sock: permission denied \
+             (run as root or as a member of the meshd group)"
+        );
+        assert!(say(io::ErrorKind::ConnectionRefused).contains("connection refused"));
     }
 }

@@ -76,7 +76,7 @@ struct Cli {
     #[arg(long, value_name = "PATH", default_value = control::DEFAULT_SOCKET, global = true)]
     socket: PathBuf,
 
-    /// Print the reply as JSON (shapes below, in --help).
+    /// Print the reply as JSON (shapes: `meshctl --help`).
     #[arg(long, global = true)]
     json: bool,
 
