@@ -156,10 +156,6 @@ async fn monitor(
     mut write: tokio::net::unix::OwnedWriteHalf,
     mut events: broadcast::Receiver<Event>,
 ) -> io::Result<()> {
-    let hello = Reply::ok(Data::Done {
-        message: "monitoring; one event per line".into(),
-    });
-    write.write_all(reply_line(&hello).as_bytes()).await?;
     loop {
         match events.recv().await {
             Ok(event) => {
