@@ -172,3 +172,122 @@ async fn monitor(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader as StdBufReader, Write};
+    use std::os::unix::net::UnixStream as StdStream;
+    use std::time::Duration;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    }
+
+    fn socket_path(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("meshd-control-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir.join("sub").join("meshd.sock")
+    }
+
+    #[test]
+    fn garbage_gets_an_error_and_the_connection_goes_on() {
+        let rt = runtime();
+        let path = socket_path("garbage");
+        rt.block_on(async {
+            let (server, mut calls) = ControlServer::start(&path).expect("start");
+            let mode = std::fs::metadata(&path)
+                .expect("socket")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o660);
+            let dir_mode = std::fs::metadata(path.parent().unwrap())
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(dir_mode & 0o777, 0o750);
+            // The "event loop": answers every call with a status-less Done.
+            tokio::spawn(async move {
+                while let Some((request, reply)) = calls.recv().await {
+                    let _ = reply.send(Reply::ok(Data::Done {
+                        message: format!("{request:?}"),
+                    }));
+                }
+            });
+            let path2 = path.clone();
+            let lines = tokio::task::spawn_blocking(move || {
+                let mut stream = StdStream::connect(&path2).expect("connect");
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(5)))
+                    .unwrap();
+                let mut reader = StdBufReader::new(stream.try_clone().unwrap());
+                let mut out = Vec::new();
+                for request in [
+                    "this is not json\n",
+                    "{\"version\":7,\"request\":\"status\"}\n",
+                    "{\"version\":1,\"request\":\"status\"}\n",
+                ] {
+                    stream.write_all(request.as_bytes()).unwrap();
+                    let mut line = String::new();
+                    reader.read_line(&mut line).unwrap();
+                    out.push(line);
+                }
+                out
+            })
+            .await
+            .unwrap();
+            assert!(lines[0].contains("\"status\":\"error\"") && lines[0].contains("not JSON"));
+            assert!(lines[1].contains("version 7"));
+            assert!(lines[2].contains("\"status\":\"ok\"") && lines[2].contains("Status"));
+            drop(server);
+        });
+        assert!(!path.exists(), "the socket file outlived the server");
+    }
+
+    #[test]
+    fn a_monitor_that_does_not_read_is_dropped() {
+        let rt = runtime();
+        let path = socket_path("slow");
+        rt.block_on(async {
+            let (server, _calls) = ControlServer::start(&path).expect("start");
+            let mut stream = StdStream::connect(&path).expect("connect");
+            stream
+                .write_all(b"{\"version\":1,\"request\":\"monitor\"}\n")
+                .unwrap();
+            // Let the server subscribe, then flood it while the client reads nothing.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let big = "x".repeat(512);
+            for i in 0..20_000u32 {
+                server.publish(Event {
+                    time_s: f64::from(i),
+                    what: control::EventKind::RouteWithdrawn {
+                        prefix: big.clone(),
+                    },
+                });
+                if i % 256 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+            // Publishing never waited for the client. Now read what it got: some events, then
+            // the error line, then the end.
+            let lines = tokio::task::spawn_blocking(move || {
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(10)))
+                    .unwrap();
+                let reader = StdBufReader::new(stream);
+                reader.lines().map_while(Result::ok).collect::<Vec<_>>()
+            });
+            // Keep the runtime turning so the client task can write and notice its lag.
+            let lines = lines.await.unwrap();
+            let last = lines.last().cloned().unwrap_or_default();
+            assert!(
+                last.contains("dropped") && last.contains("behind"),
+                "last line: {last}"
+            );
+            assert!(lines.len() < 20_000, "the slow client got everything");
+        });
+    }
+}
