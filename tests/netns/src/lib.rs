@@ -1298,6 +1298,22 @@ fn remove_stale_namespaces() {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// interop helpers (BIRD)
+// ---------------------------------------------------------------------------------------------
+
+impl Mesh {
+    /// Writes node `i`'s private key to `<node_dir>/private.key` (mode 0600, as [`Mesh::start`]
+    /// does) without starting meshd, and returns the path: for a node that runs another
+    /// WireGuard implementation (`wg set wg0 private-key <path>`) under the key the other nodes'
+    /// configurations already name.
+    pub fn write_private_key_file(&self, i: usize) -> PathBuf {
+        let path = self.nodes[i].dir.join("private.key");
+        write_private_key(&path, &self.nodes[i].private_key);
+        path
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,383 @@
+//! Interoperation with BIRD 2.0.12's Babel over wireguard-go: node 0 runs meshd, node 1 runs
+//! wireguard-go (`wg0`, one peer: node 0, `AllowedIPs = ::/0, 0.0.0.0/0`) and BIRD with a Babel
+//! instance on `wg0`, as a community router without meshd would.
+//!
+//! What BIRD 2.0.12 does not have, and so is not tested here:
+//!
+//! * RFC 9229 (v4-via-v6). BIRD's Babel gained it after 2.0.12 (its changelog up to 2.0.12 has
+//!   only "Fix handling of missing IPv4 next hops": without an IPv4 next hop it skips IPv4 routes
+//!   on transmit and ignores them on receive). `wg0` has no IPv4 address, so BIRD announces none
+//!   of its IPv4 routes (203.0.113.2/32 stays unannounced) and drops meshd's AE 4 updates
+//!   (198.51.100.1/32). The tests check IPv6 only, and check that the AE 4 updates do no harm.
+//! * RFC 9616 timestamps (the RTT extension): BIRD 2.0.12 ignores the sub-TLVs, so meshd never
+//!   gets its timestamps echoed and measures no RTT; see `meshd_timestamps_are_ignored_cleanly`.
+//!
+//! Deviations of BIRD from RFC 8966 seen here are noted beside the test that sees them.
+
+use std::net::{IpAddr, Ipv6Addr};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use meshd_netns_tests::{meshd_binary, require_tool, HelperId, Mesh, LISTEN_PORT, ROUTE_PROTOCOL};
+use serde_json::Value;
+
+/// node 1's link-local address on `wg0`.
+const BIRD_LINK_LOCAL: &str = "fe80::c:1";
+/// node 1's IPv6 address on `lo`, announced by BIRD's `protocol direct`.
+const BIRD_V6: &str = "fd00:c::1";
+/// node 1's IPv4 address on `lo` (BIRD 2.0.12 cannot announce it over a v6-only link).
+const BIRD_V4: &str = "203.0.113.2";
+/// How long meshd and BIRD get to become neighbours and exchange routes.
+const CONVERGE: Duration = Duration::from_secs(60);
+
+fn meshctl_binary() -> PathBuf {
+    if let Some(bin) = std::env::var_os("MESHCTL_BIN").filter(|v| !v.is_empty()) {
+        return PathBuf::from(bin);
+    }
+    let bin = meshd_binary().with_file_name("meshctl");
+    assert!(
+        bin.is_file(),
+        "no meshctl next to meshd ({}): build it (`cargo build --release -p meshctl`)",
+        bin.display()
+    );
+    bin
+}
+
+/// `meshctl --socket <node 0's socket> --json <args>`, parsed; `None` if meshctl failed (meshd
+/// not yet listening) or printed something else.
+fn meshctl_json(mesh: &Mesh, args: &[&str]) -> Option<Value> {
+    let socket = mesh.node_dir(0).join("meshd.sock");
+    let output = Command::new(meshctl_binary())
+        .arg("--socket")
+        .arg(&socket)
+        .arg("--json")
+        .args(args)
+        .output()
+        .ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    serde_json::from_slice(&output.stdout).ok()
+}
+
+/// The list under `key`, whether meshctl printed the whole data object or the list alone.
+fn list(value: &Value, key: &str) -> Vec<Value> {
+    match value {
+        Value::Array(items) => items.clone(),
+        Value::Object(map) => map
+            .get(key)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+/// node 0's neighbours, as meshctl reports them.
+fn neighbours(mesh: &Mesh) -> Vec<Value> {
+    meshctl_json(mesh, &["neighbours"])
+        .map(|v| list(&v, "neighbours"))
+        .unwrap_or_default()
+}
+
+/// BIRD in node 1: its control socket and log.
+struct Bird {
+    socket: String,
+    log: PathBuf,
+    wg: HelperId,
+}
+
+impl Bird {
+    fn birdc(&self, mesh: &Mesh, args: &[&str]) -> String {
+        let mut argv = vec!["birdc", "-s", self.socket.as_str()];
+        argv.extend_from_slice(args);
+        let out = mesh.run_in(1, &argv, Duration::from_secs(10));
+        format!("{}{}", out.stdout, out.stderr)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read(&self.log)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    }
+}
+
+#[track_caller]
+fn must_in(mesh: &Mesh, i: usize, argv: &[&str]) {
+    let out = mesh.run_in(i, argv, Duration::from_secs(10));
+    assert!(out.success(), "`{}` in node {i}: {out}", argv.join(" "));
+}
+
+/// The tools these tests need besides the harness's own.
+fn tools_ok() -> bool {
+    require_tool("bird") && require_tool("wireguard-go")
+}
+
+/// Two nodes joined by a veth; node 1 gets wireguard-go `wg0` peered with node 0 (meshd, not
+/// started yet), the addresses and BIRD. Returns once BIRD answers on its socket.
+fn bird_node(mesh: &mut Mesh) -> Bird {
+    mesh.link(0, 1);
+    let key = mesh.write_private_key_file(1);
+    let dir = mesh.node_dir(1).to_path_buf();
+
+    // `-f`: foreground, so the harness owns (and kills) the process itself. wireguard-go must
+    // never be run with `--help`: it takes that as the name of a TUN device to create.
+    let wg = mesh.spawn_in(1, "wireguard-go", &["wireguard-go", "-f", "wg0"]);
+    assert!(
+        mesh.wait_until(Duration::from_secs(10), || mesh
+            .run_in(1, &["wg", "show", "wg0"], Duration::from_secs(5))
+            .success()),
+        "wireguard-go made no wg0 in node 1"
+    );
+    let endpoint = format!("[{}]:{LISTEN_PORT}", mesh.underlay_address(0, 1));
+    let key = key.to_string_lossy().into_owned();
+    let port = LISTEN_PORT.to_string();
+    must_in(
+        mesh,
+        1,
+        &[
+            "wg",
+            "set",
+            "wg0",
+            "private-key",
+            &key,
+            "listen-port",
+            &port,
+            "peer",
+            mesh.public_key(0),
+            "allowed-ips",
+            "::/0,0.0.0.0/0",
+            "endpoint",
+            &endpoint,
+            "persistent-keepalive",
+            "5",
+        ],
+    );
+    // No kernel-made link-local: BIRD must speak from fe80::c:1 alone.
+    must_in(
+        mesh,
+        1,
+        &["ip", "link", "set", "wg0", "addrgenmode", "none"],
+    );
+    must_in(mesh, 1, &["ip", "link", "set", "wg0", "mtu", "1420", "up"]);
+    let ll = format!("{BIRD_LINK_LOCAL}/64");
+    must_in(mesh, 1, &["ip", "addr", "add", &ll, "dev", "wg0", "nodad"]);
+    let v6 = format!("{BIRD_V6}/128");
+    let v4 = format!("{BIRD_V4}/32");
+    must_in(mesh, 1, &["ip", "addr", "add", &v6, "dev", "lo"]);
+    must_in(mesh, 1, &["ip", "addr", "add", &v4, "dev", "lo"]);
+
+    let log = dir.join("bird.log");
+    let socket = dir.join("bird.ctl").to_string_lossy().into_owned();
+    let config = format!(
+        "log \"{log}\" all;\n\
+         router id 192.0.2.2;\n\
+         protocol device {{}}\n\
+         protocol direct {{ ipv6; ipv4; interface \"lo\"; }}\n\
+         protocol kernel {{ ipv6 {{ export where source = RTS_BABEL; }}; }}\n\
+         protocol kernel k4 {{ ipv4 {{ export where source = RTS_BABEL; }}; }}\n\
+         protocol babel {{\n\
+         \tdebug all;\n\
+         \tinterface \"wg0\" {{ type wired; hello interval 1 s; update interval 4 s; }};\n\
+         \tipv6 {{ import all; export all; }};\n\
+         \tipv4 {{ import all; export all; }};\n\
+         }}\n",
+        log = log.display()
+    );
+    let config_path = dir.join("bird.conf");
+    std::fs::write(&config_path, config).expect("write bird.conf");
+    let config_path = config_path.to_string_lossy().into_owned();
+    mesh.spawn_in(
+        1,
+        "bird",
+        &["bird", "-f", "-c", &config_path, "-s", &socket],
+    );
+    let bird = Bird { socket, log, wg };
+    assert!(
+        mesh.wait_until(Duration::from_secs(10), || bird
+            .birdc(mesh, &["show", "status"])
+            .contains("Daemon is up")),
+        "BIRD did not come up in node 1: {}",
+        bird.birdc(mesh, &["show", "status"])
+    );
+    bird
+}
+
+/// meshd's link-local address inside the tunnel (the source of the Babel packets BIRD hears),
+/// as `birdc show babel neighbors` lists it.
+fn bird_neighbour_address(mesh: &Mesh, bird: &Bird) -> Option<Ipv6Addr> {
+    let out = bird.birdc(mesh, &["show", "babel", "neighbors"]);
+    out.lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .find_map(|t| {
+            t.parse::<Ipv6Addr>()
+                .ok()
+                .filter(|a| a.segments()[0] == 0xfe80)
+        })
+}
+
+fn kernel_has(mesh: &Mesh, i: usize, prefix: &str) -> bool {
+    mesh.routes(i).iter().any(|r| {
+        r.split_whitespace().next() == Some(prefix)
+            || r.split_whitespace().next() == Some(&format!("{prefix}/128"))
+    })
+}
+
+#[test]
+fn bird_over_wireguard_go_is_a_neighbour() {
+    let Some(mut mesh) = Mesh::new(2) else { return };
+    if !tools_ok() {
+        return;
+    }
+    let bird = bird_node(&mut mesh);
+    let started = Instant::now();
+    mesh.start(0);
+    let addr0 = mesh.mesh_address(0);
+
+    // meshd learns BIRD's loopback address, into the kernel (proto 109) and its own table.
+    assert!(
+        mesh.wait_until(CONVERGE, || kernel_has(&mesh, 0, BIRD_V6)),
+        "meshd installed no route to {BIRD_V6}: {:?}\nBIRD: {}\n{}",
+        mesh.routes(0),
+        bird.birdc(&mesh, &["show", "babel", "neighbors"]),
+        bird.birdc(&mesh, &["show", "route", "all"]),
+    );
+    let learnt = started.elapsed();
+    let routes = meshctl_json(&mesh, &["routes"]).expect("meshctl routes");
+    let prefix = format!("{BIRD_V6}/128");
+    assert!(
+        list(&routes, "routes")
+            .iter()
+            .any(|r| r["prefix"].as_str() == Some(&prefix)
+                && r["selected"] == Value::Bool(true)
+                && r["installed"] == Value::Bool(true)),
+        "meshctl shows no selected, installed {prefix}: {routes}"
+    );
+    let route_line = mesh
+        .routes(0)
+        .into_iter()
+        .find(|r| r.starts_with(BIRD_V6))
+        .expect("the route just seen");
+    // `routes` lists `ip route show proto 109` (which leaves the protocol out of each line).
+    assert!(
+        route_line.contains("dev mesh0"),
+        "proto {ROUTE_PROTOCOL} route not via mesh0: {route_line}"
+    );
+
+    // BIRD learns meshd's mesh address from Babel and exports it to node 1's kernel.
+    let addr0_s = addr0.to_string();
+    assert!(
+        mesh.wait_until(CONVERGE, || {
+            let out = bird.birdc(&mesh, &["show", "route", "protocol", "babel1"]);
+            out.contains(&format!("{addr0_s}/128")) && out.contains("babel")
+        }),
+        "BIRD learnt no route to {addr0}: {}",
+        bird.birdc(&mesh, &["show", "route", "all"])
+    );
+
+    // Both ways, through meshd's userspace forwarding and wireguard-go.
+    assert!(
+        mesh.ping(
+            0,
+            IpAddr::V6(BIRD_V6.parse().unwrap()),
+            30,
+            Duration::from_secs(30)
+        ),
+        "node 0 cannot ping {BIRD_V6}"
+    );
+    let pinged = mesh.wait_until(Duration::from_secs(30), || {
+        mesh.run_in(
+            1,
+            &[
+                "ping", "-6", "-n", "-q", "-c1", "-W1", "-I", BIRD_V6, &addr0_s,
+            ],
+            Duration::from_secs(5),
+        )
+        .success()
+    });
+    assert!(pinged, "node 1 cannot ping {addr0} from {BIRD_V6}");
+    eprintln!(
+        "interop_bird: meshd learnt {BIRD_V6} {:.1} s after start; both pings done at {:.1} s",
+        learnt.as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+    let _ = bird.wg;
+}
+
+#[test]
+fn meshd_timestamps_are_ignored_cleanly() {
+    let Some(mut mesh) = Mesh::new(2) else { return };
+    if !tools_ok() {
+        return;
+    }
+    let bird = bird_node(&mut mesh);
+    mesh.start(0);
+    let found = mesh.wait_until(CONVERGE, || {
+        neighbours(&mesh).iter().any(|n| {
+            n["address"].as_str() == Some(BIRD_LINK_LOCAL)
+                && n["cost"].as_u64().is_some_and(|c| c < 65535)
+        }) && bird_neighbour_address(&mesh, &bird).is_some()
+    });
+    assert!(
+        found,
+        "no adjacency: meshd {:?}; BIRD {}",
+        neighbours(&mesh),
+        bird.birdc(&mesh, &["show", "babel", "neighbors"])
+    );
+    let meshd_ll = bird_neighbour_address(&mesh, &bird).expect("just seen");
+    eprintln!(
+        "interop_bird: BIRD's neighbours:\n{}",
+        bird.birdc(&mesh, &["show", "babel", "neighbors"])
+    );
+
+    // For 12 s (12 of meshd's Hellos, 12 of BIRD's at `hello interval 1 s`) the adjacency must
+    // hold on both sides, and meshd must have no RTT: BIRD 2.0.12 echoes no timestamps.
+    let until = Instant::now() + Duration::from_secs(12);
+    let mut samples = 0;
+    while Instant::now() < until && samples < 100 {
+        samples += 1;
+        let ours = neighbours(&mesh);
+        let n = ours
+            .iter()
+            .find(|n| n["address"].as_str() == Some(BIRD_LINK_LOCAL))
+            .unwrap_or_else(|| panic!("meshd lost BIRD as a neighbour: {ours:?}"));
+        assert!(
+            n["rtt_ms"].is_null(),
+            "meshd has an RTT for BIRD, which echoes no timestamps: {n}"
+        );
+        let cost = n["cost"].as_u64();
+        assert!(
+            cost.is_some_and(|c| c < 65535),
+            "meshd's cost to BIRD is not finite: {n}"
+        );
+        let theirs = bird.birdc(&mesh, &["show", "babel", "neighbors"]);
+        assert!(
+            theirs.contains(&meshd_ll.to_string()),
+            "BIRD lost meshd ({meshd_ll}) as a neighbour: {theirs}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+
+    // BIRD logged nothing about bad packets: `<RMT>` is its class for "the remote side sent
+    // something wrong" (bad TLVs, lengths, AEs), `<ERR>`/`<BUG>` worse. The one warning expected
+    // is its own: wg0 has no IPv4 address, so no IPv4 next hop to announce its IPv4 routes with.
+    let log = bird.log();
+    let bad: Vec<&str> = log
+        .lines()
+        .filter(|l| {
+            ["<RMT>", "<ERR>", "<BUG>", "<WARN>", "<FATAL>"]
+                .iter()
+                .any(|class| l.contains(class))
+                || ["malformed", "bad ", "invalid", "unknown", "mismatch"]
+                    .iter()
+                    .any(|word| l.to_lowercase().contains(word))
+        })
+        .filter(|l| !l.contains("Missing IPv4 next hop address for wg0"))
+        .collect();
+    assert!(bad.is_empty(), "BIRD complained: {bad:#?}");
+    assert!(
+        log.contains("Handling hello") && log.contains("Handling IHU"),
+        "BIRD's packet trace shows no Hello and IHU from meshd: is `debug all` on?"
+    );
+}
