@@ -12,7 +12,21 @@
 //! * RFC 9616 timestamps (the RTT extension): BIRD 2.0.12 ignores the sub-TLVs, so meshd never
 //!   gets its timestamps echoed and measures no RTT; see `meshd_timestamps_are_ignored_cleanly`.
 //!
-//! Deviations of BIRD from RFC 8966 seen here are noted beside the test that sees them.
+//! How BIRD 2.0.12 behaves on the wire, seen in the captures of
+//! `tshark_decodes_meshd_babel_in_the_tunnel` (none of it breaks RFC 8966, all of it differs from
+//! babeld or from what meshd assumes):
+//!
+//! * No split horizon: BIRD announces meshd's own mesh address back to meshd over the same link
+//!   (metric 96, meshd's seqno). RFC 8966 §3.7.4 makes split horizon optional; babeld does it on
+//!   wired links. meshd ignores the echo of its own prefix.
+//! * Its Hellos come late by up to a quarter of the interval (1.25 s apart at `hello interval 1 s`).
+//!   meshd counts a Hello as overdue at 1.25 intervals (`babel/src/neighbour.rs`, which assumes
+//!   Hellos are "never late"; the README says 1.5), so it now and then sends BIRD an AckReq
+//!   probe; BIRD answers it and the Hello history stays full, so it costs a few bytes only.
+//! * It sends a wildcard retraction and a wildcard Route Request when its interface comes up, and
+//!   its IHU interval is 3 Hello intervals (babeld's default too).
+//! * It drops Updates with AE 4 (v4-via-v6) silently, as RFC 8966 asks of an AE a router does not know,
+//!   and warns `Missing IPv4 next hop address for wg0` for itself.
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv6Addr};
@@ -423,12 +437,22 @@ fn tshark_decodes_meshd_babel_in_the_tunnel() {
         ],
     );
     // tshark says "Capturing on 'wg0'" once its capture runs; only then start meshd.
-    let log = mesh.node_dir(1).join(format!("tshark-{}.log", 2));
+    // The harness names a helper's log `<name>-<k>.log`.
+    let dir = mesh.node_dir(1).to_path_buf();
+    let tshark_log = || -> String {
+        std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("tshark-"))
+            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+            .collect()
+    };
     assert!(
-        mesh.wait_until(Duration::from_secs(15), || std::fs::read_to_string(&log)
-            .is_ok_and(|l| l.contains("Capturing on"))),
-        "tshark did not start capturing on wg0: {:?}",
-        std::fs::read_to_string(&log)
+        mesh.wait_until(Duration::from_secs(15), || tshark_log()
+            .contains("Capturing on")),
+        "tshark did not start capturing on wg0: {}",
+        tshark_log()
     );
     mesh.start(0);
     let (status, output) = mesh.wait_helper(capture, Duration::from_secs(30));
