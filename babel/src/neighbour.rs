@@ -174,6 +174,17 @@ impl Neighbour {
         self.probe = None;
     }
 
+    /// A multicast Hello with interval 0 (sent off schedule, as babeld does right after it
+    /// starts). It shares the seqno counter, so it fills its slot in the history (RFC 8966
+    /// Appendix A.1); it says nothing about when the next one comes, so the timer stays.
+    pub(crate) fn receive_unscheduled_hello(&mut self, seqno: u16) {
+        if self.has_hellos() {
+            self.history.receive(seqno);
+            self.presumed_dead = false;
+            self.probe = None;
+        }
+    }
+
     /// The Hello deadline passed: record a miss and move the deadline one interval on.
     pub(crate) fn miss_hello(&mut self) {
         self.history.miss();
@@ -328,6 +339,17 @@ mod tests {
         assert_eq!(h.bits & 0xC000, 0xC000);
         assert!(h.receive(7));
         assert_eq!(h.received_count(), 3);
+    }
+
+    #[test]
+    fn unscheduled_hello_is_not_a_loss() {
+        let now = Instant::now();
+        let mut n = neighbour();
+        n.receive_hello(now, 10, Duration::from_secs(4));
+        n.receive_unscheduled_hello(11);
+        n.receive_hello(now, 12, Duration::from_secs(4));
+        assert_eq!(n.history.received_count(), 3);
+        assert_eq!(n.history.bits & 0xE000, 0xE000);
     }
 
     #[test]

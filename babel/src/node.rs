@@ -745,8 +745,12 @@ impl Node {
                 }
             }
         }
-        if unicast || interval == 0 {
-            // Unicast Hellos prove liveness but do not follow the multicast schedule.
+        if unicast {
+            // Unicast Hellos prove liveness but have a seqno counter of their own.
+            return;
+        }
+        if interval == 0 {
+            n.receive_unscheduled_hello(seqno);
             return;
         }
         let first = !n.has_hellos();
