@@ -585,3 +585,120 @@ fn meshd_withdraws_when_babeld_stops() {
 fn meshd_withdraws_when_babeld_is_killed() {
     stop_babeld_and_expect_withdrawal("-KILL");
 }
+
+/// meshd(0) — babeld(1) — meshd(2): traffic between the two meshd nodes crosses babeld's
+/// kernel forwarding, and each meshd learns the other's routes through babeld.
+///
+/// wireguard-go cannot have two interfaces on one UDP port, so the tunnel toward node 2 listens
+/// on 51821 and node 2's configuration points there.
+#[test]
+fn transit_through_babeld() {
+    let Some(mut mesh) = Mesh::new(3) else { return };
+    if !tools_present() {
+        return;
+    }
+    mesh.link(0, 1);
+    mesh.link(1, 2);
+    let tunnels = [
+        Tunnel {
+            ifname: unique_ifname(&mesh, 'a'),
+            listen_port: LISTEN_PORT,
+            peer: 0,
+            link_local: "fe80::b:1",
+        },
+        Tunnel {
+            ifname: unique_ifname(&mesh, 'c'),
+            listen_port: LISTEN_PORT + 1,
+            peer: 2,
+            link_local: "fe80::b:2",
+        },
+    ];
+    let _cleanup = SocketCleanup(tunnels.iter().map(|t| wg_socket(&t.ifname)).collect());
+    let key = mesh.write_foreign_key_file(1, "wg.key");
+    for tunnel in &tunnels {
+        start_wireguard_go(&mut mesh, 1, tunnel, &key);
+    }
+    // The harness made every namespace a router already; say so here, as this is the point.
+    must_in(
+        &mesh,
+        1,
+        &[
+            "sysctl",
+            "-qw",
+            "net.ipv6.conf.all.forwarding=1",
+            "net.ipv4.ip_forward=1",
+        ],
+    );
+    add_announced_addresses(&mesh, 1);
+    let started = Instant::now();
+    let _babeld = start_babeld(&mut mesh, 1, &tunnels);
+
+    mesh.start(0);
+    let harness_endpoint = format!("[{}]:{LISTEN_PORT}", mesh.underlay_address(1, 2));
+    let config = mesh.config_text(2);
+    assert!(
+        config.contains(&harness_endpoint),
+        "node 2's configuration has no peer at {harness_endpoint}:\n{config}"
+    );
+    let config = config.replace(
+        &harness_endpoint,
+        &format!("[{}]:{}", mesh.underlay_address(1, 2), LISTEN_PORT + 1),
+    );
+    mesh.start_with_config(2, &config);
+    let addrs = [mesh.mesh_address(0), mesh.mesh_address(2)];
+
+    for (from, to) in [(0, 1), (1, 0)] {
+        let (to_node, from_node) = (2 * to, 2 * from);
+        let wanted = [
+            IpAddr::from(addrs[to]),
+            IpAddr::from(mesh.ipv4_address(to_node)),
+        ];
+        assert!(
+            mesh.wait_until(CONVERGE, || wanted
+                .iter()
+                .all(|a| has_route(&mesh, from_node, "109", *a))),
+            "node {from_node} has no route to node {to_node}'s {wanted:?} through babeld; its routes:\n{}\nbabeld's:\n{}",
+            kernel_routes_text(&mesh, from_node, "109"),
+            kernel_routes_text(&mesh, 1, BABEL_PROTO)
+        );
+    }
+    eprintln!(
+        "interop_babeld: both meshd nodes route to each other through babeld {:?} after start",
+        started.elapsed()
+    );
+
+    // IPv6 and IPv4 across babeld's kernel, both directions.
+    let v4 = [
+        IpAddr::from(mesh.ipv4_address(0)),
+        IpAddr::from(mesh.ipv4_address(2)),
+    ];
+    assert_ping(&mesh, 0, addrs[0].into(), addrs[1].into());
+    assert_ping(&mesh, 0, v4[0], v4[1]);
+    assert_ping(&mesh, 2, addrs[1].into(), addrs[0].into());
+    assert_ping(&mesh, 2, v4[1], v4[0]);
+    // And babeld's own addresses from both ends.
+    assert_ping(&mesh, 0, addrs[0].into(), BABELD_V6.into());
+    assert_ping(&mesh, 2, v4[1], BABELD_V4.into());
+
+    // The path really crosses babeld's kernel: with a hop limit of 1 it answers "time
+    // exceeded" (meshd does not count itself as a hop for its own node's packets), with 2 the
+    // reply comes with one hop taken off.
+    let dst = addrs[1].to_string();
+    let trace = |hl: &str| {
+        mesh.run_in(
+            0,
+            &["ping", "-6", "-n", "-c1", "-W2", "-t", hl, &dst],
+            Duration::from_secs(5),
+        )
+    };
+    let one = trace("1");
+    assert!(
+        one.stdout.contains("Time exceeded"),
+        "a hop limit of 1 did not expire in babeld's kernel: {one}"
+    );
+    let two = trace("2");
+    assert!(
+        two.success() && two.stdout.contains("ttl=63"),
+        "a hop limit of 2 did not reach node 2 one hop away: {two}"
+    );
+}
