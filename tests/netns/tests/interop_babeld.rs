@@ -17,8 +17,44 @@
 //!
 //! # babeld 1.12.1 as seen from here, against RFC 8966 / RFC 9229 / RFC 9616
 //!
-//! Deviations and choices found while writing these tests are noted beside the test that shows
-//! them (search for "babeld:").
+//! Seen in a capture (`tshark` on the router's wg interface, where Babel is in the clear) and in
+//! babeld's `dump`:
+//!
+//! * babeld: its scheduled Hellos are not bounded by their Interval field. On a tunnel with the
+//!   default 4 s it announces `Interval 400` and sends the next Hello after 0.75 to 1.25 times
+//!   that (babeld's `roughly()`), plus its flush delay: gaps of 5.15 s were captured. RFC 8966
+//!   §4.6.5 makes the Interval an upper bound on the time to the next scheduled Hello. meshd's
+//!   Hello deadline is 1.25 intervals (`neighbour.rs`), so against babeld it regularly finds a
+//!   Hello overdue, probes with AckReqs (babeld answers, ~220 ms later) and then takes the late
+//!   Hello back out of the loss history: harmless, but probes that a compliant sender would not
+//!   cause.
+//! * babeld: right after start it sends four Hellos within 100 ms (seqnos n to n+3), the last an
+//!   unscheduled one (Interval 0) on the same multicast seqno counter. Allowed (§3.4.1); see the
+//!   meshd bug below.
+//! * babeld: its first IHU to a new neighbour carries rxcost 0xFFFF (with 2-out-of-3 link sensing
+//!   one Hello is not enough), and the next comes only with the Hello 3 intervals later (IHU
+//!   interval 12 s), so the link can stay unusable for meshd for up to 15 s after start (0.4-15 s measured). Allowed by the RFC
+//!   (IHUs every 3 Hellos is its recommendation), but it is why these tests allow 60 s.
+//! * babeld: starts with a wildcard retraction (AE 0, metric infinite), which meshd handles.
+//! * babeld: it sends from the link-local address the kernel generated on the wireguard-go
+//!   interface, not from the one configured here; meshd accepts Babel from any link-local
+//!   address inside a session (it does not insist on the key-derived one), as it must.
+//! * babeld: the RTT it measures to meshd over a veth is 12-13 ms, and meshd measures 3-8 ms to
+//!   babeld, where ping takes 0.5 ms. Most likely babeld timestamps a Hello when it is queued,
+//!   not when its buffer is flushed (RFC 9616 asks for the transmit time), which inflates both
+//!   directions' samples; babeld adds an RTT cost of 1-3 for it. Not asserted.
+//!
+//! # meshd against babeld: what is wrong (not fixed here)
+//!
+//! * meshd ignores multicast Hellos with Interval 0 entirely (`Node::handle_hello`: `if unicast
+//!   || interval == 0 { return; }`), but an unscheduled multicast Hello uses the same seqno
+//!   counter as the scheduled ones. So when babeld's next scheduled Hello arrives its seqno is one
+//!   ahead of what meshd expected and meshd records a lost Hello that was received: meshctl shows
+//!   `hello_history 1110111---------` and `rxcost 102` (96 x 16/15) on a lossless link, for the
+//!   16 Hello intervals (64 s) the phantom loss stays in the history, after each unscheduled
+//!   Hello babeld sends (at least the one at its start). RFC 8966 Appendix A.1 updates the history from the seqno of every Hello;
+//!   only the Hello timer depends on a non-zero Interval. The tests below therefore assert a
+//!   finite cost, not 96.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -499,7 +535,8 @@ fn babeld_over_wireguard_go_is_a_neighbour() {
     assert_ping(mesh, 1, BABELD_V6.into(), meshd_address.into());
     assert_ping(mesh, 1, BABELD_V4.into(), meshd_v4);
 
-    // meshd sees one usable neighbour, with an RTT from babeld's timestamps (RFC 9616).
+    // meshd sees one usable neighbour, with an RTT from babeld's timestamps (RFC 9616). Its cost
+    // is not 96 as it should be on a veth: see the meshd bug in the module comment.
     let mut last = Value::Null;
     let ok = mesh.wait_until(Duration::from_secs(20), || {
         last = meshctl_json(mesh, 0, &["neighbours"]);
@@ -515,8 +552,8 @@ fn babeld_over_wireguard_go_is_a_neighbour() {
     );
     let n = &neighbours(&last)[0];
     eprintln!(
-        "interop_babeld: meshd's neighbour babeld: cost {} rxcost {} txcost {} rtt_ms {}",
-        n["cost"], n["rxcost"], n["txcost"], n["rtt_ms"]
+        "interop_babeld: meshd's neighbour babeld: cost {} rxcost {} txcost {} rtt_ms {} hello_history {}",
+        n["cost"], n["rxcost"], n["txcost"], n["rtt_ms"], n["hello_history"]
     );
 
     // babeld sees meshd as a neighbour too, with an RTT from meshd's timestamps.
@@ -576,11 +613,18 @@ fn stop_babeld_and_expect_withdrawal(signal: &str) {
     );
 }
 
+/// babeld on SIGTERM retracts its routes (Update with infinite metric) before it exits: meshd
+/// removed them 72-81 ms after the signal in every run.
 #[test]
 fn meshd_withdraws_when_babeld_stops() {
     stop_babeld_and_expect_withdrawal("-TERM");
 }
 
+/// babeld SIGKILLed: wireguard-go keeps the session alive (keepalives every 5 s), so only Babel's
+/// silence tells. Measured: 6.1-6.3 s when babeld had answered one of meshd's AckReqs before (the
+/// overdue Hello at 1.25 intervals, then three unanswered probes 400 ms apart), 12.8 s when it
+/// was killed so soon after start that it had not: meshd then waits for three missed Hellos
+/// (1.25 + 2 intervals), as its README says.
 #[test]
 fn meshd_withdraws_when_babeld_is_killed() {
     stop_babeld_and_expect_withdrawal("-KILL");
