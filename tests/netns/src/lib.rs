@@ -1314,6 +1314,64 @@ impl Mesh {
     }
 }
 
+// interop helpers (babeld)
+// ---------------------------------------------------------------------------------------------
+
+impl Mesh {
+    /// Writes node `i`'s private key (the one [`Mesh::public_key`] belongs to) to
+    /// `<node_dir>/<name>`, mode 0600, and returns the path: for a node that runs another
+    /// WireGuard (`wg set <if> private-key <path>`) instead of meshd.
+    pub fn write_foreign_key_file(&self, i: usize, name: &str) -> PathBuf {
+        let path = self.nodes[i].dir.join(name);
+        write_private_key(&path, &self.nodes[i].private_key);
+        path
+    }
+
+    /// [`Mesh::start`] with `config` as node `i`'s configuration instead of
+    /// [`Mesh::config_text`]: for a peer that is not at the harness's port.
+    #[track_caller]
+    pub fn start_with_config(&mut self, i: usize, config: &str) {
+        assert!(!self.is_running(i), "node {i} is already running");
+        self.reap(i);
+        let path = self.config_path(i);
+        fs::write(&path, config).expect("write the configuration");
+        write_private_key(
+            &self.nodes[i].dir.join("private.key"),
+            &self.nodes[i].private_key,
+        );
+        let starts = self.nodes[i].starts + 1;
+        let path = path.to_string_lossy().into_owned();
+        let argv: Vec<String> = self
+            .program
+            .iter()
+            .map(|arg| arg.replace("{config}", &path))
+            .collect();
+        let mut log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path(i))
+            .expect("open the node log");
+        writeln!(log, "{} {}", start_marker(starts), argv.join(" ")).expect("write the node log");
+        let log_err = log.try_clone().expect("clone the log handle");
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.nodes[i].ns])
+            .args(&argv)
+            .env("RUST_BACKTRACE", "1")
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start node {i}: {e}"));
+        let node = &mut self.nodes[i];
+        node.child = Some(child);
+        node.starts = starts;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// end of interop helpers (babeld)
+// ---------------------------------------------------------------------------------------------
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,748 @@
+//! Interoperation with babeld: a router running babeld 1.12 over wireguard-go, one `wg`
+//! interface per neighbour with `AllowedIPs = ::/0, 0.0.0.0/0`, must be a valid neighbour of
+//! meshd (DESIGN.md, "Babel runs inside the tunnels"). Every assertion is made with real
+//! traffic: kernel routes on both sides, pings across the tunnels, meshctl's and babeld's own
+//! view of the neighbour.
+//!
+//! The "babeld router" is a harness node that does not run meshd: `wireguard-go -f <if>` (started
+//! with the harness's `spawn_in`, so the mesh's drop kills it by PID), configured with `wg set`
+//! to use the node's harness key and listen at the port the other nodes' meshd configurations
+//! point at, a link-local address on the interface, the addresses to announce on `lo`
+//! (fd00:b::1/128 and 203.0.113.1/32), and babeld on the interface as `type tunnel`.
+//!
+//! Interface names are not `wg0`: wireguard-go's control socket is
+//! `/var/run/wireguard/<if>.sock`, which is not per network namespace, so two test processes on
+//! one machine (or a developer's own `wg0`) would share it and `wg set` could configure someone
+//! else's interface. Each mesh uses names made from the test process's PID and the mesh counter.
+//!
+//! # babeld 1.12.1 as seen from here, against RFC 8966 / RFC 9229 / RFC 9616
+//!
+//! Seen in a capture (`tshark` on the router's wg interface, where Babel is in the clear) and in
+//! babeld's `dump`:
+//!
+//! * babeld: its scheduled Hellos are not bounded by their Interval field. On a tunnel with the
+//!   default 4 s it announces `Interval 400` and sends the next Hello after 0.75 to 1.25 times
+//!   that (babeld's `roughly()`), plus its flush delay: gaps of 5.15 s were captured. RFC 8966
+//!   §4.6.5 makes the Interval an upper bound on the time to the next scheduled Hello. meshd's
+//!   Hello deadline is 1.25 intervals (`neighbour.rs`), so against babeld it regularly finds a
+//!   Hello overdue, probes with AckReqs (babeld answers, ~220 ms later) and then takes the late
+//!   Hello back out of the loss history: harmless, but probes that a compliant sender would not
+//!   cause.
+//! * babeld: right after start it sends four Hellos within 100 ms (seqnos n to n+3), the last an
+//!   unscheduled one (Interval 0) on the same multicast seqno counter. Allowed (§3.4.1); see the
+//!   meshd bug below.
+//! * babeld: its first IHU to a new neighbour carries rxcost 0xFFFF (with 2-out-of-3 link sensing
+//!   one Hello is not enough), and the next comes only with the Hello 3 intervals later (IHU
+//!   interval 12 s), so the link can stay unusable for meshd for up to 15 s after start (0.4-15 s measured). Allowed by the RFC
+//!   (IHUs every 3 Hellos is its recommendation), but it is why these tests allow 60 s.
+//! * babeld: starts with a wildcard retraction (AE 0, metric infinite), which meshd handles.
+//! * babeld: it sends from the link-local address the kernel generated on the wireguard-go
+//!   interface, not from the one configured here; meshd accepts Babel from any link-local
+//!   address inside a session (it does not insist on the key-derived one), as it must.
+//! * babeld: the RTT it measures to meshd over a veth is 12-13 ms, and meshd measures 3-8 ms to
+//!   babeld, where ping takes 0.5 ms. Most likely babeld timestamps a Hello when it is queued,
+//!   not when its buffer is flushed (RFC 9616 asks for the transmit time), which inflates both
+//!   directions' samples; babeld adds an RTT cost of 1-3 for it. Not asserted.
+//!
+//! # meshd against babeld: what is wrong (not fixed here)
+//!
+//! * meshd ignores multicast Hellos with Interval 0 entirely (`Node::handle_hello`: `if unicast
+//!   || interval == 0 { return; }`), but an unscheduled multicast Hello uses the same seqno
+//!   counter as the scheduled ones. So when babeld's next scheduled Hello arrives its seqno is one
+//!   ahead of what meshd expected and meshd records a lost Hello that was received: meshctl shows
+//!   `hello_history 1110111---------` and `rxcost 102` (96 x 16/15) on a lossless link, for the
+//!   16 Hello intervals (64 s) the phantom loss stays in the history, after each unscheduled
+//!   Hello babeld sends (at least the one at its start). RFC 8966 Appendix A.1 updates the history from the seqno of every Hello;
+//!   only the Hello timer depends on a non-zero Interval. The tests below therefore assert a
+//!   finite cost, not 96.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use meshd_netns_tests::{
+    meshd_binary, route_destination, run, skip_or_fail, wait_until, HelperId, Mesh, LISTEN_PORT,
+};
+use serde_json::Value;
+
+/// How long the two daemons get to exchange routes.
+const CONVERGE: Duration = Duration::from_secs(60);
+/// How long meshd may keep a route of a babeld that stopped: babeld's Hello interval on a tunnel
+/// is 4 s and RFC 8966 drops a neighbour after a few missed Hellos (its IHU interval, 3 Hellos);
+/// meshd promises to notice within 1.5 intervals plus three AckReqs 400 ms apart.
+const WITHDRAW: Duration = Duration::from_secs(30);
+/// The prefix babeld announces over IPv6 and IPv4.
+const BABELD_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xb, 0, 0, 0, 0, 0, 1);
+const BABELD_V4: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 1);
+/// babeld's kernel routes carry RTPROT_BABEL.
+const BABEL_PROTO: &str = "42";
+/// wireguard-go's MTU on the babeld router, as `wg-quick` would set it.
+const WG_MTU: &str = "1420";
+
+// ---------------------------------------------------------------------------------------------
+// The babeld router
+// ---------------------------------------------------------------------------------------------
+
+/// One wireguard-go interface of the babeld router, toward one meshd node.
+struct Tunnel {
+    ifname: String,
+    listen_port: u16,
+    /// The meshd node at the other end.
+    peer: usize,
+    /// The router's link-local address on this interface.
+    link_local: &'static str,
+}
+
+/// Removes the control sockets wireguard-go leaves in `/var/run/wireguard` when it is killed
+/// (the mesh's drop SIGKILLs it). Only the unique names of this test's interfaces.
+struct SocketCleanup(Vec<PathBuf>);
+
+impl Drop for SocketCleanup {
+    fn drop(&mut self) {
+        for path in &self.0 {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+fn wg_socket(ifname: &str) -> PathBuf {
+    Path::new("/var/run/wireguard").join(format!("{ifname}.sock"))
+}
+
+/// An interface name unique on this machine while this mesh exists: `ib<pid>-<k><tag>`, from the
+/// namespace name `mshn-<pid>-<k>-<i>` (at most 15 characters).
+fn unique_ifname(mesh: &Mesh, tag: char) -> String {
+    let ns = mesh.namespace(0);
+    let mut parts = ns.trim_start_matches("mshn-").split('-');
+    let pid = parts.next().unwrap_or("0");
+    let k = parts.next().unwrap_or("0");
+    let name = format!("ib{pid}-{k}{tag}");
+    assert!(name.len() <= 15, "interface name {name} is too long");
+    name
+}
+
+fn must_in(mesh: &Mesh, i: usize, argv: &[&str]) -> String {
+    let out = mesh.run_in(i, argv, Duration::from_secs(10));
+    assert!(
+        out.success(),
+        "`{}` in node {i} failed: {out}",
+        argv.join(" ")
+    );
+    out.stdout
+}
+
+/// Starts wireguard-go for `tunnel` in node `node` and configures it with node `node`'s key.
+fn start_wireguard_go(mesh: &mut Mesh, node: usize, tunnel: &Tunnel, key_file: &Path) {
+    let ifname = tunnel.ifname.as_str();
+    // Debian's wireguard-go refuses to run where the kernel has WireGuard unless told to.
+    mesh.spawn_in(
+        node,
+        &format!("wireguard-go-{ifname}"),
+        &[
+            "env",
+            "WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1",
+            "LOG_LEVEL=verbose",
+            "wireguard-go",
+            "-f",
+            ifname,
+        ],
+    );
+    let ready = wait_until(Duration::from_secs(10), || {
+        wg_socket(ifname).exists()
+            && mesh
+                .run_in(
+                    node,
+                    &["ip", "link", "show", ifname],
+                    Duration::from_secs(5),
+                )
+                .success()
+    });
+    assert!(ready, "wireguard-go made no {ifname} in node {node}");
+    let port = tunnel.listen_port.to_string();
+    let endpoint = format!(
+        "[{}]:{LISTEN_PORT}",
+        mesh.underlay_address(tunnel.peer, node)
+    );
+    let key = key_file.to_string_lossy().into_owned();
+    let peer_key = mesh.public_key(tunnel.peer).to_owned();
+    must_in(
+        mesh,
+        node,
+        &[
+            "wg",
+            "set",
+            ifname,
+            "private-key",
+            &key,
+            "listen-port",
+            &port,
+            "peer",
+            &peer_key,
+            "allowed-ips",
+            "::/0,0.0.0.0/0",
+            "endpoint",
+            &endpoint,
+            "persistent-keepalive",
+            "5",
+        ],
+    );
+    let ll = format!("{}/64", tunnel.link_local);
+    must_in(
+        mesh,
+        node,
+        &["ip", "addr", "add", &ll, "dev", ifname, "nodad"],
+    );
+    must_in(
+        mesh,
+        node,
+        &["ip", "link", "set", ifname, "up", "mtu", WG_MTU],
+    );
+}
+
+/// Paths of one babeld run.
+struct Babeld {
+    helper: HelperId,
+    pidfile: PathBuf,
+    socket: PathBuf,
+}
+
+/// Starts babeld in node `node` on `tunnels`, announcing only the addresses on `lo` in
+/// fd00:b::/32 and 203.0.113.0/24.
+fn start_babeld(mesh: &mut Mesh, node: usize, tunnels: &[Tunnel]) -> Babeld {
+    let dir = mesh.node_dir(node).to_path_buf();
+    let pidfile = dir.join("babeld.pid");
+    let state = dir.join("babeld.state");
+    let socket = dir.join("babeld.sock");
+    let config = dir.join("babeld.conf");
+    let mut text = format!("local-path {}\n", socket.display());
+    for tunnel in tunnels {
+        // `type tunnel` turns on timestamps (RTT) and a 96 max RTT penalty; v4-via-v6 because
+        // the interface has no IPv4 address.
+        text.push_str(&format!(
+            "interface {} type tunnel v4-via-v6 true\n",
+            tunnel.ifname
+        ));
+    }
+    text.push_str(
+        "redistribute local ip fd00:b::/32 le 128 allow\n\
+         redistribute local ip 203.0.113.0/24 le 32 allow\n\
+         redistribute local deny\n",
+    );
+    std::fs::write(&config, text).expect("write babeld.conf");
+    let (config, pid, state) = (
+        config.to_string_lossy().into_owned(),
+        pidfile.to_string_lossy().into_owned(),
+        state.to_string_lossy().into_owned(),
+    );
+    let helper = mesh.spawn_in(
+        node,
+        "babeld",
+        &["babeld", "-c", &config, "-I", &pid, "-S", &state, "-d", "0"],
+    );
+    Babeld {
+        helper,
+        pidfile,
+        socket,
+    }
+}
+
+/// The addresses babeld announces, on `lo` of node `node`.
+fn add_announced_addresses(mesh: &Mesh, node: usize) {
+    let v6 = format!("{BABELD_V6}/128");
+    let v4 = format!("{BABELD_V4}/32");
+    must_in(
+        mesh,
+        node,
+        &["ip", "addr", "add", &v6, "dev", "lo", "nodad"],
+    );
+    must_in(mesh, node, &["ip", "addr", "add", &v4, "dev", "lo"]);
+}
+
+/// babeld's PID from its pidfile (babeld is the process `spawn_in` started: `ip netns exec`
+/// execs it).
+fn babeld_pid(babeld: &Babeld) -> String {
+    let mut pid = String::new();
+    let found = wait_until(Duration::from_secs(10), || {
+        pid = std::fs::read_to_string(&babeld.pidfile)
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
+        pid.parse::<u32>().is_ok()
+    });
+    assert!(
+        found,
+        "babeld wrote no pidfile {}",
+        babeld.pidfile.display()
+    );
+    pid
+}
+
+/// babeld's `dump` over its read-only local socket: the lines up to `ok`.
+fn babeld_dump(babeld: &Babeld) -> Vec<String> {
+    let Ok(mut stream) = UnixStream::connect(&babeld.socket) else {
+        return Vec::new();
+    };
+    let timeout = Some(Duration::from_secs(2));
+    let _ = stream.set_read_timeout(timeout);
+    let _ = stream.set_write_timeout(timeout);
+    if stream.write_all(b"dump\n").is_err() {
+        return Vec::new();
+    }
+    let mut lines = Vec::new();
+    let mut oks = 0;
+    for line in BufReader::new(stream).lines().take(10_000) {
+        let Ok(line) = line else { break };
+        // The greeting ends with one `ok`, the dump with another.
+        if line == "ok" {
+            oks += 1;
+            if oks == 2 {
+                break;
+            }
+            continue;
+        }
+        lines.push(line);
+    }
+    lines
+}
+
+/// The value after `key` in a babeld dump line.
+fn dump_field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let mut tokens = line.split_whitespace();
+    tokens.find(|t| *t == key)?;
+    tokens.next()
+}
+
+/// The destinations of node `i`'s kernel routes of protocol `proto`, both families.
+fn kernel_destinations(mesh: &Mesh, i: usize, proto: &str) -> Vec<(IpAddr, u8)> {
+    let mut dsts = Vec::new();
+    for family in ["-6", "-4"] {
+        let out = mesh.run_in(
+            i,
+            &["ip", family, "route", "show", "proto", proto],
+            Duration::from_secs(5),
+        );
+        dsts.extend(out.stdout.lines().filter_map(route_destination));
+    }
+    dsts
+}
+
+fn kernel_routes_text(mesh: &Mesh, i: usize, proto: &str) -> String {
+    let mut text = String::new();
+    for family in ["-6", "-4"] {
+        let out = mesh.run_in(
+            i,
+            &["ip", family, "route", "show", "proto", proto],
+            Duration::from_secs(5),
+        );
+        text.push_str(&out.stdout);
+    }
+    text
+}
+
+fn has_route(mesh: &Mesh, i: usize, proto: &str, addr: IpAddr) -> bool {
+    let len = if addr.is_ipv6() { 128 } else { 32 };
+    kernel_destinations(mesh, i, proto).contains(&(addr, len))
+}
+
+/// Pings `dst` from node `i`, from source address `src`, until a reply comes or `timeout`.
+fn ping_from(mesh: &Mesh, i: usize, src: IpAddr, dst: IpAddr, timeout: Duration) -> bool {
+    let family = if dst.is_ipv6() { "-6" } else { "-4" };
+    let (src, dst) = (src.to_string(), dst.to_string());
+    wait_until(timeout, || {
+        mesh.run_in(
+            i,
+            &["ping", family, "-n", "-q", "-c1", "-W1", "-I", &src, &dst],
+            Duration::from_secs(5),
+        )
+        .success()
+    })
+}
+
+#[track_caller]
+fn assert_ping(mesh: &Mesh, i: usize, src: IpAddr, dst: IpAddr) {
+    let started = Instant::now();
+    assert!(
+        ping_from(mesh, i, src, dst, Duration::from_secs(20)),
+        "node {i} cannot ping {dst} from {src}; node {i}'s routes:\n{}\n{}",
+        kernel_routes_text(mesh, i, "109"),
+        kernel_routes_text(mesh, i, BABEL_PROTO),
+    );
+    eprintln!(
+        "interop_babeld: node {i} pinged {dst} from {src} in {:?}",
+        started.elapsed()
+    );
+}
+
+fn meshctl_json(mesh: &Mesh, i: usize, args: &[&str]) -> Value {
+    let meshctl = meshd_binary().with_file_name("meshctl");
+    assert!(
+        meshctl.is_file(),
+        "no meshctl next to meshd ({}): build it (`cargo build --release -p meshctl`)",
+        meshctl.display()
+    );
+    let socket = mesh.node_dir(i).join("meshd.sock");
+    let output = Command::new(meshctl)
+        .arg("--socket")
+        .arg(&socket)
+        .arg("--json")
+        .args(args)
+        .output()
+        .expect("run meshctl");
+    assert!(
+        output.status.success(),
+        "meshctl {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "meshctl {args:?} printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
+}
+
+fn neighbours(value: &Value) -> Vec<Value> {
+    match value {
+        Value::Array(items) => items.clone(),
+        Value::Object(map) => map
+            .get("neighbours")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+/// babeld and wireguard-go answer their version options (babeld has no `--version`); otherwise
+/// a SKIP line (a failure under CI).
+fn tools_present() -> bool {
+    for argv in [&["babeld", "-V"][..], &["wireguard-go", "--version"][..]] {
+        let out = run(argv, None, Duration::from_secs(10));
+        if !out.success() {
+            skip_or_fail(&format!("`{}` is missing or broken: {out}", argv[0]));
+            return false;
+        }
+    }
+    true
+}
+
+/// Test 1's setup: meshd on node 0, the babeld router on node 1 with one tunnel to it. Returns
+/// after both sides have installed each other's routes.
+struct Pair {
+    mesh: Mesh,
+    babeld: Babeld,
+    meshd_address: Ipv6Addr,
+    _cleanup: SocketCleanup,
+}
+
+fn pair() -> Option<Pair> {
+    let mut mesh = Mesh::new(2)?;
+    if !tools_present() {
+        return None;
+    }
+    mesh.link(0, 1);
+    let tunnel = Tunnel {
+        ifname: unique_ifname(&mesh, 'a'),
+        listen_port: LISTEN_PORT,
+        peer: 0,
+        link_local: "fe80::b:1",
+    };
+    let cleanup = SocketCleanup(vec![wg_socket(&tunnel.ifname)]);
+    let key = mesh.write_foreign_key_file(1, "wg.key");
+    start_wireguard_go(&mut mesh, 1, &tunnel, &key);
+    add_announced_addresses(&mesh, 1);
+    let started = Instant::now();
+    let babeld = start_babeld(&mut mesh, 1, std::slice::from_ref(&tunnel));
+    mesh.start(0);
+    let meshd_address = mesh.mesh_address(0);
+
+    let wanted = [IpAddr::from(BABELD_V6), IpAddr::from(BABELD_V4)];
+    assert!(
+        mesh.wait_until(CONVERGE, || wanted
+            .iter()
+            .all(|a| has_route(&mesh, 0, "109", *a))),
+        "meshd installed no route to babeld's {wanted:?}; its routes:\n{}",
+        kernel_routes_text(&mesh, 0, "109")
+    );
+    eprintln!(
+        "interop_babeld: meshd installed babeld's routes {:?} after start",
+        started.elapsed()
+    );
+    let wanted = [
+        IpAddr::from(meshd_address),
+        IpAddr::from(mesh.ipv4_address(0)),
+    ];
+    assert!(
+        mesh.wait_until(CONVERGE, || wanted.iter().all(|a| has_route(
+            &mesh,
+            1,
+            BABEL_PROTO,
+            *a
+        ))),
+        "babeld installed no route to meshd's {wanted:?}; its routes:\n{}",
+        kernel_routes_text(&mesh, 1, BABEL_PROTO)
+    );
+    eprintln!(
+        "interop_babeld: babeld installed meshd's routes {:?} after start",
+        started.elapsed()
+    );
+    Some(Pair {
+        mesh,
+        babeld,
+        meshd_address,
+        _cleanup: cleanup,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tests
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn babeld_over_wireguard_go_is_a_neighbour() {
+    let Some(pair) = pair() else { return };
+    let Pair {
+        mesh,
+        babeld,
+        meshd_address,
+        ..
+    } = &pair;
+    let (mesh, meshd_address) = (mesh, *meshd_address);
+
+    // babeld installs meshd's IPv4 address as v4-via-v6 (RFC 9229): an IPv6 link-local gateway.
+    let v4 = mesh.run_in(
+        1,
+        &["ip", "-4", "route", "show", "proto", BABEL_PROTO],
+        Duration::from_secs(5),
+    );
+    let line = v4
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(&mesh.ipv4_address(0).to_string()))
+        .unwrap_or_else(|| panic!("no IPv4 babel route to meshd: {v4}"));
+    assert!(
+        line.contains("via inet6 fe80:"),
+        "babeld's route to meshd's IPv4 address is not via an IPv6 link-local: {line}"
+    );
+
+    // Traffic both ways, both families.
+    let meshd_v4 = IpAddr::from(mesh.ipv4_address(0));
+    assert_ping(mesh, 0, meshd_address.into(), BABELD_V6.into());
+    assert_ping(mesh, 0, meshd_v4, BABELD_V4.into());
+    assert_ping(mesh, 1, BABELD_V6.into(), meshd_address.into());
+    assert_ping(mesh, 1, BABELD_V4.into(), meshd_v4);
+
+    // meshd sees one usable neighbour, with an RTT from babeld's timestamps (RFC 9616). Its cost
+    // is not 96 as it should be on a veth: see the meshd bug in the module comment.
+    let mut last = Value::Null;
+    let ok = mesh.wait_until(Duration::from_secs(20), || {
+        last = meshctl_json(mesh, 0, &["neighbours"]);
+        let list = neighbours(&last);
+        list.len() == 1
+            && list[0]["cost"].as_u64().is_some_and(|c| c < 65535)
+            && list[0]["rtt_ms"].as_f64().is_some()
+            && list[0]["peer"].as_str() == Some(mesh.public_key(1))
+    });
+    assert!(
+        ok,
+        "meshd has no single usable neighbour with an RTT: {last}"
+    );
+    let n = &neighbours(&last)[0];
+    eprintln!(
+        "interop_babeld: meshd's neighbour babeld: cost {} rxcost {} txcost {} rtt_ms {} hello_history {}",
+        n["cost"], n["rxcost"], n["txcost"], n["rtt_ms"], n["hello_history"]
+    );
+
+    // babeld sees meshd as a neighbour too, with an RTT from meshd's timestamps.
+    let mut dump = Vec::new();
+    let ok = mesh.wait_until(Duration::from_secs(20), || {
+        dump = babeld_dump(babeld);
+        dump.iter().any(|l| {
+            l.starts_with("add neighbour")
+                && dump_field(l, "rtt").is_some_and(|r| r.parse::<f64>().is_ok())
+                && dump_field(l, "cost").is_some_and(|c| c != "65535")
+        })
+    });
+    assert!(ok, "babeld has no usable neighbour with an RTT: {dump:#?}");
+    for line in dump.iter().filter(|l| l.starts_with("add neighbour")) {
+        eprintln!("interop_babeld: babeld: {line}");
+    }
+}
+
+/// Sends babeld `signal` by its PID (from its pidfile: it is the process this test started) and
+/// waits for it to exit; returns when meshd's kernel routes to babeld's addresses are gone, or
+/// fails after [`WITHDRAW`].
+fn stop_babeld_and_expect_withdrawal(signal: &str) {
+    let Some(mut pair) = pair() else { return };
+    let pid = babeld_pid(&pair.babeld);
+    // The link was usable: meshd's data path through babeld works before the stop.
+    assert_ping(&pair.mesh, 0, pair.meshd_address.into(), BABELD_V6.into());
+    let stopped = Instant::now();
+    let out = run(&["kill", signal, &pid], None, Duration::from_secs(10));
+    assert!(out.success(), "kill {signal} {pid} failed: {out}");
+    let (status, _) = pair
+        .mesh
+        .wait_helper(pair.babeld.helper, Duration::from_secs(10));
+    assert!(status.is_some(), "babeld did not exit on {signal}");
+    let mesh = &pair.mesh;
+    let gone = [IpAddr::from(BABELD_V6), IpAddr::from(BABELD_V4)];
+    let withdrawn = mesh.wait_until(WITHDRAW, || {
+        gone.iter().all(|a| !has_route(mesh, 0, "109", *a))
+    });
+    let elapsed = stopped.elapsed();
+    assert!(
+        withdrawn,
+        "meshd still routes to babeld's {gone:?} {elapsed:?} after babeld got {signal}; its routes:\n{}",
+        kernel_routes_text(mesh, 0, "109")
+    );
+    eprintln!("interop_babeld: meshd withdrew babeld's routes {elapsed:?} after kill {signal}");
+    // The tunnel itself is still up (wireguard-go runs on): what went is Babel alone, and meshd
+    // must not route into it any more.
+    assert!(
+        !ping_from(
+            mesh,
+            0,
+            pair.meshd_address.into(),
+            BABELD_V6.into(),
+            Duration::from_secs(2)
+        ),
+        "meshd still delivers to fd00:b::1 after withdrawing its route"
+    );
+}
+
+/// babeld on SIGTERM retracts its routes (Update with infinite metric) before it exits: meshd
+/// removed them 72-81 ms after the signal in every run.
+#[test]
+fn meshd_withdraws_when_babeld_stops() {
+    stop_babeld_and_expect_withdrawal("-TERM");
+}
+
+/// babeld SIGKILLed: wireguard-go keeps the session alive (keepalives every 5 s), so only Babel's
+/// silence tells. Measured: 6.1-6.3 s when babeld had answered one of meshd's AckReqs before (the
+/// overdue Hello at 1.25 intervals, then three unanswered probes 400 ms apart), 12.8 s when it
+/// was killed so soon after start that it had not: meshd then waits for three missed Hellos
+/// (1.25 + 2 intervals), as its README says.
+#[test]
+fn meshd_withdraws_when_babeld_is_killed() {
+    stop_babeld_and_expect_withdrawal("-KILL");
+}
+
+/// meshd(0) — babeld(1) — meshd(2): traffic between the two meshd nodes crosses babeld's
+/// kernel forwarding, and each meshd learns the other's routes through babeld.
+///
+/// wireguard-go cannot have two interfaces on one UDP port, so the tunnel toward node 2 listens
+/// on 51821 and node 2's configuration points there.
+#[test]
+fn transit_through_babeld() {
+    let Some(mut mesh) = Mesh::new(3) else { return };
+    if !tools_present() {
+        return;
+    }
+    mesh.link(0, 1);
+    mesh.link(1, 2);
+    let tunnels = [
+        Tunnel {
+            ifname: unique_ifname(&mesh, 'a'),
+            listen_port: LISTEN_PORT,
+            peer: 0,
+            link_local: "fe80::b:1",
+        },
+        Tunnel {
+            ifname: unique_ifname(&mesh, 'c'),
+            listen_port: LISTEN_PORT + 1,
+            peer: 2,
+            link_local: "fe80::b:2",
+        },
+    ];
+    let _cleanup = SocketCleanup(tunnels.iter().map(|t| wg_socket(&t.ifname)).collect());
+    let key = mesh.write_foreign_key_file(1, "wg.key");
+    for tunnel in &tunnels {
+        start_wireguard_go(&mut mesh, 1, tunnel, &key);
+    }
+    // The harness made every namespace a router already; say so here, as this is the point.
+    must_in(
+        &mesh,
+        1,
+        &[
+            "sysctl",
+            "-qw",
+            "net.ipv6.conf.all.forwarding=1",
+            "net.ipv4.ip_forward=1",
+        ],
+    );
+    add_announced_addresses(&mesh, 1);
+    let started = Instant::now();
+    let _babeld = start_babeld(&mut mesh, 1, &tunnels);
+
+    mesh.start(0);
+    let harness_endpoint = format!("[{}]:{LISTEN_PORT}", mesh.underlay_address(1, 2));
+    let config = mesh.config_text(2);
+    assert!(
+        config.contains(&harness_endpoint),
+        "node 2's configuration has no peer at {harness_endpoint}:\n{config}"
+    );
+    let config = config.replace(
+        &harness_endpoint,
+        &format!("[{}]:{}", mesh.underlay_address(1, 2), LISTEN_PORT + 1),
+    );
+    mesh.start_with_config(2, &config);
+    let addrs = [mesh.mesh_address(0), mesh.mesh_address(2)];
+
+    for (from, to) in [(0, 1), (1, 0)] {
+        let (to_node, from_node) = (2 * to, 2 * from);
+        let wanted = [
+            IpAddr::from(addrs[to]),
+            IpAddr::from(mesh.ipv4_address(to_node)),
+        ];
+        assert!(
+            mesh.wait_until(CONVERGE, || wanted
+                .iter()
+                .all(|a| has_route(&mesh, from_node, "109", *a))),
+            "node {from_node} has no route to node {to_node}'s {wanted:?} through babeld; its routes:\n{}\nbabeld's:\n{}",
+            kernel_routes_text(&mesh, from_node, "109"),
+            kernel_routes_text(&mesh, 1, BABEL_PROTO)
+        );
+    }
+    eprintln!(
+        "interop_babeld: both meshd nodes route to each other through babeld {:?} after start",
+        started.elapsed()
+    );
+
+    // IPv6 and IPv4 across babeld's kernel, both directions.
+    let v4 = [
+        IpAddr::from(mesh.ipv4_address(0)),
+        IpAddr::from(mesh.ipv4_address(2)),
+    ];
+    assert_ping(&mesh, 0, addrs[0].into(), addrs[1].into());
+    assert_ping(&mesh, 0, v4[0], v4[1]);
+    assert_ping(&mesh, 2, addrs[1].into(), addrs[0].into());
+    assert_ping(&mesh, 2, v4[1], v4[0]);
+    // And babeld's own addresses from both ends.
+    assert_ping(&mesh, 0, addrs[0].into(), BABELD_V6.into());
+    assert_ping(&mesh, 2, v4[1], BABELD_V4.into());
+
+    // The path really crosses babeld's kernel: with a hop limit of 1 it answers "time
+    // exceeded" (meshd does not count itself as a hop for its own node's packets), with 2 the
+    // reply comes with one hop taken off.
+    let dst = addrs[1].to_string();
+    let trace = |hl: &str| {
+        mesh.run_in(
+            0,
+            &["ping", "-6", "-n", "-c1", "-W2", "-t", hl, &dst],
+            Duration::from_secs(5),
+        )
+    };
+    let one = trace("1");
+    assert!(
+        one.stdout.contains("Time exceeded"),
+        "a hop limit of 1 did not expire in babeld's kernel: {one}"
+    );
+    let two = trace("2");
+    assert!(
+        two.success() && two.stdout.contains("ttl=63"),
+        "a hop limit of 2 did not reach node 2 one hop away: {two}"
+    );
+}
