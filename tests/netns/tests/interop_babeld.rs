@@ -746,3 +746,131 @@ fn transit_through_babeld() {
         "a hop limit of 2 did not reach node 2 one hop away: {two}"
     );
 }
+
+/// babeld(0) — meshd(1) — babeld(2): the mirror of [`transit_through_babeld`]. Each babeld router
+/// has one wireguard-go tunnel, to meshd at the harness's port; meshd has both as static peers.
+/// babeld on node 0 must learn node 2's addresses through meshd (meshd re-announces what it
+/// learnt from one babeld to the other), and traffic between the two babeld routers crosses
+/// meshd's userspace forwarding, which must take a hop off and answer "time exceeded" itself.
+///
+/// The announced addresses lie inside the prefixes [`start_babeld`] redistributes.
+#[test]
+fn transit_through_meshd() {
+    const V6: [Ipv6Addr; 2] = [
+        Ipv6Addr::new(0xfd00, 0xb, 0xb0, 0, 0, 0, 0, 1),
+        Ipv6Addr::new(0xfd00, 0xb, 0xb2, 0, 0, 0, 0, 1),
+    ];
+    const V4: [Ipv4Addr; 2] = [
+        Ipv4Addr::new(203, 0, 113, 10),
+        Ipv4Addr::new(203, 0, 113, 12),
+    ];
+    let Some(mut mesh) = Mesh::new(3) else { return };
+    if !tools_present() {
+        return;
+    }
+    mesh.link(0, 1);
+    mesh.link(1, 2);
+    let tunnels = [
+        Tunnel {
+            ifname: unique_ifname(&mesh, 'a'),
+            listen_port: LISTEN_PORT,
+            peer: 1,
+            link_local: "fe80::b:10",
+        },
+        Tunnel {
+            ifname: unique_ifname(&mesh, 'c'),
+            listen_port: LISTEN_PORT,
+            peer: 1,
+            link_local: "fe80::b:12",
+        },
+    ];
+    let _cleanup = SocketCleanup(tunnels.iter().map(|t| wg_socket(&t.ifname)).collect());
+    let started = Instant::now();
+    let mut babelds = Vec::new();
+    for (k, (node, tunnel)) in [0, 2].into_iter().zip(&tunnels).enumerate() {
+        let key = mesh.write_foreign_key_file(node, "wg.key");
+        start_wireguard_go(&mut mesh, node, tunnel, &key);
+        let v6 = format!("{}/128", V6[k]);
+        let v4 = format!("{}/32", V4[k]);
+        must_in(
+            &mesh,
+            node,
+            &["ip", "addr", "add", &v6, "dev", "lo", "nodad"],
+        );
+        must_in(&mesh, node, &["ip", "addr", "add", &v4, "dev", "lo"]);
+        babelds.push(start_babeld(&mut mesh, node, std::slice::from_ref(tunnel)));
+    }
+    mesh.start(1);
+    let meshd_address = mesh.mesh_address(1);
+
+    // Each babeld learns the other's addresses, and meshd's own, through meshd.
+    for (from, to) in [(0, 1), (1, 0)] {
+        let node = 2 * from;
+        let wanted = [
+            IpAddr::from(V6[to]),
+            IpAddr::from(V4[to]),
+            IpAddr::from(meshd_address),
+        ];
+        assert!(
+            mesh.wait_until(CONVERGE, || wanted
+                .iter()
+                .all(|a| has_route(&mesh, node, BABEL_PROTO, *a))),
+            "babeld on node {node} has no route to {wanted:?} through meshd; its routes:\n{}\nmeshd's:\n{}",
+            kernel_routes_text(&mesh, node, BABEL_PROTO),
+            kernel_routes_text(&mesh, 1, "109")
+        );
+    }
+    eprintln!(
+        "interop_babeld: both babeld routers route to each other through meshd {:?} after start",
+        started.elapsed()
+    );
+
+    // IPv6 and IPv4 across meshd's forwarding, both directions.
+    assert_ping(&mesh, 0, V6[0].into(), V6[1].into());
+    assert_ping(&mesh, 0, V4[0].into(), V4[1].into());
+    assert_ping(&mesh, 2, V6[1].into(), V6[0].into());
+    assert_ping(&mesh, 2, V4[1].into(), V4[0].into());
+
+    // The path really crosses meshd's userspace forwarding: node 0's kernel sends the packet
+    // with the hop limit it is given (it is its own), so with 1 meshd must drop it and answer
+    // "time exceeded" from its node; with 2 it arrives and the reply comes back with one hop
+    // taken off by meshd.
+    for family in ["-6", "-4"] {
+        let (src, dst, meshd) = if family == "-6" {
+            (
+                V6[0].to_string(),
+                V6[1].to_string(),
+                meshd_address.to_string(),
+            )
+        } else {
+            let meshd = mesh.ipv4_address(1).to_string();
+            (V4[0].to_string(), V4[1].to_string(), meshd)
+        };
+        let trace = |hl: &str| {
+            mesh.run_in(
+                0,
+                &[
+                    "ping", family, "-n", "-c1", "-W2", "-t", hl, "-I", &src, &dst,
+                ],
+                Duration::from_secs(5),
+            )
+        };
+        let one = trace("1");
+        let expired = format!("From {meshd} ");
+        assert!(
+            one.stdout.lines().any(|l| l.starts_with(&expired)
+                && (l.contains("Time exceeded") || l.contains("Time to live exceeded"))),
+            "ping {family} with a hop limit of 1 got no time exceeded from meshd's {meshd}: {one}"
+        );
+        let two = trace("2");
+        assert!(
+            two.success() && two.stdout.contains("ttl=63"),
+            "ping {family} with a hop limit of 2 did not reach node 2 one hop away: {two}"
+        );
+        eprintln!(
+            "interop_babeld: ping {family} hop limit 1: {:?}; 2: {:?}",
+            one.stdout.lines().find(|l| l.contains("xceeded")),
+            two.stdout.lines().find(|l| l.contains("ttl="))
+        );
+    }
+}
