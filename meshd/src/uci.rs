@@ -612,8 +612,13 @@ impl Mapper<'_> {
         };
         let mut message = error.message();
         if let Some(key) = origin.toml_key {
+            // "listen_port must be ..." reads "must be ..." after the option's name; but
+            // "update_interval (2 s) must ..." keeps its subject.
             if let Some(rest) = message.strip_prefix(key) {
-                message = rest.strip_prefix(':').unwrap_or(rest).trim_start();
+                let rest = rest.strip_prefix(':').unwrap_or(rest);
+                if rest.starts_with(' ') && !rest.trim_start().starts_with('(') {
+                    message = rest.trim_start();
+                }
             }
         }
         let (place, line) = match &origin.option {
