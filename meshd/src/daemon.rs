@@ -36,6 +36,7 @@ use crate::keys::{self, PublicKey};
 use crate::state::State;
 use crate::tun::Tun;
 use crate::tunnel::{PeerSpec, TunnelEvent, Tunnels};
+use crate::uci::ConfigFile;
 
 /// The forwarding table's "link" for prefixes this node originates: deliver to `mesh0`.
 const LOCAL: LinkId = LinkId(u32::MAX);
@@ -50,16 +51,20 @@ const RESOLVE_INTERVAL: Duration = Duration::from_secs(30);
 /// side cannot starve the rest.
 const BATCH: usize = 64;
 
-const USAGE: &str = "usage: meshd [--config PATH] | --check-config PATH | --version | --help
+const USAGE: &str =
+    "usage: meshd [--config PATH | --uci PATH] | --check-config PATH | --check-uci PATH
+             | --version | --help
 
   --config PATH        run with this configuration (TOML); without it, built-in defaults
+  --uci PATH           run with an OpenWrt UCI configuration (/etc/config/meshd)
   --check-config PATH  check a configuration and exit: 0 if valid, 1 with the error if not
+  --check-uci PATH     check a UCI configuration the same way
   --version            print the version
 ";
 
 enum Command {
-    Run(Option<PathBuf>),
-    Check(PathBuf),
+    Run(Option<ConfigFile>),
+    Check(ConfigFile),
     Version,
     Help,
 }
@@ -70,10 +75,16 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
         [flag] if flag == "--help" || flag == "-h" => Ok(Command::Help),
         [flag] if flag == "--version" || flag == "-V" => Ok(Command::Version),
         [flag, path] if flag == "--config" || flag == "-c" => {
-            Ok(Command::Run(Some(PathBuf::from(path))))
+            Ok(Command::Run(Some(ConfigFile::Toml(PathBuf::from(path)))))
         }
-        [flag, path] if flag == "--check-config" => Ok(Command::Check(PathBuf::from(path))),
-        [flag] if flag == "--config" || flag == "--check-config" => {
+        [flag, path] if flag == "--uci" => Ok(Command::Run(Some(ConfigFile::Uci(path.into())))),
+        [flag, path] if flag == "--check-config" => {
+            Ok(Command::Check(ConfigFile::Toml(PathBuf::from(path))))
+        }
+        [flag, path] if flag == "--check-uci" => Ok(Command::Check(ConfigFile::Uci(path.into()))),
+        [flag]
+            if ["--config", "--check-config", "--uci", "--check-uci"].contains(&flag.as_str()) =>
+        {
             Err(format!("{flag} needs a file name"))
         }
         _ => Err(format!("unexpected arguments: {}", args.join(" "))),
@@ -98,10 +109,10 @@ pub fn main() -> ExitCode {
             println!("meshd {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
         }
-        Command::Check(path) => {
-            return match Config::load(&path) {
+        Command::Check(file) => {
+            return match file.load() {
                 Ok(_) => {
-                    println!("{}: ok", path.display());
+                    println!("{}: ok", file.path().display());
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
@@ -113,7 +124,7 @@ pub fn main() -> ExitCode {
         Command::Run(path) => path,
     };
     let config = match &path {
-        Some(path) => match Config::load(path) {
+        Some(file) => match file.load() {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("meshd: {e}");
@@ -183,7 +194,7 @@ fn peer_spec(peer: &PeerConfig) -> Result<PeerSpec, String> {
 /// Everything the loop owns.
 struct Daemon {
     config: Config,
-    config_path: Option<PathBuf>,
+    config_path: Option<ConfigFile>,
     identity: Identity,
     node: Node,
     tunnels: Tunnels,
@@ -208,7 +219,7 @@ struct Daemon {
     runtime_peers: std::collections::BTreeSet<PublicKey>,
 }
 
-async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), String> {
+async fn run(config: Config, config_path: Option<ConfigFile>) -> Result<(), String> {
     let key_path = config.private_key_path();
     let (private_key, generated) = keys::load_or_generate(&key_path).map_err(|e| e.to_string())?;
     if generated {
@@ -914,11 +925,12 @@ impl Daemon {
     /// SIGHUP: re-read the configuration and apply peer changes; sessions of peers that did not
     /// change stay up. Other settings need a restart, which we say.
     async fn reload(&mut self) -> Result<String, String> {
-        let Some(path) = self.config_path.clone() else {
+        let Some(file) = self.config_path.clone() else {
             info!("reload: no configuration file, nothing to reload");
             return Err("meshd runs on built-in defaults: there is no file to reload".into());
         };
-        let config = match Config::load(&path) {
+        let path = file.path();
+        let config = match file.load() {
             Ok(c) => c,
             Err(e) => {
                 error!("reload failed, keeping the running configuration: {e}");

@@ -16,6 +16,7 @@ mod logging;
 mod state;
 mod tun;
 mod tunnel;
+mod uci;
 
 fn main() -> std::process::ExitCode {
     daemon::main()
