@@ -43,6 +43,12 @@ fi
 section "Build meshd and meshctl (release)"
 cargo build --release -p meshd -p meshctl
 
+# The OpenWrt feed: shell syntax and shellcheck of the init and uci-defaults scripts, the
+# init script against stubbed procd, the firewall commands it generates, and the shipped UCI
+# file validated by the meshd just built.
+section "OpenWrt feed checks"
+sh openwrt/test.sh
+
 # Release mode: the simulator's tests run thousands of virtual seconds over many nodes.
 section "Tests (cargo test --workspace --release)"
 cargo test --workspace --release 2>&1 | tee "$test_log"
