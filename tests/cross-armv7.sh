@@ -1,0 +1,249 @@
+#!/usr/bin/env bash
+# Portability check for routers (issue 8, items 6 and 7): build meshd and meshctl for 32-bit ARM
+# (armv7-unknown-linux-gnueabihf) with Debian's own Rust 1.85 and its armhf std, run the wire, core
+# and config tests under qemu-arm, and print the router-profile sizes for armv7 and x86_64.
+#
+# Run as root on Debian 12 (it installs what is missing; a second run skips straight to the build).
+# Needs Debian's rustc-web/cargo-web 1.85 as /usr/bin/rustc and /usr/bin/cargo (.ci/run installs
+# them) and rustup's cargo on PATH for the x86_64 size figures.
+#
+# Every step that fails stops the script with a non-zero exit: a cross build or a test that does
+# not run is a failure, not a skip.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+export CARGO_TERM_COLOR=never
+export DEBIAN_FRONTEND=noninteractive
+
+if ! command -v cargo >/dev/null 2>&1 && [ -f "${CARGO_HOME:-$HOME/.cargo}/env" ]; then
+    # shellcheck disable=SC1091
+    . "${CARGO_HOME:-$HOME/.cargo}/env"
+fi
+
+section() {
+    printf '\n===== %s =====\n' "$*"
+}
+
+die() {
+    echo "error: $*" >&2
+    exit 1
+}
+
+TARGET=armv7-unknown-linux-gnueabihf
+# Debian's Rust for routers: the same exact version .ci/run installs. The armhf std is
+# Multi-Arch: same with the amd64 one, so it must be this very version, not just 1.85.
+MSRV_VERSION=1.85.0+dfsg3-1~deb12u3
+DEB_RUSTC=/usr/bin/rustc
+DEB_CARGO=/usr/bin/cargo
+ARMV7_TARGET_DIR=target/armv7
+# The issue's budget for meshd + meshctl, stripped, on armv7 (1.5 MB).
+SIZE_BUDGET=$((1500 * 1000))
+
+started=$(date +%s)
+
+section "Debian's Rust toolchain"
+if [ ! -x "$DEB_RUSTC" ] || [ ! -x "$DEB_CARGO" ]; then
+    die "$DEB_RUSTC or $DEB_CARGO is missing: install rustc-web=$MSRV_VERSION cargo-web=$MSRV_VERSION (bash .ci/run does)"
+fi
+rustc_web=$(dpkg-query -W -f='${Version}' rustc-web 2>/dev/null || true)
+[ "$rustc_web" = "$MSRV_VERSION" ] ||
+    die "rustc-web is '${rustc_web:-not installed}', expected $MSRV_VERSION (bash .ci/run installs it)"
+"$DEB_RUSTC" --version
+"$DEB_CARGO" --version
+
+section "Cross toolchain packages (gcc-arm-linux-gnueabihf, qemu-user)"
+PACKAGES=(
+    gcc-arm-linux-gnueabihf
+    libc6-dev-armhf-cross
+    binutils-arm-linux-gnueabihf
+    qemu-user
+)
+STD_PACKAGE=libstd-rust-web-dev:armhf
+if ! dpkg --print-foreign-architectures | grep -qx armhf; then
+    [ "$(id -u)" -eq 0 ] || die "armhf is not a dpkg architecture yet; run as root to add it"
+    echo "adding dpkg architecture armhf"
+    dpkg --add-architecture armhf
+fi
+installed_version() {
+    local status
+    status=$(dpkg-query -W -f='${Status} ${Version}' "$1" 2>/dev/null || true)
+    if [[ "$status" == "install ok installed "* ]]; then echo "${status##* }"; fi
+}
+missing=()
+for package in "${PACKAGES[@]}"; do
+    [ -n "$(installed_version "$package")" ] || missing+=("$package")
+done
+std_installed=$(installed_version "$STD_PACKAGE")
+updated=false
+apt_update() {
+    if [ "$updated" = false ]; then
+        # Right after `dpkg --add-architecture`, one index of the new architecture can fail while
+        # a mirror syncs; what can be installed from the rest still is, and a package that really
+        # is missing makes apt-get install fail below.
+        apt-get update || echo "apt-get update reported errors; going on with the indexes it fetched"
+        updated=true
+    fi
+}
+if [ "${#missing[@]}" -eq 0 ]; then
+    echo "all ${#PACKAGES[@]} packages already installed"
+else
+    [ "$(id -u)" -eq 0 ] || die "missing packages (${missing[*]}); run as root to install them"
+    echo "installing: ${missing[*]}"
+    apt_update
+    apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+# Debian's rustc has sysroot /usr, so the armhf std that libstd-rust-web-dev:armhf installs lands
+# in /usr/lib/rustlib/$TARGET/lib, where it looks without any flag. The package is Multi-Arch:
+# same with the amd64 one, so it must be exactly rustc-web's version.
+section "Rust std for $TARGET ($STD_PACKAGE=$MSRV_VERSION)"
+sysroot=$PWD/$ARMV7_TARGET_DIR/debian-sysroot
+stamp=$sysroot/.version
+use_private_sysroot() {
+    sysroot_flags="--sysroot=$sysroot"
+    # Target rustflags only: build scripts and proc macros keep Debian's host std in /usr.
+    export CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_RUSTFLAGS="$sysroot_flags"
+    std_installed="$MSRV_VERSION (unpacked in $sysroot)"
+}
+sysroot_flags=
+if [ "$std_installed" = "$MSRV_VERSION" ]; then
+    echo "$STD_PACKAGE $std_installed already installed"
+elif [ -n "$std_installed" ]; then
+    die "$STD_PACKAGE $std_installed is installed, but rustc-web is $MSRV_VERSION: they must match exactly"
+elif [ "$(cat "$stamp" 2>/dev/null || true)" = "$MSRV_VERSION" ]; then
+    echo "$STD_PACKAGE $MSRV_VERSION already unpacked in $sysroot (apt-get could not install it; see below)"
+    use_private_sysroot
+else
+    [ "$(id -u)" -eq 0 ] || die "$STD_PACKAGE is missing; run as root to install it"
+    apt_update
+    apt-cache policy "$STD_PACKAGE" | sed -n '1,3p'
+    if apt-get install -y --no-install-recommends "$STD_PACKAGE=$MSRV_VERSION"; then
+        std_installed=$(installed_version "$STD_PACKAGE")
+    else
+        # Installing it drags in libstd-rust-web-1.85:armhf, which holds only the armhf *compiler*
+        # (librustc_driver, hence libllvm19:armhf and ~30 more armhf libraries) and is useless
+        # for cross-compiling. Those libraries are Multi-Arch: same, so each must match the amd64
+        # copy's version; when one armhf index failed to download (bookworm-security's, while a
+        # mirror syncs), they can't, and apt gives up. The std itself is all rlibs with no
+        # run-time dependency: unpack that same package at that same version into a sysroot of
+        # our own and point rustc at it for this target only.
+        echo "WARNING: apt-get could not install $STD_PACKAGE (its armhf compiler dependencies do not resolve);"
+        echo "WARNING: unpacking the same package ($MSRV_VERSION) into a private sysroot instead"
+        download=$(mktemp -d)
+        chmod 755 "$download" # apt-get download runs as _apt where it can
+        (cd "$download" && apt-get download "$STD_PACKAGE=$MSRV_VERSION")
+        deb=$(compgen -G "$download/libstd-rust-web-dev_*_armhf.deb" | head -n 1) ||
+            die "apt-get download gave no $STD_PACKAGE .deb"
+        got=$(dpkg-deb -f "$deb" Version)
+        [ "$got" = "$MSRV_VERSION" ] || die "downloaded $STD_PACKAGE is $got, expected $MSRV_VERSION"
+        rm -rf "$sysroot"
+        dpkg-deb -x "$deb" "$download/root"
+        mkdir -p "$sysroot/lib"
+        mv "$download/root/usr/lib/rustlib" "$sysroot/lib/rustlib"
+        rm -rf "$download"
+        echo "$MSRV_VERSION" >"$stamp"
+        use_private_sysroot
+    fi
+fi
+echo "$STD_PACKAGE $std_installed, rustc-web $rustc_web"
+# shellcheck disable=SC2086 # no flag, or one flag without spaces
+libdir=$("$DEB_RUSTC" $sysroot_flags --print target-libdir --target "$TARGET")
+compgen -G "$libdir/libstd-*.rlib" >/dev/null ||
+    die "Debian's rustc finds no std for $TARGET in $libdir (sysroot $("$DEB_RUSTC" --print sysroot))"
+echo "std for $TARGET: $libdir"
+command -v arm-linux-gnueabihf-gcc >/dev/null || die "arm-linux-gnueabihf-gcc is not on PATH"
+command -v qemu-arm >/dev/null || die "qemu-arm is not on PATH"
+arm-linux-gnueabihf-gcc --version | head -n 1
+qemu-arm --version | head -n 1
+
+# Linker and test runner for the target, and Debian's compiler for every cargo call below. The
+# C parts (ring's assembly and C via the cc crate) pick arm-linux-gnueabihf-gcc on their own.
+export CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_LINKER=arm-linux-gnueabihf-gcc
+export CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_RUNNER="qemu-arm -L /usr/arm-linux-gnueabihf"
+deb_cargo() {
+    RUSTC="$DEB_RUSTC" RUSTDOC=/usr/bin/rustdoc CARGO_TARGET_DIR="$ARMV7_TARGET_DIR" \
+        "$DEB_CARGO" "$@"
+}
+
+section "Build meshd and meshctl for $TARGET (router profile, Debian's Rust)"
+deb_cargo build --target "$TARGET" --locked -p meshd -p meshctl --profile router
+arm_dir="$ARMV7_TARGET_DIR/$TARGET/router"
+for bin in meshd meshctl; do
+    [ -f "$arm_dir/$bin" ] || die "$arm_dir/$bin was not built"
+    if command -v file >/dev/null; then file "$arm_dir/$bin"; fi
+done
+# The router binaries themselves start on the emulated CPU.
+$CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_RUNNER "$arm_dir/meshd" --version
+$CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_RUNNER "$arm_dir/meshctl" --version
+
+# A test binary that ran no test would pass silently: count them and insist on some.
+test_log=$(mktemp)
+trap 'rm -f "$test_log"' EXIT
+count_passed() {
+    awk '/^test result:/ { for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^passed;?$/) n += $i }
+         END { print n + 0 }' "$1"
+}
+
+section "Wire and core tests under qemu-arm (meshd-babel, meshd-control)"
+deb_cargo test --target "$TARGET" --locked -p meshd-babel -p meshd-control 2>&1 | tee "$test_log"
+passed=$(count_passed "$test_log")
+[ "$passed" -gt 0 ] || die "no babel or control test ran under qemu-arm"
+echo "meshd-babel and meshd-control: $passed tests passed under qemu-arm"
+core_passed=$passed
+
+# All of meshd's unit tests: configuration, keys, identity and state files, and the daemon's
+# packet path (forwarding, WireGuard tunnels through boringtun, the inner smoltcp stack) whose
+# integer widths and crypto are what 32-bit can break. None needs root or a namespace: the kernel
+# is an in-memory fake there. The namespace tests (tests/netns) run the real daemon as root and
+# stay on x86_64.
+section "meshd unit tests under qemu-arm (config, keys, identity, state, forwarding, tunnels)"
+deb_cargo test --target "$TARGET" --locked -p meshd --bins 2>&1 | tee "$test_log"
+passed=$(count_passed "$test_log")
+[ "$passed" -gt 0 ] || die "no meshd unit test ran under qemu-arm"
+echo "meshd: $passed tests passed under qemu-arm"
+meshd_passed=$passed
+
+section "Build meshd and meshctl for x86_64 (router profile)"
+cargo build --locked --profile router -p meshd -p meshctl
+x86_dir=target/router
+
+# The router profile strips already; strip a copy again so the figure is the stripped size even
+# if a toolchain ignored `strip = true`.
+stripped_size() {
+    local strip_tool=$1 file=$2 copy
+    copy=$(mktemp)
+    cp "$file" "$copy"
+    "$strip_tool" --strip-all "$copy"
+    stat -c %s "$copy"
+    rm -f "$copy"
+}
+human() {
+    awk -v b="$1" 'BEGIN { printf "%d bytes (%.1f KiB, %.2f MB)", b, b / 1024, b / 1000000 }'
+}
+
+section "Sizes (router profile, stripped)"
+arm_meshd=$(stripped_size arm-linux-gnueabihf-strip "$arm_dir/meshd")
+arm_meshctl=$(stripped_size arm-linux-gnueabihf-strip "$arm_dir/meshctl")
+x86_meshd=$(stripped_size strip "$x86_dir/meshd")
+x86_meshctl=$(stripped_size strip "$x86_dir/meshctl")
+arm_total=$((arm_meshd + arm_meshctl))
+x86_total=$((x86_meshd + x86_meshctl))
+printf '%-28s %s\n' \
+    "armv7 meshd:" "$(human "$arm_meshd")" \
+    "armv7 meshctl:" "$(human "$arm_meshctl")" \
+    "armv7 meshd + meshctl:" "$(human "$arm_total")" \
+    "x86_64 meshd:" "$(human "$x86_meshd")" \
+    "x86_64 meshctl:" "$(human "$x86_meshctl")" \
+    "x86_64 meshd + meshctl:" "$(human "$x86_total")"
+if [ "$arm_total" -le "$SIZE_BUDGET" ]; then
+    echo "armv7 total is within the 1.5 MB budget"
+else
+    # Reported, not failed: the budget is a target tracked in openwrt/SIZES.md.
+    echo "WARNING: armv7 total is over the 1.5 MB budget by $(human $((arm_total - SIZE_BUDGET)))"
+fi
+
+section "Summary"
+echo "armv7 (Debian $("$DEB_RUSTC" --version)): built; $core_passed babel/control and $meshd_passed meshd tests passed under qemu-arm"
+echo "took $(($(date +%s) - started)) s"
+echo "cross-armv7: $((core_passed + meshd_passed)) passed, 0 failed"
