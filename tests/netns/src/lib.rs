@@ -754,41 +754,8 @@ impl Mesh {
     /// output appended to its log. Panics if it is already running.
     #[track_caller]
     pub fn start(&mut self, i: usize) {
-        assert!(!self.is_running(i), "node {i} is already running");
-        self.reap(i);
-        let config = self.config_path(i);
-        fs::write(&config, self.config_text(i)).expect("write the configuration");
-        write_private_key(
-            &self.nodes[i].dir.join("private.key"),
-            &self.nodes[i].private_key,
-        );
-
-        let starts = self.nodes[i].starts + 1;
-        let config = config.to_string_lossy().into_owned();
-        let argv: Vec<String> = self
-            .program
-            .iter()
-            .map(|arg| arg.replace("{config}", &config))
-            .collect();
-        let mut log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.log_path(i))
-            .expect("open the node log");
-        writeln!(log, "{} {}", start_marker(starts), argv.join(" ")).expect("write the node log");
-        let log_err = log.try_clone().expect("clone the log handle");
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.nodes[i].ns])
-            .args(&argv)
-            .env("RUST_BACKTRACE", "1")
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log_err)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start node {i}: {e}"));
-        let node = &mut self.nodes[i];
-        node.child = Some(child);
-        node.starts = starts;
+        let config = self.config_text(i);
+        self.start_with_config(i, &config);
     }
 
     /// Starts every node.
