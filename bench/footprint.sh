@@ -48,20 +48,9 @@ target/release/meshd (cargo build --release -p meshd).
 EOF
 }
 
-die() { echo "error: $*" >&2; exit 2; }
-log() { echo "# $*" >&2; }
-
-# Runs "$@" in the background and waits for it, so that a TERM or INT is acted on at once (bash
-# runs traps only after a foreground child ends); cleanup kills it by its PID. Returns its status.
-FG_PID=""
-run_fg() {
-    "$@" &
-    FG_PID=$!
-    local rc=0
-    wait "$FG_PID" || rc=$?
-    FG_PID=""
-    return "$rc"
-}
+# die, log, run_fg
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -181,8 +170,8 @@ for ((i = 0; i < NODES; i++)); do
 done
 for ((i = 0; i < NODES; i++)); do
     {
-        printf '[node]\ninterface = "mesh0"\nlisten_port = %d\nstate_dir = "%s"\nlog_level = "info"\n' \
-            "$LISTEN_PORT" "$WORK/node$i"
+        printf '[node]\ninterface = "mesh0"\nlisten_port = %d\nstate_dir = "%s"\ncontrol_socket = "%s/meshd.sock"\nlog_level = "info"\n' \
+            "$LISTEN_PORT" "$WORK/node$i" "$WORK/node$i"
         if [ "$i" -gt 0 ]; then
             printf '\n[[peer]]\npublic_key = "%s"\nendpoint = "[fd00:76:%d::1]:%d"\n' \
                 "$(cat "$WORK/node$((i - 1))/public.key")" $((i - 1)) "$LISTEN_PORT"

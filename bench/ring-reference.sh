@@ -311,6 +311,7 @@ write_meshd_conf() {
 interface = "mesh0"
 listen_port = $MESHD_PORT
 state_dir = "$WORK/meshd-$i"
+control_socket = "$WORK/meshd-$i/meshd.sock"
 
 # node $r, over vethR
 [[peer]]

@@ -54,20 +54,9 @@ setup is skipped.
 EOF
 }
 
-die() { echo "error: $*" >&2; exit 2; }
-log() { echo "# $*" >&2; }
-
-# Runs "$@" in the background and waits for it, so that a TERM or INT is acted on at once (bash
-# runs traps only after a foreground child ends); cleanup kills it by its PID. Returns its status.
-FG_PID=""
-run_fg() {
-    "$@" &
-    FG_PID=$!
-    local rc=0
-    wait "$FG_PID" || rc=$?
-    FG_PID=""
-    return "$rc"
-}
+# die, log, run_fg
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -207,6 +196,7 @@ setup_meshd() {
 interface = "mesh0"
 listen_port = $MESHD_PORT
 state_dir = "$dir"
+control_socket = "$dir/meshd.sock"
 mesh_prefix = "fd6d:6573:6800::/48"
 log_level = "info"
 underlay_mtu = 1500
