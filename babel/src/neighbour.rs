@@ -111,6 +111,8 @@ pub(crate) struct Neighbour {
     /// The last Hello timestamp it sent us and when we received it (for our IHU timestamps).
     pub(crate) last_hello_timestamp: Option<(u32, u32)>,
     pub(crate) rtt: Option<Duration>,
+    /// How many RTT samples have been folded in.
+    pub(crate) rtt_samples: u8,
     /// The neighbour timestamps its Hellos but we have no RTT sample yet: the link stays unusable
     /// until the first sample or this deadline, so that routes are not announced at a cost that
     /// jumps a moment later (which would make every route through it unfeasible downstream and
@@ -145,6 +147,7 @@ impl Neighbour {
             ihu_expiry: None,
             last_hello_timestamp: None,
             rtt: None,
+            rtt_samples: 0,
             rtt_deadline: None,
             answers_probes: false,
             probe: None,
@@ -255,8 +258,12 @@ impl Neighbour {
     /// sample, so one delayed packet does not move routes).
     pub(crate) fn add_rtt_sample(&mut self, sample: Duration) {
         self.rtt_deadline = None;
+        // The first samples weigh half, later ones an eighth: the very first often includes a
+        // WireGuard handshake and would otherwise make a fast link look slow for a minute.
+        self.rtt_samples = self.rtt_samples.saturating_add(1);
         self.rtt = Some(match self.rtt {
             None => sample,
+            Some(old) if self.rtt_samples <= 4 => (old + sample) / 2,
             Some(old) => (old * 7 + sample) / 8,
         });
     }

@@ -164,6 +164,8 @@ impl Config {
     pub fn babel_config(&self) -> babel::Config {
         babel::Config {
             hello_interval: self.babel.hello_interval,
+            // IHUs every third Hello, as babeld and BIRD send them.
+            ihu_interval: self.babel.hello_interval * 3,
             update_interval: self.babel.update_interval,
             ..babel::Config::default()
         }

@@ -135,6 +135,7 @@ fn parse(args: &[String]) -> Result<Scenario, String> {
     }
     if let Some(interval) = hello_interval {
         config.babel.hello_interval = interval;
+        config.babel.ihu_interval = interval * 3;
     }
     if let Some(interval) = update_interval {
         config.babel.update_interval = interval;

@@ -170,14 +170,11 @@ fn rtt_steers_around_a_slow_link() {
     );
 
     // The first RTT sample can be inflated (the Hello that carried it waited for the WireGuard
-    // handshake through the relay) and the smoothed RTT starts from it, decaying by 7/8 a sample
-    // (babel/src/neighbour.rs, `add_rtt_sample`) at one sample every few seconds: too slow to
-    // wait for. So the next sample is read from the change of the smoothed value, and must be
-    // what the relays add, 2 × 30 ms; the route stays through D all the while.
-    let first = last.0.expect("checked above");
-    let mut history = vec![first];
-    let mut sample = None;
-    let changed = mesh.wait_until(CONVERGE, || {
+    // handshake through the relay); the first few samples weigh half (babel/src/neighbour.rs,
+    // `add_rtt_sample`), so the smoothed RTT must settle near what the relays add, 2 x 30 ms,
+    // within a few samples, the route staying through D all the while.
+    let mut history = Vec::new();
+    let settled_near_relay_delay = mesh.wait_until(CONVERGE, || {
         let neighbours = json_list(&mesh, A, "neighbours").unwrap_or_default();
         let routes = json_list(&mesh, A, "routes").unwrap_or_default();
         last = (
@@ -192,20 +189,16 @@ fn rtt_steers_around_a_slow_link() {
             last.0,
             last.1
         );
-        match last.0 {
-            Some(now) if now != first => {
+        if let Some(now) = last.0 {
+            if history.last() != Some(&now) {
                 history.push(now);
-                sample = Some(8.0 * now - 7.0 * first);
-                true
             }
-            _ => false,
         }
+        last.0.is_some_and(|r| (55.0..90.0).contains(&r))
     });
-    assert!(changed, "A's RTT to B never changed from {first} ms");
-    let sample = sample.expect("set when it changed");
     assert!(
-        (55.0..90.0).contains(&sample),
-        "A's new RTT sample to B is {sample:.1} ms (smoothed {history:?}), not the relays' 2 × {DELAY_MS} ms"
+        settled_near_relay_delay,
+        "A's smoothed RTT to B never came within 55-90 ms (the relays add 2 x {DELAY_MS} ms): {history:?}"
     );
     assert!(
         last.0.is_some_and(|r| r >= 50.0) && last.1.is_some_and(|r| r < 10.0),
@@ -242,7 +235,7 @@ fn rtt_steers_around_a_slow_link() {
         .unwrap_or(f64::MAX);
     assert!(ms < 50.0, "ping A→C took {ms} ms, as if through B: {reply}");
     eprintln!(
-        "rtt: A→B {history:?} ms (sample {sample:.1} ms), A→D {:?} ms, route to C via D, ping A→C {ms} ms",
+        "rtt: A→B {history:?} ms, A→D {:?} ms, route to C via D, ping A→C {ms} ms",
         last.1
     );
 }
