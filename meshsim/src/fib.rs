@@ -31,6 +31,9 @@ pub struct Fib {
     epoch: u32,
     path: Vec<u32>,
     state: Vec<u8>,
+    /// Where the last failed connectivity check failed: the next one starts there, since a
+    /// broken destination usually stays broken for a while.
+    last_failure: usize,
 }
 
 impl Fib {
@@ -48,6 +51,7 @@ impl Fib {
             epoch: 0,
             path: Vec::with_capacity(nodes),
             state: vec![UNKNOWN; nodes],
+            last_failure: 0,
         }
     }
 
@@ -130,7 +134,8 @@ impl Fib {
         if self.installed < alive * (alive - 1) {
             return false;
         }
-        for destination in (0..n).filter(|&d| !down[d]) {
+        let first = self.last_failure;
+        for destination in (first..n).chain(0..first).filter(|&d| !down[d]) {
             let row = &self.entries[destination * n..(destination + 1) * n];
             self.state.fill(UNKNOWN);
             self.state[destination] = REACHES;
@@ -152,6 +157,7 @@ impl Fib {
                     current = entry.next as usize;
                 };
                 if !reaches {
+                    self.last_failure = destination;
                     return false;
                 }
                 for &v in &self.path {

@@ -77,6 +77,7 @@ impl Scenario {
     /// Runs the scenario on an existing simulator (for other routing cores in tests).
     pub fn drive<R: crate::Router>(&self, sim: &mut Sim<R>) -> Report {
         let tick = self.connectivity_interval.max(Duration::from_millis(1));
+        let tick_nanos = u64::try_from(tick.as_nanos()).unwrap_or(u64::MAX);
         let optimal_every = (self.optimal_interval.as_nanos() / tick.as_nanos()).max(1) as u64;
         let disrupt = self.cut_fraction > 0.0 || self.crash_fraction > 0.0;
         let stop_at = self.duration.unwrap_or(self.max_duration);
@@ -94,7 +95,7 @@ impl Scenario {
         let mut k: u64 = 0;
         loop {
             k += 1;
-            let t = (tick * k as u32).min(stop_at);
+            let t = Duration::from_nanos(tick_nanos.saturating_mul(k)).min(stop_at);
             sim.run_until(t);
 
             if full_connectivity.is_none() && sim.fully_connected() {
