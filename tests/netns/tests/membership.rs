@@ -1,0 +1,194 @@
+//! Membership on a shared segment: allowlist and community routers take in their own and
+//! refuse outsiders (no session, no Babel neighbour, no routes), and `meshctl refused` says who
+//! was refused and why.
+
+use std::net::IpAddr;
+use std::os::unix::fs::OpenOptionsExt;
+use std::time::Duration;
+
+use meshd_netns_tests::{Mesh, SEGMENT_INTERFACE};
+use serde_json::Value;
+
+const CONVERGE: Duration = Duration::from_secs(30);
+const MESHCTL: Duration = Duration::from_secs(5);
+/// How long outsiders get to (fail to) get in: several beacon intervals and handshake retries.
+const OUTSIDERS: Duration = Duration::from_secs(8);
+
+fn json(mesh: &Mesh, i: usize, args: &[&str]) -> Value {
+    let mut argv = vec!["--json"];
+    argv.extend_from_slice(args);
+    let out = mesh.meshctl(i, &argv, MESHCTL);
+    assert!(out.success(), "meshctl {args:?} on node {i}: {out}");
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("meshctl {args:?}: {e}: {out}"))
+}
+
+fn peer_keys(mesh: &Mesh, i: usize) -> Vec<String> {
+    json(mesh, i, &["peers"])
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|p| p["public_key"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The reasons node `i` gives for refusing `key`.
+fn refusals(mesh: &Mesh, i: usize, key: &str) -> Vec<(String, String)> {
+    json(mesh, i, &["refused"])
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter(|r| r["public_key"] == key)
+        .map(|r| {
+            (
+                r["reason"].as_str().unwrap_or_default().to_owned(),
+                r["place"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Node `i` has neither a peer, a Babel neighbour nor a route for node `outsider`.
+fn assert_shut_out(mesh: &mut Mesh, i: usize, outsider: usize) {
+    let key = mesh.public_key(outsider).to_owned();
+    assert!(
+        !peer_keys(mesh, i).contains(&key),
+        "node {i} has outsider {outsider} as a peer"
+    );
+    let neighbours = json(mesh, i, &["neighbours"]);
+    assert!(
+        neighbours
+            .as_array()
+            .expect("a list")
+            .iter()
+            .all(|n| n["peer"] != key.as_str()),
+        "node {i} has outsider {outsider} as a Babel neighbour"
+    );
+    let address = mesh.mesh_address(outsider).to_string();
+    assert!(
+        mesh.routes(i).iter().all(|r| !r.contains(&address)),
+        "node {i} routes to outsider {outsider}: {:?}",
+        mesh.routes(i)
+    );
+}
+
+#[test]
+fn allowlist_routers_take_each_other_and_refuse_an_outsider() {
+    let Some(mut mesh) = Mesh::new(3) else { return };
+    mesh.join_segment();
+    // 0 and 1 allow each other; 2 is open and keen to join anyone.
+    for (i, other) in [(0, 1), (1, 0)] {
+        let membership = format!(
+            "[membership]\npolicy = \"allowlist\"\nallow = [\"{}\"]\n",
+            mesh.public_key(other)
+        );
+        let config = mesh.discovery_config(i, 1.0, "", &membership);
+        mesh.start_with_config(i, &config);
+    }
+    let config = mesh.discovery_config(2, 1.0, "", "");
+    mesh.start_with_config(2, &config);
+
+    let addrs = mesh.mesh_addresses();
+    assert!(
+        mesh.ping(0, IpAddr::from(addrs[1]), 60, CONVERGE),
+        "the allowed pair did not mesh"
+    );
+    std::thread::sleep(OUTSIDERS);
+    for i in [0, 1] {
+        assert_shut_out(&mut mesh, i, 2);
+        let reasons = refusals(&mesh, i, mesh.public_key(2));
+        // Its beacons are refused, and so is the handshake it starts after hearing ours.
+        assert!(
+            reasons.contains(&("not in allowlist".to_owned(), SEGMENT_INTERFACE.to_owned())),
+            "node {i} refused node 2 for {reasons:?}"
+        );
+    }
+    assert!(
+        !mesh.ping(2, IpAddr::from(addrs[0]), 2, Duration::from_secs(3)),
+        "the outsider reaches an allowlist router"
+    );
+    let table = mesh.meshctl(0, &["refused"], MESHCTL);
+    assert!(
+        table.stdout.contains("not in allowlist") && table.stdout.contains("seg0"),
+        "meshctl refused shows the outsider: {table}"
+    );
+}
+
+fn write_secret(mesh: &Mesh, i: usize, secret: &str) -> String {
+    let path = mesh.node_dir(i).join("community.key");
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .expect("create the secret file");
+    std::io::Write::write_all(&mut file, format!("{secret}\n").as_bytes()).expect("write");
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn community_routers_take_members_and_refuse_outsiders() {
+    let Some(mut mesh) = Mesh::new(4) else { return };
+    mesh.join_segment();
+    let secret = "q2pNv1hXxr3cJ8V0kC4Zy7dWm6sT9bLfE5uA1oRgH2I=";
+    let wrong = "Zq2pNv1hXxr3cJ8V0kC4Zy7dWm6sT9bLfE5uA1oRgH0=";
+    // 0 and 1: members. 2: the right community id, the wrong secret. 3: an open router.
+    for (i, s) in [(0, secret), (1, secret), (2, wrong)] {
+        let path = write_secret(&mesh, i, s);
+        let membership = format!(
+            "[membership]\npolicy = \"community\"\ncommunity_secret_file = \"{path}\"\n\
+             community_id = \"harbour\"\n"
+        );
+        let config = mesh.discovery_config(i, 1.0, "", &membership);
+        mesh.start_with_config(i, &config);
+    }
+    let config = mesh.discovery_config(3, 1.0, "", "");
+    mesh.start_with_config(3, &config);
+
+    let addrs = mesh.mesh_addresses();
+    assert!(
+        mesh.ping(0, IpAddr::from(addrs[1]), 60, CONVERGE),
+        "the two members did not mesh"
+    );
+
+    // The open router tries harder: it is told node 0's endpoint and starts handshakes.
+    let endpoint = format!(
+        "[{}%{}]:51820",
+        mesh.segment_link_local(0),
+        mesh.segment_index(3)
+    );
+    let key0 = mesh.public_key(0).to_owned();
+    let added = mesh.meshctl(3, &["peers", "add", &key0, &endpoint], MESHCTL);
+    assert!(added.success(), "{added}");
+    std::thread::sleep(OUTSIDERS);
+
+    for outsider in [2, 3] {
+        assert_shut_out(&mut mesh, 0, outsider);
+        assert_shut_out(&mut mesh, 1, outsider);
+    }
+    let reasons = |i: usize| refusals(&mesh, 0, mesh.public_key(i));
+    assert!(
+        reasons(2).iter().any(|(r, _)| r == "bad community MAC"),
+        "{:?}",
+        reasons(2)
+    );
+    let three = reasons(3);
+    assert!(
+        three.iter().any(|(r, _)| r == "other community"),
+        "{three:?}"
+    );
+    assert!(
+        three.iter().any(|(r, _)| r == "no authenticated beacon"),
+        "its handshakes are refused too: {three:?}"
+    );
+    // The open router's session with node 0 never came up.
+    let peers3 = json(&mesh, 3, &["peers"]);
+    let to0 = peers3
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|p| p["public_key"] == key0.as_str())
+        .expect("the peer added by hand");
+    assert_eq!(to0["up"], false, "an outsider completed a handshake: {to0}");
+    assert!(!mesh.ping(3, IpAddr::from(addrs[0]), 2, Duration::from_secs(3)));
+}
