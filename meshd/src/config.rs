@@ -921,9 +921,37 @@ fn check_endpoint(text: &str) -> Result<(), String> {
         let (address, port) = rest
             .split_once("]:")
             .ok_or("write an IPv6 endpoint as [address]:port")?;
-        address
+        // A link-local address needs its interface: `[fe80::1%wlan0]:51820` (or the index).
+        let (address, scope) = match address.split_once('%') {
+            Some((a, scope)) => (a, Some(scope)),
+            None => (address, None),
+        };
+        let parsed = address
             .parse::<Ipv6Addr>()
             .map_err(|_| format!("`{address}` is not an IPv6 address"))?;
+        let link_local = parsed.segments()[0] & 0xffc0 == 0xfe80;
+        match scope {
+            Some(scope) if !link_local => {
+                return Err(format!(
+                    "`%{scope}` is only for link-local (fe80::/10) addresses"
+                ))
+            }
+            Some(scope)
+                if scope.is_empty()
+                    || scope.len() > 15
+                    || !scope
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')) =>
+            {
+                return Err(format!("`%{scope}` is not an interface name or index"))
+            }
+            None if link_local => {
+                return Err(format!(
+                    "link-local `{address}` needs its interface: [{address}%wlan0]:port"
+                ))
+            }
+            _ => {}
+        }
         port
     } else {
         let (host, port) = text.rsplit_once(':').ok_or("missing :port")?;
@@ -1286,6 +1314,12 @@ public_key = "{KEY_B}"
                 "write an IPv6 endpoint as [address]:port",
             ),
             ("endpoint = \"[example.net]:1\"", "is not an IPv6 address"),
+            ("endpoint = \"[fe80::1]:1\"", "needs its interface"),
+            ("endpoint = \"[fd00::1%eth0]:1\"", "only for link-local"),
+            (
+                "endpoint = \"[fe80::1%]:1\"",
+                "is not an interface name or index",
+            ),
             (
                 "endpoint = \"exa mple.net:1\"",
                 "is not a host name or address",
@@ -1313,12 +1347,9 @@ public_key = "{KEY_B}"
         ] {
             let text = format!("[[peer]]\npublic_key = \"{KEY_A}\"\nendpoint = \"{endpoint}\"\n");
             let result = parse(&text);
-            if endpoint.contains('%') {
-                // Zone ids are for the daemon's discovery, not for typed-in endpoints.
-                assert!(result.is_err(), "{endpoint}");
-            } else {
-                assert!(result.is_ok(), "{endpoint}: {result:?}");
-            }
+            // A zone (interface) is needed for a link-local endpoint, e.g. a router on the
+            // other end of a cable, and allowed only there.
+            assert!(result.is_ok(), "{endpoint}: {result:?}");
         }
     }
 

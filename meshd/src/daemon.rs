@@ -172,6 +172,19 @@ fn random_seed() -> u64 {
 }
 
 fn resolve(endpoint: &str) -> Option<SocketAddr> {
+    // `[fe80::1%wlan0]:port`: the standard library takes only an interface index after `%`.
+    let named_scope = endpoint
+        .strip_prefix('[')
+        .and_then(|rest| rest.split_once("]:"))
+        .and_then(|(address, port)| {
+            let (address, scope) = address.split_once('%')?;
+            if scope.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let index = nix::net::if_::if_nametoindex(scope).ok()?;
+            Some(format!("[{address}%{index}]:{port}"))
+        });
+    let endpoint = named_scope.as_deref().unwrap_or(endpoint);
     match endpoint.to_socket_addrs() {
         Ok(mut addrs) => addrs.next(),
         Err(e) => {
