@@ -308,7 +308,8 @@ async fn run(config: Config, config_path: Option<ConfigFile>) -> Result<(), Stri
         router.fib.insert(*prefix, LOCAL);
     }
 
-    let joining = Joining::start(&config, identity.public_key.0, random_seed())?;
+    let tunnel_port = socket.local_addr().map_or(port, |a| a.port());
+    let joining = Joining::start(&config, identity.public_key.0, tunnel_port, random_seed())?;
     let (control, calls) = ControlServer::start(&config.node.control_socket)?;
     let mut daemon = Daemon {
         joining,

@@ -317,6 +317,8 @@ pub struct Discovery {
     rng: u64,
     stats: Stats,
     scratch: Vec<u8>,
+    /// The counter of our last beacon.
+    last_counter: u64,
 }
 
 impl Discovery {
@@ -328,6 +330,7 @@ impl Discovery {
             rng: seed | 1,
             stats: Stats::default(),
             scratch: Vec::with_capacity(MAX_BEACON_LEN),
+            last_counter: 0,
         }
     }
 
@@ -424,9 +427,13 @@ impl Discovery {
         let mut out = Vec::with_capacity(due.len());
         for index in due {
             let next = self.jittered_interval();
-            let counter = std::time::SystemTime::now()
+            // The clock, but strictly increasing: beacons on two interfaces in the same
+            // millisecond, or a clock stepped back, must not look like replays.
+            let clock = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64);
+            let counter = clock.max(self.last_counter + 1);
+            self.last_counter = counter;
             let beacon = Beacon {
                 public_key: self.settings.our_key,
                 port: self.settings.tunnel_port,
@@ -866,6 +873,26 @@ mod tests {
         assert_eq!(keys(gone.clone()), vec![[1; 32]]);
         assert!(gone[0].1.was_up);
         assert!(d.is_empty());
+    }
+
+    #[test]
+    fn counters_increase_across_interfaces() {
+        let t0 = Instant::now();
+        let mut d = discovery(Duration::from_secs(4));
+        d.set_interfaces(
+            t0,
+            &[
+                (3, "lan0".into(), link_local(1)),
+                (4, "lan1".into(), link_local(1)),
+            ],
+        );
+        let sent = d.poll_beacons(t0 + Duration::from_secs(1));
+        assert_eq!(sent.len(), 2);
+        let counters: Vec<u64> = sent
+            .iter()
+            .map(|(_, b)| parse(b, "", None).expect("a beacon").counter)
+            .collect();
+        assert!(counters[0] < counters[1], "{counters:?}");
     }
 
     #[test]

@@ -61,7 +61,13 @@ fn rules(config: &Config) -> Rules {
 impl Joining {
     /// Sets up discovery from the configuration: the secret, and (if any interface is named)
     /// the beacon socket and the netlink watch.
-    pub fn start(config: &Config, our_key: [u8; 32], seed: u64) -> Result<Joining, String> {
+    /// `tunnel_port` is the port the WireGuard socket really got (`listen_port` may be 0).
+    pub fn start(
+        config: &Config,
+        our_key: [u8; 32],
+        tunnel_port: u16,
+        seed: u64,
+    ) -> Result<Joining, String> {
         let keys = match (
             &config.membership.community_secret_file,
             config.membership.policy,
@@ -79,7 +85,7 @@ impl Joining {
             community_id: config.membership.community_id.clone(),
             keys,
             our_key,
-            tunnel_port: config.node.listen_port,
+            tunnel_port,
         };
         let patterns = config.discovery.interfaces.clone();
         let port = config.discovery.port;
