@@ -191,4 +191,7 @@ fn community_routers_take_members_and_refuse_outsiders() {
         .expect("the peer added by hand");
     assert_eq!(to0["up"], false, "an outsider completed a handshake: {to0}");
     assert!(!mesh.ping(3, IpAddr::from(addrs[0]), 2, Duration::from_secs(3)));
+    let table = mesh.meshctl(0, &["refused"], MESHCTL);
+    assert!(table.stdout.contains("bad community MAC"), "{table}");
+    eprintln!("$ meshctl refused\n{}", table.stdout);
 }
