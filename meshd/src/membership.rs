@@ -57,6 +57,10 @@ pub enum Reason {
     RateLimit,
     /// Its session did not come up in time (a wrong preshared key, or nobody there).
     NoHandshake,
+    /// Open policy: a handshake from a stranger that did not come from a discovery interface
+    /// (the internet, say). Open means open to the neighbourhood, not to anyone who knows our
+    /// public key.
+    NotLocal,
 }
 
 impl Reason {
@@ -70,6 +74,7 @@ impl Reason {
             Reason::PeerLimit => "max_peers reached",
             Reason::RateLimit => "handshake rate limit",
             Reason::NoHandshake => "handshake did not complete",
+            Reason::NotLocal => "not from a discovery interface",
         }
     }
 }

@@ -417,7 +417,9 @@ impl Daemon {
     }
 
     /// The admission test for a handshake initiation from a key that is not a peer, run by
-    /// `Tunnels` before it answers. `admitted` collects the keys let in, for
+    /// `Tunnels` before it answers. Under `open`, only from a link-local address on a
+    /// discovery interface: with discovery off (the default), or from the internet, strangers'
+    /// handshakes are refused as before; `allowlist` keys are welcome from anywhere. `admitted` collects the keys let in, for
     /// [`Daemon::admitted_inbound`] once the datagram is handled.
     pub(super) fn admit_inbound(
         joining: &mut Joining,
@@ -436,7 +438,21 @@ impl Daemon {
                 .map_or_else(|| from.ip().to_string(), str::to_owned),
             SocketAddr::V4(_) => from.ip().to_string(),
         };
-        match joining.membership.admit(now, &key, false, count) {
+        let local = match from {
+            SocketAddr::V6(v6) => {
+                v6.ip().segments()[0] & 0xffc0 == 0xfe80
+                    && joining.discovery.is_active(v6.scope_id())
+            }
+            SocketAddr::V4(_) => false,
+        };
+        let admitted_by_policy = match joining.membership.check_policy(&key, false) {
+            Ok(()) if joining.membership.rules().policy == Policy::Open && !local => {
+                Err(Reason::NotLocal)
+            }
+            Ok(()) => joining.membership.admit(now, &key, false, count),
+            Err(reason) => Err(reason),
+        };
+        match admitted_by_policy {
             Ok(()) => {
                 admitted.push((key, from));
                 Some(PeerSpec {

@@ -155,3 +155,37 @@ fn an_interface_that_goes_and_comes_back_is_picked_up_without_restart() {
         "node 2 logged its new interface"
     );
 }
+
+#[test]
+fn an_open_router_takes_strangers_only_from_its_discovery_interfaces() {
+    let Some(mut mesh) = Mesh::new(2) else { return };
+    // Node 1 reaches node 0 over a routed underlay link (ULA addresses), not over the segment.
+    mesh.link(0, 1);
+    mesh.join_segment();
+    mesh.unplug(1);
+    let own_only = mesh.config_text(0);
+    let own_only = own_only.split("\n[[peer]]").next().expect("the node part");
+    let config = format!("{own_only}\n[discovery]\ninterfaces = [\"{SEGMENT_INTERFACE}\"]\n");
+    assert!(!config.contains(mesh.public_key(1)));
+    mesh.start_with_config(0, &config);
+    // Node 1 knows node 0 as a static peer and keeps starting handshakes.
+    mesh.start(1);
+    let key1 = mesh.public_key(1).to_owned();
+    let refused = mesh.wait_until(Duration::from_secs(20), || {
+        // meshctl may find no socket yet right after the start.
+        let out = mesh.meshctl(0, &["--json", "refused"], MESHCTL);
+        let list: Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+        list.as_array().is_some_and(|list| {
+            list.iter().any(|r| {
+                r["public_key"] == key1.as_str() && r["reason"] == "not from a discovery interface"
+            })
+        })
+    });
+    assert!(refused, "node 0 did not refuse the stranger's handshake");
+    assert!(
+        !peers(&mesh, 0).iter().any(|(k, _, _)| *k == key1),
+        "a stranger from outside the discovery interfaces became a peer"
+    );
+    let to0 = IpAddr::from(mesh.mesh_address(0));
+    assert!(!mesh.ping(1, to0, 2, Duration::from_secs(3)));
+}
