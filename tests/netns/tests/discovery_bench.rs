@@ -3,8 +3,8 @@
 //!
 //! - cold start: eight routers run on one segment (a bridge); a ninth is started and we time
 //!   until it has kernel routes to all eight and all eight to it, and until it has pinged each,
-//!   once joining by discovery alone, once with the eight as static peers (same run, same
-//!   machine);
+//!   joining by discovery alone (open policy), with the eight as static peers, and by discovery
+//!   in a community (secret) mesh: three meshes in one run, same machine;
 //! - idle cost: beacon bytes each router sends per second per interface, from meshd's counters
 //!   and, independently, from an nftables counter on UDP port 51821 in the namespace.
 //!
@@ -40,10 +40,31 @@ fn has_route(mesh: &Mesh, i: usize, address: &str) -> bool {
     mesh.routes(i).iter().any(|r| r.contains(address))
 }
 
+/// `[membership]` for the community variant, with node `i`'s copy of the secret.
+fn community(mesh: &Mesh, i: usize) -> String {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = mesh.node_dir(i).join("community.key");
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .expect("create the secret file");
+    std::io::Write::write_all(&mut file, b"q2pNv1hXxr3cJ8V0kC4Zy7dWm6sT9bLfE5uA1oRgH2I=\n")
+        .expect("write the secret");
+    format!(
+        "{}\n[membership]\npolicy = \"community\"\ncommunity_id = \"bench\"\n\
+         community_secret_file = \"{}\"\n",
+        discovery(),
+        path.display()
+    )
+}
+
 /// Starts the eight and waits until each has a route to every other.
-fn start_eight(mesh: &mut Mesh) -> Vec<String> {
+fn start_eight(mesh: &mut Mesh, extra: impl Fn(&Mesh, usize) -> String) -> Vec<String> {
     for i in 0..JOINER {
-        let text = config(mesh, i, &discovery());
+        let text = config(mesh, i, &extra(mesh, i));
         mesh.start_with_config(i, &text);
     }
     let addrs: Vec<String> = (0..JOINER)
@@ -131,7 +152,7 @@ fn cold_start_and_idle_cost() {
         return;
     };
     mesh.join_segment();
-    let addrs = start_eight(&mut mesh);
+    let addrs = start_eight(&mut mesh, |_, _| discovery());
     let (routes_s, ping_s) = join(&mut mesh, &addrs, &discovery());
     println!("discovery_join_routes_s: {routes_s:.2}");
     println!("discovery_join_all_pinged_s: {ping_s:.2}");
@@ -169,7 +190,7 @@ fn cold_start_and_idle_cost() {
         return;
     };
     mesh.join_segment();
-    let addrs = start_eight(&mut mesh);
+    let addrs = start_eight(&mut mesh, |_, _| discovery());
     let index = mesh.segment_index(JOINER);
     let mut peers = String::new();
     for i in 0..JOINER {
@@ -182,4 +203,16 @@ fn cold_start_and_idle_cost() {
     let (routes_s, ping_s) = join(&mut mesh, &addrs, &peers);
     println!("static_join_routes_s: {routes_s:.2}");
     println!("static_join_all_pinged_s: {ping_s:.2}");
+    drop(mesh);
+
+    // Discovery again, every router in one community (MACed beacons, derived preshared keys).
+    let Some(mut mesh) = Mesh::new(NODES) else {
+        return;
+    };
+    mesh.join_segment();
+    let addrs = start_eight(&mut mesh, community);
+    let extra = community(&mesh, JOINER);
+    let (routes_s, ping_s) = join(&mut mesh, &addrs, &extra);
+    println!("community_join_routes_s: {routes_s:.2}");
+    println!("community_join_all_pinged_s: {ping_s:.2}");
 }
