@@ -195,3 +195,32 @@ fn community_routers_take_members_and_refuse_outsiders() {
     assert!(table.stdout.contains("bad community MAC"), "{table}");
     eprintln!("$ meshctl refused\n{}", table.stdout);
 }
+
+#[test]
+fn a_denied_static_peer_gets_no_session() {
+    let Some(mut mesh) = Mesh::new(2) else { return };
+    mesh.link(0, 1);
+    // Node 0 lists node 1 as a static peer (the harness does) and denies it.
+    let config = format!(
+        "{}\n[membership]\ndeny = [\"{}\"]\n",
+        mesh.config_text(0),
+        mesh.public_key(1)
+    );
+    assert!(config.contains("[[peer]]"));
+    mesh.start_with_config(0, &config);
+    mesh.start(1);
+    let key1 = mesh.public_key(1).to_owned();
+    let refused = mesh.wait_until(Duration::from_secs(20), || {
+        let out = mesh.meshctl(0, &["--json", "refused"], MESHCTL);
+        let list: Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+        list.as_array().is_some_and(|l| {
+            l.iter()
+                .any(|r| r["public_key"] == key1.as_str() && r["reason"] == "denied")
+        })
+    });
+    assert!(refused, "node 0 does not show node 1 as denied");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_shut_out(&mut mesh, 0, 1);
+    let to0 = IpAddr::from(mesh.mesh_address(0));
+    assert!(!mesh.ping(1, to0, 2, Duration::from_secs(3)));
+}
