@@ -83,6 +83,17 @@ fn routers_on_one_segment_find_each_other_and_route() {
             "node {i}: one Babel neighbour per peer"
         );
     }
+    // A reload keeps discovered peers: they are not the file's to remove.
+    let reload = mesh.meshctl(0, &["reload"], MESHCTL);
+    assert!(
+        reload.success() && reload.stdout.contains("0 peers added, 0 removed"),
+        "{reload}"
+    );
+    assert_eq!(
+        peers(&mesh, 0).len(),
+        3,
+        "discovered peers survive a reload"
+    );
     let discovery = json(&mesh, 2, &["discovery"]);
     assert_eq!(discovery["interfaces"][0]["name"], SEGMENT_INTERFACE);
     assert!(discovery["interfaces"][0]["beacons_sent"].as_u64() >= Some(1));
