@@ -551,8 +551,7 @@ impl Discovery {
         interface.next_beacon = interface.next_beacon.min(now + delay);
     }
 
-    pub fn add(&mut self, now: Instant, key: [u8; 32], peer: Discovered) {
-        let _ = now;
+    pub fn add(&mut self, key: [u8; 32], peer: Discovered) {
         self.peers.insert(key, peer);
     }
 
@@ -808,7 +807,6 @@ mod tests {
         assert_eq!(endpoint, SocketAddrV6::new(link_local(2), 51820, 0, 3));
         assert_eq!(interface, "lan0");
         d.add(
-            t0,
             key,
             Discovered {
                 origin: Origin::Beacon,
@@ -858,8 +856,8 @@ mod tests {
             added,
             was_up: false,
         };
-        d.add(t0, [1; 32], peer(t0));
-        d.add(t0, [2; 32], peer(t0));
+        d.add([1; 32], peer(t0));
+        d.add([2; 32], peer(t0));
         // [1] comes up, [2] never does.
         let up = |k: &[u8; 32]| *k == [1; 32];
         let keys = |list: Vec<([u8; 32], Discovered)>| -> Vec<[u8; 32]> {

@@ -377,7 +377,6 @@ impl Daemon {
             PublicKey(key).short()
         );
         self.joining.discovery.add(
-            now,
             key,
             Discovered {
                 origin: Origin::Beacon,
@@ -445,14 +444,14 @@ impl Daemon {
             }
             SocketAddr::V4(_) => false,
         };
-        let admitted_by_policy = match joining.membership.check_policy(&key, false) {
+        let verdict = match joining.membership.check_policy(&key, false) {
             Ok(()) if joining.membership.rules().policy == Policy::Open && !local => {
                 Err(Reason::NotLocal)
             }
             Ok(()) => joining.membership.admit(now, &key, false, count),
             Err(reason) => Err(reason),
         };
-        match admitted_by_policy {
+        match verdict {
             Ok(()) => {
                 admitted.push((key, from));
                 Some(PeerSpec {
@@ -490,7 +489,6 @@ impl Daemon {
                 PublicKey(key).short()
             );
             self.joining.discovery.add(
-                now,
                 key,
                 Discovered {
                     origin: Origin::Inbound,

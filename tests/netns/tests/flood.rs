@@ -15,6 +15,8 @@ const MAX_PEERS: usize = 12;
 const RATE: usize = 4;
 const FLOOD_SECONDS: u64 = 8;
 const FLOOD_RATE: u64 = 5000;
+/// meshd's log line for each key it admits: `discovered <key> on seg0 at [fe80::…]:51820`.
+const ADMITTED: &str = " on seg0 at [";
 
 fn json(mesh: &Mesh, i: usize, args: &[&str]) -> (Value, Duration) {
     let mut argv = vec!["--json"];
@@ -57,7 +59,7 @@ fn a_beacon_flood_is_held_to_max_peers_and_the_handshake_rate() {
     let pid = mesh.pid(0).expect("node 0 runs");
     let rss_before = mesh.resident_kib(0).unwrap_or(0);
     let cpu_before = cpu_seconds(pid);
-    let admitted_before = mesh.current_log(0).matches("discovered ").count();
+    let admitted_before = mesh.current_log(0).matches(ADMITTED).count();
 
     // Node 2 runs no meshd: it is the flooder.
     let flood = mesh.spawn_in(
@@ -85,7 +87,7 @@ fn a_beacon_flood_is_held_to_max_peers_and_the_handshake_rate() {
             peers <= MAX_PEERS,
             "{peers} discovered peers, max {MAX_PEERS}"
         );
-        let admitted = mesh.current_log(0).matches("discovered ").count() - admitted_before;
+        let admitted = mesh.current_log(0).matches(ADMITTED).count() - admitted_before;
         // A new one-second window may open at any point of a second: +1 window of slack.
         let allowed = RATE * (started.elapsed().as_secs() as usize + 2);
         assert!(
@@ -120,7 +122,7 @@ fn a_beacon_flood_is_held_to_max_peers_and_the_handshake_rate() {
         refused.iter().any(|r| r["reason"] == "max_peers reached"),
         "{refused:?}"
     );
-    let admitted = mesh.current_log(0).matches("discovered ").count() - admitted_before;
+    let admitted = mesh.current_log(0).matches(ADMITTED).count() - admitted_before;
     assert!(mesh.is_running(0));
     assert!(
         rss_after < rss_before + 16 * 1024,
