@@ -1007,6 +1007,8 @@ impl Daemon {
             }
         };
         let now = Instant::now();
+        // New allow and deny lists first, so that the peers below are judged by them.
+        let joining_restart = self.reload_membership(now, &config);
         let wanted: BTreeMap<PublicKey, PeerConfig> = config
             .peers
             .iter()
@@ -1033,18 +1035,21 @@ impl Daemon {
                 self.runtime_peers.remove(&key);
                 self.forget_discovered(&key);
                 self.add_peer(now, peer);
-                added += 1;
+                if self.peers.contains_key(&key) {
+                    added += 1;
+                }
             }
         }
-        if config.node != self.config.node
-            || config.babel != self.config.babel
-            || config.discovery != self.config.discovery
-            || config.membership != self.config.membership
-        {
+        if config.node != self.config.node || config.babel != self.config.babel || joining_restart {
             warn!(
-                "reload: [node], [babel], [discovery] and [membership] changes take effect at \
-                 the next restart"
+                "reload: [node], [babel], [discovery] and [membership] changes (other than \
+                 allow, deny, max_peers and max_handshakes_per_second) take effect at the next \
+                 restart"
             );
+        }
+        if !joining_restart {
+            self.config.discovery = config.discovery;
+            self.config.membership = config.membership;
         }
         self.config.peers = config.peers;
         info!("reloaded {}", path.display());

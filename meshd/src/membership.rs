@@ -123,6 +123,11 @@ impl Membership {
         &self.rules
     }
 
+    /// New lists and caps (a reload); the refused table and this second's count are kept.
+    pub fn set_rules(&mut self, rules: Rules) {
+        self.rules = rules;
+    }
+
     /// A static peer (configuration or `meshctl peers add`): only `deny` applies.
     pub fn check_static(&self, key: &[u8; 32]) -> Result<(), Reason> {
         if self.rules.deny.contains(key) {

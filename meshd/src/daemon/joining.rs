@@ -549,6 +549,47 @@ impl Daemon {
         }
     }
 
+    /// A reload: new `allow` and `deny` lists and new caps apply at once, and peers they now
+    /// refuse are dropped, static peers included. Returns whether other discovery or
+    /// membership settings changed, which take effect at the next restart.
+    pub(super) fn reload_membership(&mut self, now: Instant, config: &Config) -> bool {
+        let (old, new) = (&self.config, config);
+        let needs_restart = old.discovery.interfaces != new.discovery.interfaces
+            || old.discovery.port != new.discovery.port
+            || old.discovery.interval != new.discovery.interval
+            || old.membership.policy != new.membership.policy
+            || old.membership.community_secret_file != new.membership.community_secret_file
+            || old.membership.community_id != new.membership.community_id;
+        if needs_restart {
+            // A policy change needs its secret loaded and beacons rebuilt: keep the running one.
+            return true;
+        }
+        self.joining.membership.set_rules(rules(config));
+        let authenticated = self.joining.preshared.is_some();
+        let keys: Vec<PublicKey> = self.peers.keys().copied().collect();
+        for key in keys {
+            let verdict = if self.is_discovered(&key) {
+                self.joining.membership.check_policy(&key.0, authenticated)
+            } else {
+                self.joining.membership.check_static(&key.0)
+            };
+            if let Err(reason) = verdict {
+                info!(
+                    "reload: peer {} is now refused ({})",
+                    key.short(),
+                    reason.as_str()
+                );
+                self.joining
+                    .membership
+                    .refuse(now, key.0, reason, "configuration");
+                self.forget_discovered(&key);
+                self.runtime_peers.remove(&key);
+                self.remove_peer(now, &key);
+            }
+        }
+        false
+    }
+
     pub(super) fn is_discovered(&self, key: &PublicKey) -> bool {
         self.joining.discovery.contains(&key.0)
     }

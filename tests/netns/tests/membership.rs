@@ -224,3 +224,38 @@ fn a_denied_static_peer_gets_no_session() {
     let to0 = IpAddr::from(mesh.mesh_address(0));
     assert!(!mesh.ping(1, to0, 2, Duration::from_secs(3)));
 }
+
+#[test]
+fn a_reload_that_denies_a_discovered_peer_drops_it() {
+    let Some(mut mesh) = Mesh::new(2) else { return };
+    mesh.join_segment();
+    for i in 0..2 {
+        let config = mesh.discovery_config(i, 1.0, "", "");
+        mesh.start_with_config(i, &config);
+    }
+    let to1 = IpAddr::from(mesh.mesh_address(1));
+    assert!(mesh.ping(0, to1, 60, CONVERGE), "no convergence");
+    let key1 = mesh.public_key(1).to_owned();
+    let config = mesh.discovery_config(0, 1.0, "", &format!("[membership]\ndeny = [\"{key1}\"]\n"));
+    std::fs::write(mesh.node_dir(0).join("meshd.toml"), config).expect("rewrite the config");
+    let reload = mesh.meshctl(0, &["reload"], MESHCTL);
+    assert!(reload.success(), "{reload}");
+    assert!(
+        !peer_keys(&mesh, 0).contains(&key1),
+        "the denied peer is still a peer after the reload"
+    );
+    // Its beacons keep coming, and are refused.
+    let refused_on_segment = mesh.wait_until(Duration::from_secs(10), || {
+        refusals(&mesh, 0, &key1).contains(&("denied".to_owned(), SEGMENT_INTERFACE.to_owned()))
+    });
+    assert!(refused_on_segment, "{:?}", refusals(&mesh, 0, &key1));
+    // (One row per key and reason: its place is where it was last refused.)
+    let address = mesh.mesh_address(1).to_string();
+    assert!(
+        mesh.wait_until(Duration::from_secs(10), || {
+            mesh.routes(0).iter().all(|r| !r.contains(&address))
+        }),
+        "a route to the denied peer is left: {:?}",
+        mesh.routes(0)
+    );
+}
