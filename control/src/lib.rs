@@ -328,6 +328,19 @@ pub enum EventKind {
         public_key: String,
         endpoint: String,
     },
+    /// Discovery added a peer: its beacon was heard, or its handshake came first.
+    PeerDiscovered {
+        public_key: String,
+        /// The interface it was heard on, or `inbound` for one whose handshake came first.
+        interface: String,
+        endpoint: String,
+    },
+    /// A key was refused for the first time for this reason (repeats only count in `refused`).
+    PeerRefused {
+        public_key: String,
+        reason: String,
+        place: String,
+    },
 }
 
 /// Formats a request as one line of JSON, newline included.

@@ -758,6 +758,22 @@ pub fn event(received: SystemTime, time_s: f64, what: &EventKind, style: Style) 
             format!("peer roamed     {public_key} to {endpoint}"),
             Paint::Yellow,
         ),
+        EventKind::PeerDiscovered {
+            public_key,
+            interface,
+            endpoint,
+        } => (
+            format!("peer found      {public_key} on {interface} at {endpoint}"),
+            Paint::Green,
+        ),
+        EventKind::PeerRefused {
+            public_key,
+            reason,
+            place,
+        } => (
+            format!("peer refused    {public_key} on {place}: {reason}"),
+            Paint::Red,
+        ),
     };
     format!(
         "{}  {}  {}",

@@ -590,6 +590,22 @@ fn events() -> Vec<Event> {
                 endpoint: "192.0.2.9:51820".into(),
             },
         },
+        Event {
+            time_s: 31.0,
+            what: EventKind::PeerDiscovered {
+                public_key: KEY_B.into(),
+                interface: "wlan0-mesh".into(),
+                endpoint: "[fe80::2%7]:51820".into(),
+            },
+        },
+        Event {
+            time_s: 32.0,
+            what: EventKind::PeerRefused {
+                public_key: KEY_C.into(),
+                reason: "bad community MAC".into(),
+                place: "wlan0-mesh".into(),
+            },
+        },
     ]
 }
 
@@ -607,7 +623,7 @@ fn monitor_prints_events_until_the_daemon_closes() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let lines = table_lines(&out);
-    assert_eq!(lines.len(), 3, "{}", stdout(&out));
+    assert_eq!(lines.len(), 5, "{}", stdout(&out));
     for line in &lines {
         // 2025-11-25T12:03:04.512Z
         let stamp = line.split_whitespace().next().unwrap();
@@ -625,6 +641,12 @@ fn monitor_prints_events_until_the_daemon_closes() {
     assert!(lines[1].ends_with("2.250  route added     fd00:2::/64 link 1 metric 224"));
     assert!(lines[2].ends_with(&format!(
         "30.000  peer roamed     {KEY_A} to 192.0.2.9:51820"
+    )));
+    assert!(lines[3].ends_with(&format!(
+        "31.000  peer found      {KEY_B} on wlan0-mesh at [fe80::2%7]:51820"
+    )));
+    assert!(lines[4].ends_with(&format!(
+        "32.000  peer refused    {KEY_C} on wlan0-mesh: bad community MAC"
     )));
 }
 

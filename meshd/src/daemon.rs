@@ -488,6 +488,7 @@ impl Daemon {
                 self.resolve_down_peers(&resolved_tx);
             }
             self.discovery_tick(now);
+            self.publish_refusals();
             if self.node.poll_timeout().is_some_and(|t| t <= now) {
                 self.node.handle_timeout(now);
             }

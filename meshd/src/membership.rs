@@ -19,6 +19,9 @@ use std::time::{Duration, Instant};
 
 /// The most refused (key, reason) pairs remembered; the least recently seen goes first.
 pub const MAX_REFUSED: usize = 64;
+/// New refusals waiting to be announced (`meshctl monitor`); beyond this they are only in the
+/// table, so a flood cannot grow the queue.
+const MAX_NEW_REFUSALS: usize = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Policy {
@@ -107,6 +110,8 @@ pub struct Membership {
     admissions_left: u32,
     window_start: Option<Instant>,
     refused: HashMap<([u8; 32], Reason), Refusal>,
+    /// Rows added since the driver last asked ([`Membership::poll_new_refusal`]).
+    new_refusals: std::collections::VecDeque<Refusal>,
 }
 
 impl Membership {
@@ -116,6 +121,7 @@ impl Membership {
             rules,
             window_start: None,
             refused: HashMap::new(),
+            new_refusals: std::collections::VecDeque::new(),
         }
     }
 
@@ -200,16 +206,22 @@ impl Membership {
                 self.refused.remove(&oldest);
             }
         }
-        self.refused.insert(
-            (key, reason),
-            Refusal {
-                key,
-                reason,
-                place: place.to_owned(),
-                count: 1,
-                last_seen: now,
-            },
-        );
+        let row = Refusal {
+            key,
+            reason,
+            place: place.to_owned(),
+            count: 1,
+            last_seen: now,
+        };
+        if self.new_refusals.len() < MAX_NEW_REFUSALS {
+            self.new_refusals.push_back(row.clone());
+        }
+        self.refused.insert((key, reason), row);
+    }
+
+    /// A key refused for a reason it had not been refused for (or not recently), once.
+    pub fn poll_new_refusal(&mut self) -> Option<Refusal> {
+        self.new_refusals.pop_front()
     }
 
     /// The refused table, most recently seen first.
@@ -293,6 +305,12 @@ mod tests {
         let rows = m.refused();
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].count, 2);
+        assert_eq!(
+            m.poll_new_refusal().map(|r| r.count),
+            Some(1),
+            "announced once"
+        );
+        assert_eq!(m.poll_new_refusal(), None);
         assert_eq!(rows[0].place, "lan1");
         for i in 0..1000u32 {
             let mut key = [0u8; 32];
@@ -307,6 +325,11 @@ mod tests {
         }
         let rows = m.refused();
         assert_eq!(rows.len(), MAX_REFUSED);
+        let announced = std::iter::from_fn(|| m.poll_new_refusal()).count();
+        assert_eq!(
+            announced, MAX_NEW_REFUSALS,
+            "the announcement queue is bounded"
+        );
         assert_eq!(
             rows[0].key[..4],
             999u32.to_le_bytes(),

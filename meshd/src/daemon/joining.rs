@@ -389,6 +389,27 @@ impl Daemon {
             },
         );
         self.add_discovered_peer(now, key, Some(SocketAddr::V6(endpoint)));
+        self.publish(control::EventKind::PeerDiscovered {
+            public_key: PublicKey(key).to_string(),
+            interface: self
+                .joining
+                .discovery
+                .interface_name(endpoint.scope_id())
+                .unwrap_or("?")
+                .to_owned(),
+            endpoint: endpoint.to_string(),
+        });
+    }
+
+    /// Announces new refusals on the event stream (`meshctl monitor`).
+    pub(super) fn publish_refusals(&mut self) {
+        while let Some(row) = self.joining.membership.poll_new_refusal() {
+            self.publish(control::EventKind::PeerRefused {
+                public_key: PublicKey(row.key).to_string(),
+                reason: row.reason.as_str().to_string(),
+                place: row.place,
+            });
+        }
     }
 
     /// Adds a peer found by discovery or admitted on its handshake: a session (with the
@@ -488,6 +509,11 @@ impl Daemon {
                 "accepted {} from {from}: its handshake came first",
                 PublicKey(key).short()
             );
+            self.publish(control::EventKind::PeerDiscovered {
+                public_key: PublicKey(key).to_string(),
+                interface: interface.clone().unwrap_or_else(|| "inbound".to_string()),
+                endpoint: from.to_string(),
+            });
             self.joining.discovery.add(
                 key,
                 Discovered {
