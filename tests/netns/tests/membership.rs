@@ -259,3 +259,64 @@ fn a_reload_that_denies_a_discovered_peer_drops_it() {
         mesh.routes(0)
     );
 }
+
+#[test]
+fn monitor_shows_who_was_found_and_who_was_refused() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let Some(mut mesh) = Mesh::new(3) else { return };
+    mesh.join_segment();
+    let membership = format!(
+        "[membership]\npolicy = \"allowlist\"\nallow = [\"{}\"]\n",
+        mesh.public_key(1)
+    );
+    let config = mesh.discovery_config(0, 1.0, "", &membership);
+    mesh.start_with_config(0, &config);
+    let socket = mesh.control_socket(0);
+    assert!(
+        mesh.wait_until(Duration::from_secs(10), || socket.exists()),
+        "no control socket"
+    );
+    let mut monitor = Command::new(meshd_netns_tests::meshctl_binary())
+        .args(["--socket", &socket.to_string_lossy(), "--json", "monitor"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start meshctl monitor");
+    let stdout = monitor.stdout.take().expect("piped");
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // Events are not replayed: give meshctl time to subscribe before anything happens.
+    std::thread::sleep(Duration::from_secs(1));
+    for i in [1, 2] {
+        let config = mesh.discovery_config(i, 1.0, "", "");
+        mesh.start_with_config(i, &config);
+    }
+    let (key1, key2) = (mesh.public_key(1).to_owned(), mesh.public_key(2).to_owned());
+    let (mut found, mut refused) = (false, false);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !(found && refused) && std::time::Instant::now() < deadline {
+        let Ok(line) = lines_rx.recv_timeout(Duration::from_millis(500)) else {
+            continue;
+        };
+        let event: Value = serde_json::from_str(&line).unwrap_or_default();
+        found |= event["event"] == "peer_discovered"
+            && event["public_key"] == key1.as_str()
+            && event["interface"] == SEGMENT_INTERFACE;
+        refused |= event["event"] == "peer_refused"
+            && event["public_key"] == key2.as_str()
+            && event["reason"] == "not in allowlist";
+    }
+    let _ = monitor.kill();
+    let _ = monitor.wait();
+    let _ = reader.join();
+    assert!(found, "no peer_discovered event for the allowed router");
+    assert!(refused, "no peer_refused event for the outsider");
+}
