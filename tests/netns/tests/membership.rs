@@ -320,3 +320,40 @@ fn monitor_shows_who_was_found_and_who_was_refused() {
     assert!(found, "no peer_discovered event for the allowed router");
     assert!(refused, "no peer_refused event for the outsider");
 }
+
+#[test]
+fn community_static_peers_use_the_community_preshared_key() {
+    let Some(mut mesh) = Mesh::new(3) else { return };
+    // A line 0 - 1 - 2 of static peers, no discovery; 0 and 1 share the secret, 2 has another.
+    mesh.link_line();
+    let secret = "q2pNv1hXxr3cJ8V0kC4Zy7dWm6sT9bLfE5uA1oRgH2I=";
+    let wrong = "Zq2pNv1hXxr3cJ8V0kC4Zy7dWm6sT9bLfE5uA1oRgH0=";
+    for (i, s) in [(0, secret), (1, secret), (2, wrong)] {
+        let path = write_secret(&mesh, i, s);
+        let config = format!(
+            "{}\n[membership]\npolicy = \"community\"\ncommunity_secret_file = \"{path}\"\n",
+            mesh.config_text(i)
+        );
+        mesh.start_with_config(i, &config);
+    }
+    let to1 = IpAddr::from(mesh.mesh_address(1));
+    assert!(
+        mesh.ping(0, to1, 60, CONVERGE),
+        "members with the secret did not connect"
+    );
+    std::thread::sleep(Duration::from_secs(6));
+    let key2 = mesh.public_key(2).to_owned();
+    let peers = json(&mesh, 1, &["peers"]);
+    let to2 = peers
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|p| p["public_key"] == key2.as_str())
+        .expect("node 2 is a configured peer of node 1");
+    assert_eq!(to2["up"], false, "a session with the wrong secret: {to2}");
+    assert_shut_out(&mut mesh, 0, 2);
+    assert!(mesh
+        .routes(1)
+        .iter()
+        .all(|r| !r.contains(&mesh.mesh_address(2).to_string())));
+}
