@@ -323,9 +323,14 @@ impl Daemon {
                 self.joining.discovery.refresh(now, &key, endpoint, counter);
                 if let Some((link, _)) = self.peers.get(&PublicKey(key)) {
                     let current = self.tunnels.endpoint(*link);
+                    // A link-local endpoint on an interface that went away is useless; one the
+                    // peer roamed to elsewhere (authenticated by WireGuard) is its choice.
                     let stale = match current {
-                        Some(SocketAddr::V6(e)) => !self.joining.discovery.is_active(e.scope_id()),
-                        _ => true,
+                        Some(SocketAddr::V6(e)) if e.ip().segments()[0] & 0xffc0 == 0xfe80 => {
+                            !self.joining.discovery.is_active(e.scope_id())
+                        }
+                        Some(_) => false,
+                        None => true,
                     };
                     if (!self.tunnels.is_up(*link) || stale)
                         && current != Some(SocketAddr::V6(endpoint))
