@@ -51,36 +51,50 @@ impl Mesh {
 
     /// Connects node `i` to the segment (again, after [`Mesh::unplug`]).
     pub fn plug(&mut self, i: usize) {
+        self.plug_into(SEGMENT_BRIDGE, SEGMENT_INTERFACE, i);
+    }
+
+    /// A further segment: bridge `bridge` (at most 12 characters) in node 0's namespace, and
+    /// an interface `interface` in each of `nodes` on it. For meshes of several radio channels,
+    /// where some routers hear two.
+    pub fn join_bridge(&mut self, bridge: &str, interface: &str, nodes: &[usize]) {
+        assert!(bridge.len() <= 12 && interface.len() <= 15, "name too long");
         let hub = self.nodes[0].ns.clone();
-        let ns = self.nodes[i].ns.clone();
-        let port = format!("sp{i}");
-        must(&[
-            "ip",
-            "link",
-            "add",
-            SEGMENT_INTERFACE,
-            "netns",
-            &ns,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            &port,
-            "netns",
-            &hub,
-        ]);
+        must(&["ip", "-n", &hub, "link", "add", bridge, "type", "bridge"]);
         must(&[
             "ip",
             "-n",
             &hub,
             "link",
             "set",
-            &port,
-            "master",
-            SEGMENT_BRIDGE,
-            "up",
+            bridge,
+            "type",
+            "bridge",
+            "mcast_snooping",
+            "0",
         ]);
-        must(&["ip", "-n", &ns, "link", "set", SEGMENT_INTERFACE, "up"]);
+        must(&["ip", "-n", &hub, "link", "set", bridge, "up"]);
+        for &i in nodes {
+            self.plug_into(bridge, interface, i);
+        }
+    }
+
+    fn plug_into(&mut self, bridge: &str, interface: &str, i: usize) {
+        let hub = self.nodes[0].ns.clone();
+        let ns = self.nodes[i].ns.clone();
+        let port = if bridge == SEGMENT_BRIDGE {
+            format!("sp{i}")
+        } else {
+            format!("{}{i}", &bridge[..bridge.len().min(12)])
+        };
+        must(&[
+            "ip", "link", "add", interface, "netns", &ns, "type", "veth", "peer", "name", &port,
+            "netns", &hub,
+        ]);
+        must(&[
+            "ip", "-n", &hub, "link", "set", &port, "master", bridge, "up",
+        ]);
+        must(&["ip", "-n", &ns, "link", "set", interface, "up"]);
     }
 
     /// Takes node `i` off the segment: its `seg0` is deleted (with the bridge port).

@@ -200,3 +200,39 @@ fn an_open_router_takes_strangers_only_from_its_discovery_interfaces() {
     let to0 = IpAddr::from(mesh.mesh_address(0));
     assert!(!mesh.ping(1, to0, 2, Duration::from_secs(3)));
 }
+
+#[test]
+fn routers_on_three_channels_in_a_row_route_across_them() {
+    let Some(mut mesh) = Mesh::new(4) else { return };
+    // Channel a: 0 and 1; b: 1 and 2; c: 2 and 3. Routers 1 and 2 hear two channels each.
+    mesh.join_bridge("mshsa", "sega", &[0, 1]);
+    mesh.join_bridge("mshsb", "segb", &[1, 2]);
+    mesh.join_bridge("mshsc", "segc", &[2, 3]);
+    for i in 0..4 {
+        let config = format!(
+            "{}\n[discovery]\ninterfaces = [\"seg?\"]\ninterval = 1\n",
+            mesh.config_text(i)
+        );
+        mesh.start_with_config(i, &config);
+    }
+    let far = IpAddr::from(mesh.mesh_address(3));
+    assert!(
+        mesh.ping(0, far, 60, CONVERGE),
+        "no route across three channels"
+    );
+    let v4 = IpAddr::from(mesh.ipv4_address(0));
+    assert!(mesh.ping(3, v4, 20, CONVERGE), "IPv4 back across them");
+    // The routers in the middle found one neighbour on each of their channels.
+    for (i, channels) in [(1, ["sega", "segb"]), (2, ["segb", "segc"])] {
+        let list = json(&mesh, i, &["peers"]);
+        let mut heard_on: Vec<String> = list
+            .as_array()
+            .expect("a list")
+            .iter()
+            .filter_map(|p| p["interface"].as_str().map(str::to_owned))
+            .collect();
+        heard_on.sort();
+        assert_eq!(heard_on, channels, "node {i}");
+    }
+    assert_eq!(json(&mesh, 0, &["peers"]).as_array().map(Vec::len), Some(1));
+}
