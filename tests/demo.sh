@@ -4,9 +4,10 @@
 # router's routes and pings across every hop. It keeps running until Ctrl-C (or --minutes), and
 # removes every namespace and process it created on any exit.
 #
-#   bash tests/demo.sh [--nodes N] [--minutes M] [--sim]
+#   bash tests/demo.sh [--nodes N] [--minutes M] [--discovery] [--sim]
 #
-# --sim runs the many-node simulator instead (no root needed).
+# --discovery gives the routers no peers at all: they find each other by discovery beacons on
+# their veths (interfaces = ["to*"]). --sim runs the many-node simulator instead (no root).
 # Run as root on Debian 12 with rustup's Rust; missing Debian packages are installed.
 set -euo pipefail
 
@@ -16,12 +17,14 @@ export CARGO_TERM_COLOR=never
 nodes=4
 minutes=60
 sim=false
+discovery=false
 while [ $# -gt 0 ]; do
     case "$1" in
         --nodes) nodes=${2:?--nodes needs a number}; shift 2 ;;
         --minutes) minutes=${2:?--minutes needs a number}; shift 2 ;;
         --sim) sim=true; shift ;;
-        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+        --discovery) discovery=true; shift ;;
+        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
         *) echo "demo: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -126,7 +129,11 @@ state_dir = "$work/node$i"
 control_socket = "$work/node$i/meshd.sock"
 ipv4_address = "198.51.100.$((i + 1))"
 EOF
-    if [ "$i" -gt 0 ]; then
+    if [ "$discovery" = true ]; then
+        # No keys exchanged: each router finds its neighbours on the veths by itself.
+        printf '\n[discovery]\ninterfaces = ["to*"]\n' >>"$config"
+    fi
+    if [ "$discovery" = false ] && [ "$i" -gt 0 ]; then
         cat >>"$config" <<EOF
 
 [[peer]]
@@ -134,7 +141,7 @@ public_key = "$(cat "$work/node$((i - 1))/public.key")"
 endpoint = "[fd00:75:$((i - 1))::1]:51820"
 EOF
     fi
-    if [ "$i" -lt $((nodes - 1)) ]; then
+    if [ "$discovery" = false ] && [ "$i" -lt $((nodes - 1)) ]; then
         cat >>"$config" <<EOF
 
 [[peer]]

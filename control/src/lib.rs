@@ -69,6 +69,10 @@ pub enum Request {
     PeerRemove { public_key: String },
     /// Re-reads the configuration file, as SIGHUP does.
     Reload,
+    /// Keys refused by membership (or its caps), with the reason, newest first.
+    Refused,
+    /// Discovery: the interfaces beacons go out on, and what was heard.
+    Discovery,
     /// Streams events until the client disconnects.
     Monitor,
 }
@@ -123,6 +127,10 @@ pub enum Data {
     Peers {
         peers: Vec<Peer>,
     },
+    Refused {
+        refused: Vec<Refused>,
+    },
+    Discovery(Discovery),
     /// A request that changes something succeeded.
     Done {
         message: String,
@@ -219,6 +227,55 @@ pub struct Peer {
     pub tx_bytes: u64,
     /// Added with `peers add` rather than from the configuration file.
     pub runtime: bool,
+    /// Found by discovery (a beacon, or its handshake came first) rather than configured.
+    #[serde(default)]
+    pub discovered: bool,
+    /// The underlay interface a discovered peer was heard on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+}
+
+/// One row of `refused`: a key that asked to join and was turned away.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refused {
+    pub public_key: String,
+    /// `denied`, `not in allowlist`, `bad community MAC`, `other community`, `no authenticated
+    /// beacon`, `max_peers reached`, `handshake rate limit`.
+    pub reason: String,
+    /// Where it came from: the interface its beacon arrived on, or its address.
+    pub place: String,
+    pub count: u64,
+    /// Seconds since it was last refused.
+    pub last_seen_s: u64,
+}
+
+/// `discovery`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Discovery {
+    /// `open`, `allowlist` or `community`.
+    pub policy: String,
+    pub community_id: String,
+    /// The interface names and globs configured (empty: discovery is off).
+    pub patterns: Vec<String>,
+    pub port: u16,
+    pub interfaces: Vec<DiscoveryInterface>,
+    /// Discovered peers now, and the cap.
+    pub peers: usize,
+    pub max_peers: usize,
+    pub beacons_received: u64,
+    /// Datagrams dropped on the beacon port, by cause (`malformed`, `bad MAC`, ...).
+    pub dropped: std::collections::BTreeMap<String, u64>,
+}
+
+/// One interface discovery runs on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiscoveryInterface {
+    pub name: String,
+    pub index: u32,
+    pub link_local: String,
+    pub beacons_sent: u64,
+    /// Bytes of beacons sent, IPv6 and UDP headers included.
+    pub bytes_sent: u64,
 }
 
 /// One event of the `monitor` stream.
@@ -270,6 +327,19 @@ pub enum EventKind {
     PeerRoamed {
         public_key: String,
         endpoint: String,
+    },
+    /// Discovery added a peer: its beacon was heard, or its handshake came first.
+    PeerDiscovered {
+        public_key: String,
+        /// The interface it was heard on, or `inbound` for one whose handshake came first.
+        interface: String,
+        endpoint: String,
+    },
+    /// A key was refused for the first time for this reason (repeats only count in `refused`).
+    PeerRefused {
+        public_key: String,
+        reason: String,
+        place: String,
     },
 }
 

@@ -613,12 +613,93 @@ pub fn peers(list: &[Peer], style: Style) -> Vec<String> {
             Cell::new(bytes(p.tx_bytes)),
             if p.runtime {
                 Cell::new("runtime").paint(Paint::Yellow)
+            } else if p.discovered {
+                Cell::new(format!(
+                    "found {}",
+                    p.interface.as_deref().unwrap_or("inbound")
+                ))
+                .paint(Paint::Green)
             } else {
                 Cell::new("config")
             },
         ]);
     }
     table.render(WIDTH, style.colour)
+}
+
+/// `refused`.
+pub fn refused(list: &[control::Refused], style: Style) -> Vec<String> {
+    if list.is_empty() {
+        return vec!["nobody was refused".into()];
+    }
+    let mut table = Table::new(vec![
+        Column::left("KEY"),
+        Column::left("REASON"),
+        Column::left("WHERE").shrink(Cut::Middle, 12),
+        Column::right("COUNT"),
+        Column::left("LAST"),
+    ]);
+    for r in list {
+        table.row(vec![
+            Cell::new(short_key(Some(&r.public_key))).paint(Paint::Bold),
+            Cell::new(&*r.reason).paint(Paint::Red),
+            Cell::new(&*r.place),
+            Cell::new(r.count.to_string()),
+            Cell::new(ago(Some(r.last_seen_s))),
+        ]);
+    }
+    table.render(WIDTH, style.colour)
+}
+
+/// `discovery`.
+pub fn discovery(d: &control::Discovery, style: Style) -> Vec<String> {
+    if d.patterns.is_empty() {
+        return vec![format!(
+            "discovery is off (no [discovery] interfaces); policy {}",
+            d.policy
+        )];
+    }
+    let community = if d.community_id.is_empty() {
+        String::new()
+    } else {
+        format!(", community {}", d.community_id)
+    };
+    let mut lines = vec![
+        format!(
+            "policy {}{community}; interfaces {} on UDP {}",
+            d.policy,
+            d.patterns.join(" "),
+            d.port
+        ),
+        format!(
+            "discovered peers {} of {}; beacons heard {}",
+            d.peers, d.max_peers, d.beacons_received
+        ),
+    ];
+    if !d.dropped.is_empty() {
+        let dropped: Vec<String> = d.dropped.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        lines.push(format!("dropped: {}", dropped.join(", ")));
+    }
+    if d.interfaces.is_empty() {
+        lines.push("no matching interface is up".into());
+        return lines;
+    }
+    let mut table = Table::new(vec![
+        Column::left("INTERFACE"),
+        Column::left("LINK-LOCAL").shrink(Cut::Middle, 14),
+        Column::right("BEACONS"),
+        Column::right("SENT"),
+    ]);
+    for i in &d.interfaces {
+        table.row(vec![
+            Cell::new(&*i.name).paint(Paint::Bold),
+            Cell::new(&*i.link_local),
+            Cell::new(i.beacons_sent.to_string()),
+            Cell::new(bytes(i.bytes_sent)),
+        ]);
+    }
+    lines.extend(table.render(WIDTH, style.colour));
+    lines
 }
 
 /// One `monitor` line: when it arrived, the daemon's clock, and what happened.
@@ -676,6 +757,22 @@ pub fn event(received: SystemTime, time_s: f64, what: &EventKind, style: Style) 
         } => (
             format!("peer roamed     {public_key} to {endpoint}"),
             Paint::Yellow,
+        ),
+        EventKind::PeerDiscovered {
+            public_key,
+            interface,
+            endpoint,
+        } => (
+            format!("peer found      {public_key} on {interface} at {endpoint}"),
+            Paint::Green,
+        ),
+        EventKind::PeerRefused {
+            public_key,
+            reason,
+            place,
+        } => (
+            format!("peer refused    {public_key} on {place}: {reason}"),
+            Paint::Red,
         ),
     };
     format!(

@@ -41,15 +41,21 @@ JSON output (--json):
                 and --all only the selected and local ones
   sources       [{\"prefix\", \"router_id\", \"seqno\", \"metric\"}, ...]
   peers         [{\"public_key\", \"link\", \"endpoint\", \"up\", \"last_handshake_s\",
-                  \"rx_bytes\", \"tx_bytes\", \"runtime\"}, ...]
+                  \"rx_bytes\", \"tx_bytes\", \"runtime\", \"discovered\",
+                  \"interface\"}, ...]
+  refused       [{\"public_key\", \"reason\", \"place\", \"count\", \"last_seen_s\"}, ...]
+  discovery     {\"policy\", \"community_id\", \"patterns\", \"port\", \"interfaces\":
+                 [{\"name\", \"index\", \"link_local\", \"beacons_sent\",
+                 \"bytes_sent\"}, ...], \"peers\", \"max_peers\",
+                 \"beacons_received\", \"dropped\": {cause: count}}
   peers add, peers remove, reload
                 {\"message\"}
   monitor       one compact object per line, flushed as it comes:
                 {\"time_s\", \"event\", ...}, event being neighbour_up,
                 neighbour_down, neighbour_cost, route_added, route_changed,
-                route_withdrawn, peer_up, peer_down or peer_roamed, with that
-                event's fields (link, address, cost, prefix, metric, public_key,
-                endpoint)
+                route_withdrawn, peer_up, peer_down, peer_roamed, peer_discovered
+                or peer_refused, with that event's fields (link, address, cost,
+                prefix, metric, public_key, endpoint, interface, reason, place)
 
   Errors are never JSON: they go to stderr as one line, with exit status 1.
 
@@ -119,6 +125,11 @@ enum Command {
     },
     /// Re-read the configuration file, as SIGHUP does.
     Reload,
+    /// Routers that asked to join and were refused, and why (membership policy, deny list,
+    /// community secret, max_peers, handshake rate), most recent first.
+    Refused,
+    /// Discovery: the interfaces beacons go out on, what they cost, and what was dropped.
+    Discovery,
     /// Print events as they happen, one per line, until Ctrl-C or meshd closes the socket.
     ///
     /// Each line starts with the UTC time it arrived and meshd's own clock (seconds since it
@@ -313,6 +324,16 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             done(cli, ask(Request::PeerRemove { public_key })?)
         }
         Command::Reload => done(cli, ask(Request::Reload)?),
+        Command::Refused => match ask(Request::Refused)? {
+            Data::Refused { refused } if cli.json => emit_json(&refused),
+            Data::Refused { refused } => emit(&format::refused(&refused, style)),
+            other => unexpected(other),
+        },
+        Command::Discovery => match ask(Request::Discovery)? {
+            Data::Discovery(d) if cli.json => emit_json(&d),
+            Data::Discovery(d) => emit(&format::discovery(&d, style)),
+            other => unexpected(other),
+        },
         Command::Monitor => monitor(cli, style),
     }
 }

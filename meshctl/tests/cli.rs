@@ -12,6 +12,7 @@ use control::{Data, Event, EventKind, Neighbour, Peer, Reply, Request, Route, So
 
 const KEY_A: &str = "9mSg3Q1xK7n2o6M8RfYbLw3uJ0cVd1eTqHkZpXyA5Gs=";
 const KEY_B: &str = "Qb7LmN2pR4sT6vX8zA0cE2gI4kM6oQ8sU0wY2aC4eG8=";
+const KEY_C: &str = "uY1b3D5f7H9j1L3n5P7r9T1v3X5z7B9d1F3h5J7l9N0=";
 
 /// A directory of its own under cargo's temp dir, emptied.
 fn scratch(name: &str) -> PathBuf {
@@ -373,6 +374,8 @@ fn sources_and_peers_tables() {
             rx_bytes: 2048,
             tx_bytes: 100,
             runtime: false,
+            discovered: false,
+            interface: None,
         },
         Peer {
             public_key: KEY_B.into(),
@@ -383,6 +386,20 @@ fn sources_and_peers_tables() {
             rx_bytes: 0,
             tx_bytes: 0,
             runtime: true,
+            discovered: false,
+            interface: None,
+        },
+        Peer {
+            public_key: KEY_C.into(),
+            link: 3,
+            endpoint: Some("[fe80::2%7]:51820".into()),
+            up: true,
+            last_handshake_s: Some(3),
+            rx_bytes: 10,
+            tx_bytes: 10,
+            runtime: false,
+            discovered: true,
+            interface: Some("wlan0-mesh".into()),
         },
     ];
     let (out, request) = ask("peers", &["peers"], Reply::ok(Data::Peers { peers }));
@@ -392,9 +409,10 @@ fn sources_and_peers_tables() {
     assert_eq!(
         table_lines(&out),
         [
-            "KEY        ENDPOINT         STATE  HANDSHAKE       IN    OUT  ADDED",
-            "9mSg3Q1x…  192.0.2.1:51820  up     1m35s ago  2.0 KiB  100 B  config",
-            "Qb7LmN2p…  -                down   never          0 B    0 B  runtime",
+            "KEY        ENDPOINT           STATE  HANDSHAKE       IN    OUT  ADDED",
+            "9mSg3Q1x…  192.0.2.1:51820    up     1m35s ago  2.0 KiB  100 B  config",
+            "Qb7LmN2p…  -                  down   never          0 B    0 B  runtime",
+            "uY1b3D5f…  [fe80::2%7]:51820  up     3s ago        10 B   10 B  found wlan0-mesh",
         ]
     );
 }
@@ -444,6 +462,8 @@ fn peers_remove_takes_the_short_key_peers_shows() {
             rx_bytes: 0,
             tx_bytes: 0,
             runtime: true,
+            discovered: false,
+            interface: None,
         })
         .collect();
     let (socket, server) = fake(
@@ -570,6 +590,22 @@ fn events() -> Vec<Event> {
                 endpoint: "192.0.2.9:51820".into(),
             },
         },
+        Event {
+            time_s: 31.0,
+            what: EventKind::PeerDiscovered {
+                public_key: KEY_B.into(),
+                interface: "wlan0-mesh".into(),
+                endpoint: "[fe80::2%7]:51820".into(),
+            },
+        },
+        Event {
+            time_s: 32.0,
+            what: EventKind::PeerRefused {
+                public_key: KEY_C.into(),
+                reason: "bad community MAC".into(),
+                place: "wlan0-mesh".into(),
+            },
+        },
     ]
 }
 
@@ -587,7 +623,7 @@ fn monitor_prints_events_until_the_daemon_closes() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let lines = table_lines(&out);
-    assert_eq!(lines.len(), 3, "{}", stdout(&out));
+    assert_eq!(lines.len(), 5, "{}", stdout(&out));
     for line in &lines {
         // 2025-11-25T12:03:04.512Z
         let stamp = line.split_whitespace().next().unwrap();
@@ -605,6 +641,12 @@ fn monitor_prints_events_until_the_daemon_closes() {
     assert!(lines[1].ends_with("2.250  route added     fd00:2::/64 link 1 metric 224"));
     assert!(lines[2].ends_with(&format!(
         "30.000  peer roamed     {KEY_A} to 192.0.2.9:51820"
+    )));
+    assert!(lines[3].ends_with(&format!(
+        "31.000  peer found      {KEY_B} on wlan0-mesh at [fe80::2%7]:51820"
+    )));
+    assert!(lines[4].ends_with(&format!(
+        "32.000  peer refused    {KEY_C} on wlan0-mesh: bad community MAC"
     )));
 }
 
@@ -737,6 +779,8 @@ fn long_help_documents_every_json_field() {
             rx_bytes: 0,
             tx_bytes: 0,
             runtime: false,
+            discovered: true,
+            interface: Some("lan0".into()),
         })
         .unwrap(),
         serde_json::to_value(&events()[0]).unwrap(),
@@ -749,4 +793,57 @@ fn long_help_documents_every_json_field() {
             );
         }
     }
+}
+
+#[test]
+fn refused_and_discovery_tables() {
+    let refused = vec![control::Refused {
+        public_key: KEY_B.into(),
+        reason: "not in allowlist".into(),
+        place: "veth0".into(),
+        count: 12,
+        last_seen_s: 2,
+    }];
+    let (out, request) = ask(
+        "refused",
+        &["refused"],
+        Reply::ok(Data::Refused { refused }),
+    );
+    assert_eq!(request, control::request_line(&Request::Refused));
+    assert_fits(&stdout(&out));
+    assert_eq!(
+        table_lines(&out),
+        [
+            "KEY        REASON            WHERE  COUNT  LAST",
+            "Qb7LmN2p…  not in allowlist  veth0     12  2s ago",
+        ]
+    );
+    let discovery = control::Discovery {
+        policy: "community".into(),
+        community_id: "harbour".into(),
+        patterns: vec!["lan*".into()],
+        port: 51821,
+        interfaces: vec![control::DiscoveryInterface {
+            name: "lan0".into(),
+            index: 4,
+            link_local: "fe80::1".into(),
+            beacons_sent: 10,
+            bytes_sent: 1130,
+        }],
+        peers: 3,
+        max_peers: 32,
+        beacons_received: 40,
+        dropped: [("bad MAC".to_string(), 2)].into_iter().collect(),
+    };
+    let (out, _) = ask(
+        "discovery",
+        &["discovery"],
+        Reply::ok(Data::Discovery(discovery)),
+    );
+    let text = stdout(&out);
+    assert_fits(&text);
+    assert!(text.contains("policy community, community harbour; interfaces lan* on UDP 51821"));
+    assert!(text.contains("discovered peers 3 of 32; beacons heard 40"));
+    assert!(text.contains("dropped: bad MAC 2"));
+    assert!(text.contains("lan0"), "{text}");
 }

@@ -40,6 +40,8 @@ pub struct Config {
     pub node: NodeConfig,
     pub babel: BabelConfig,
     pub peers: Vec<PeerConfig>,
+    pub discovery: DiscoveryConfig,
+    pub membership: MembershipConfig,
 }
 
 /// `[node]`: this router.
@@ -86,6 +88,45 @@ pub struct PeerConfig {
     /// Seconds between keepalives, for peers behind NAT.
     pub persistent_keepalive: Option<u16>,
     pub preshared_key_file: Option<PathBuf>,
+}
+
+/// `[discovery]`: beacons on underlay interfaces (see `discovery.rs`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiscoveryConfig {
+    /// Interface names and globs (`*`, `?`); empty means discovery is off.
+    pub interfaces: Vec<String>,
+    /// UDP port beacons use.
+    pub port: u16,
+    /// Seconds between beacons on each interface (jittered ±25 %).
+    pub interval: Duration,
+    /// The most discovered (and inbound) peers at once.
+    pub max_peers: usize,
+    /// The most new discovered peers admitted (handshakes started) per second.
+    pub max_handshakes_per_second: u32,
+}
+
+impl Default for DiscoveryConfig {
+    fn default() -> DiscoveryConfig {
+        DiscoveryConfig {
+            interfaces: Vec::new(),
+            port: crate::discovery::DEFAULT_PORT,
+            interval: Duration::from_secs(5),
+            max_peers: 32,
+            max_handshakes_per_second: 10,
+        }
+    }
+}
+
+/// `[membership]`: who may join (see `membership.rs`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MembershipConfig {
+    pub policy: crate::membership::Policy,
+    pub allow: Vec<PublicKey>,
+    pub deny: Vec<PublicKey>,
+    /// Community mode: a file holding the secret (base64 of 32 bytes, as `wg genpsk` prints).
+    pub community_secret_file: Option<PathBuf>,
+    /// Sent in beacons so that communities sharing a channel ignore each other.
+    pub community_id: String,
 }
 
 impl Default for NodeConfig {
@@ -296,6 +337,33 @@ struct RawConfig {
     babel: RawBabel,
     #[serde(default, rename = "peer")]
     peers: Vec<RawPeer>,
+    #[serde(default)]
+    discovery: RawDiscovery,
+    #[serde(default)]
+    membership: RawMembership,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDiscovery {
+    #[serde(default)]
+    interfaces: Vec<Spanned<String>>,
+    port: Option<Spanned<i64>>,
+    interval: Option<Spanned<f64>>,
+    max_peers: Option<Spanned<i64>>,
+    max_handshakes_per_second: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawMembership {
+    policy: Option<Spanned<String>>,
+    #[serde(default)]
+    allow: Vec<Spanned<String>>,
+    #[serde(default)]
+    deny: Vec<Spanned<String>>,
+    community_secret_file: Option<Spanned<PathBuf>>,
+    community_id: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -354,7 +422,193 @@ impl RawConfig {
             }
             peers.push(peer);
         }
-        Ok(Config { node, babel, peers })
+        let discovery = self.discovery.check(source)?;
+        let membership = self.membership.check(source)?;
+        if discovery.port == node.listen_port {
+            return Err(ConfigError {
+                origin: source.origin.to_string(),
+                position: None,
+                message: format!(
+                    "[discovery] port and [node] listen_port are both {}; they must differ",
+                    node.listen_port
+                ),
+            });
+        }
+        Ok(Config {
+            node,
+            babel,
+            peers,
+            discovery,
+            membership,
+        })
+    }
+}
+
+impl RawDiscovery {
+    fn check(self, source: &Source<'_>) -> Result<DiscoveryConfig, ConfigError> {
+        let defaults = DiscoveryConfig::default();
+        let mut interfaces: Vec<String> = Vec::with_capacity(self.interfaces.len());
+        for v in self.interfaces {
+            let span = v.span();
+            let name = v.into_inner();
+            let valid_char =
+                |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '*' | '?');
+            if !(1..=15).contains(&name.len()) || !name.chars().all(valid_char) {
+                return Err(source.error(
+                    span,
+                    format!(
+                        "interfaces: `{name}` must be an interface name or glob: 1 to 15 \
+                         characters of A-Z a-z 0-9 _ . - and the wildcards * ?"
+                    ),
+                ));
+            }
+            if interfaces.contains(&name) {
+                return Err(source.error(span, format!("interfaces: `{name}` is listed twice")));
+            }
+            interfaces.push(name);
+        }
+        let port = match self.port {
+            Some(v) => check_range(source, "port", v, 1, 65535)?,
+            None => defaults.port,
+        };
+        let interval = match self.interval {
+            Some(v) => check_seconds(source, "interval", v, 0.5, 300.0)?,
+            None => defaults.interval,
+        };
+        let max_peers = match self.max_peers {
+            Some(v) => check_range(source, "max_peers", v, 1, 1024)?,
+            None => defaults.max_peers,
+        };
+        let max_handshakes_per_second = match self.max_handshakes_per_second {
+            Some(v) => check_range(source, "max_handshakes_per_second", v, 1, 1000)?,
+            None => defaults.max_handshakes_per_second,
+        };
+        Ok(DiscoveryConfig {
+            interfaces,
+            port,
+            interval,
+            max_peers,
+            max_handshakes_per_second,
+        })
+    }
+}
+
+impl RawMembership {
+    fn check(self, source: &Source<'_>) -> Result<MembershipConfig, ConfigError> {
+        use crate::membership::Policy;
+        let policy_span = self.policy.as_ref().map(Spanned::span);
+        let policy = match self.policy {
+            None => Policy::Open,
+            Some(v) => {
+                let span = v.span();
+                match v.into_inner().as_str() {
+                    "open" => Policy::Open,
+                    "allowlist" => Policy::Allowlist,
+                    "community" => Policy::Community,
+                    other => {
+                        return Err(source.error(
+                            span,
+                            format!(
+                                "policy must be \"open\", \"allowlist\" or \"community\", \
+                                 not \"{other}\""
+                            ),
+                        ))
+                    }
+                }
+            }
+        };
+        let keys = |list: Vec<Spanned<String>>, key: &str| -> Result<Vec<PublicKey>, ConfigError> {
+            let mut out: Vec<PublicKey> = Vec::with_capacity(list.len());
+            for v in list {
+                let span = v.span();
+                let parsed: PublicKey = v.into_inner().trim().parse().map_err(|_| {
+                    source.error(
+                        span.clone(),
+                        format!(
+                            "{key}: not a WireGuard public key (expected 32 bytes in base64, \
+                             as `wg pubkey` prints)"
+                        ),
+                    )
+                })?;
+                if out.contains(&parsed) {
+                    return Err(source.error(span, format!("{key}: {parsed} is listed twice")));
+                }
+                out.push(parsed);
+            }
+            Ok(out)
+        };
+        let allow = keys(self.allow, "allow")?;
+        let deny = keys(self.deny, "deny")?;
+        let community_secret_file = self
+            .community_secret_file
+            .map(|v| check_path(source, "community_secret_file", v))
+            .transpose()?;
+        let community_id = match self.community_id {
+            None => String::new(),
+            Some(v) => {
+                let span = v.span();
+                let id = v.into_inner();
+                if id.len() > crate::discovery::MAX_COMMUNITY_ID
+                    || !id.bytes().all(|b| b.is_ascii_graphic())
+                {
+                    return Err(source.error(
+                        span,
+                        format!(
+                            "community_id `{id}` must be at most {} printable ASCII characters \
+                             without spaces",
+                            crate::discovery::MAX_COMMUNITY_ID
+                        ),
+                    ));
+                }
+                id
+            }
+        };
+        let at_policy = |message: String| match &policy_span {
+            Some(span) => source.error(span.clone(), message),
+            None => ConfigError {
+                origin: source.origin.to_string(),
+                position: None,
+                message,
+            },
+        };
+        match policy {
+            Policy::Community if community_secret_file.is_none() => {
+                return Err(at_policy(
+                    "policy \"community\" needs community_secret_file (a secret made with \
+                     `wg genpsk`, the same on every router of the community)"
+                        .to_string(),
+                ))
+            }
+            Policy::Allowlist if allow.is_empty() => {
+                return Err(at_policy(
+                    "policy \"allowlist\" needs at least one key in allow".to_string(),
+                ))
+            }
+            Policy::Open | Policy::Allowlist if community_secret_file.is_some() => {
+                return Err(at_policy(format!(
+                    "community_secret_file is only used with policy \"community\", not \"{}\"",
+                    policy.as_str()
+                )))
+            }
+            Policy::Open if !allow.is_empty() => {
+                return Err(at_policy(
+                    "allow is only used with policy \"allowlist\" or \"community\"; with \
+                     \"open\" any key may join"
+                        .to_string(),
+                ))
+            }
+            _ => {}
+        }
+        if let Some(both) = allow.iter().find(|k| deny.contains(k)) {
+            return Err(at_policy(format!("{both} is both in allow and in deny")));
+        }
+        Ok(MembershipConfig {
+            policy,
+            allow,
+            deny,
+            community_secret_file,
+            community_id,
+        })
     }
 }
 
@@ -667,9 +921,37 @@ fn check_endpoint(text: &str) -> Result<(), String> {
         let (address, port) = rest
             .split_once("]:")
             .ok_or("write an IPv6 endpoint as [address]:port")?;
-        address
+        // A link-local address needs its interface: `[fe80::1%wlan0]:51820` (or the index).
+        let (address, scope) = match address.split_once('%') {
+            Some((a, scope)) => (a, Some(scope)),
+            None => (address, None),
+        };
+        let parsed = address
             .parse::<Ipv6Addr>()
             .map_err(|_| format!("`{address}` is not an IPv6 address"))?;
+        let link_local = parsed.segments()[0] & 0xffc0 == 0xfe80;
+        match scope {
+            Some(scope) if !link_local => {
+                return Err(format!(
+                    "`%{scope}` is only for link-local (fe80::/10) addresses"
+                ))
+            }
+            Some(scope)
+                if scope.is_empty()
+                    || scope.len() > 15
+                    || !scope
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')) =>
+            {
+                return Err(format!("`%{scope}` is not an interface name or index"))
+            }
+            None if link_local => {
+                return Err(format!(
+                    "link-local `{address}` needs its interface: [{address}%wlan0]:port"
+                ))
+            }
+            _ => {}
+        }
         port
     } else {
         let (host, port) = text.rsplit_once(':').ok_or("missing :port")?;
@@ -1032,6 +1314,12 @@ public_key = "{KEY_B}"
                 "write an IPv6 endpoint as [address]:port",
             ),
             ("endpoint = \"[example.net]:1\"", "is not an IPv6 address"),
+            ("endpoint = \"[fe80::1]:1\"", "needs its interface"),
+            ("endpoint = \"[fd00::1%eth0]:1\"", "only for link-local"),
+            (
+                "endpoint = \"[fe80::1%]:1\"",
+                "is not an interface name or index",
+            ),
             (
                 "endpoint = \"exa mple.net:1\"",
                 "is not a host name or address",
@@ -1059,12 +1347,9 @@ public_key = "{KEY_B}"
         ] {
             let text = format!("[[peer]]\npublic_key = \"{KEY_A}\"\nendpoint = \"{endpoint}\"\n");
             let result = parse(&text);
-            if endpoint.contains('%') {
-                // Zone ids are for the daemon's discovery, not for typed-in endpoints.
-                assert!(result.is_err(), "{endpoint}");
-            } else {
-                assert!(result.is_ok(), "{endpoint}: {result:?}");
-            }
+            // A zone (interface) is needed for a link-local endpoint, e.g. a router on the
+            // other end of a cable, and allowed only there.
+            assert!(result.is_ok(), "{endpoint}: {result:?}");
         }
     }
 
@@ -1147,6 +1432,21 @@ public_key = "{KEY_B}"
                 persistent_keepalive: Some(25),
                 preshared_key_file: Some(PathBuf::from("/etc/meshd/example.psk")),
             }],
+            discovery: DiscoveryConfig {
+                interfaces: vec!["wlan0-mesh".to_string(), "lan*".to_string()],
+                ..defaults.discovery
+            },
+            membership: MembershipConfig {
+                policy: crate::membership::Policy::Community,
+                allow: vec!["r+OEzvZ8mDnDSJxL4KDoiIVVKcgPn9vCKq0W+pLORAw="
+                    .parse()
+                    .expect("example key")],
+                deny: vec!["HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw="
+                    .parse()
+                    .expect("example key")],
+                community_secret_file: Some(PathBuf::from("/etc/meshd/community.key")),
+                community_id: "harbour".to_string(),
+            },
         };
         assert_eq!(config, expected);
     }
@@ -1173,6 +1473,16 @@ public_key = "{KEY_B}"
             "endpoint",
             "persistent_keepalive",
             "preshared_key_file",
+            "interfaces",
+            "port",
+            "interval",
+            "max_peers",
+            "max_handshakes_per_second",
+            "policy",
+            "allow",
+            "deny",
+            "community_secret_file",
+            "community_id",
         ];
         for key in keys {
             let set = text
@@ -1193,5 +1503,103 @@ public_key = "{KEY_B}"
             keys.len(),
             "a setting in the example is not in this list"
         );
+    }
+
+    #[test]
+    fn discovery_and_membership_defaults_and_values() {
+        let config = parse("").expect("empty");
+        assert!(
+            config.discovery.interfaces.is_empty(),
+            "discovery is off by default"
+        );
+        assert_eq!(config.discovery.port, 51821);
+        assert_eq!(config.membership.policy, crate::membership::Policy::Open);
+        let text = format!(
+            "[discovery]\ninterfaces = [\"veth*\", \"br-lan\"]\nport = 4000\ninterval = 0.5\n\
+             max_peers = 8\nmax_handshakes_per_second = 3\n\
+             [membership]\npolicy = \"allowlist\"\nallow = [\"{KEY_A}\"]\ndeny = [\"{KEY_B}\"]\n"
+        );
+        let config = parse(&text).expect("valid");
+        assert_eq!(config.discovery.interfaces, vec!["veth*", "br-lan"]);
+        assert_eq!(config.discovery.port, 4000);
+        assert_eq!(config.discovery.interval, Duration::from_millis(500));
+        assert_eq!(config.discovery.max_peers, 8);
+        assert_eq!(config.discovery.max_handshakes_per_second, 3);
+        assert_eq!(config.membership.allow[0].to_string(), KEY_A);
+        assert_eq!(config.membership.deny[0].to_string(), KEY_B);
+    }
+
+    #[test]
+    fn discovery_and_membership_values_are_checked() {
+        for (text, expected) in [
+            (
+                "[discovery]\ninterfaces = [\"wlan0 mesh\"]",
+                "meshd.toml:2:15: interfaces: `wlan0 mesh`",
+            ),
+            (
+                "[discovery]\ninterfaces = [\"a\", \"a\"]",
+                "`a` is listed twice",
+            ),
+            (
+                "[discovery]\ninterfaces = [\"\"]",
+                "must be an interface name or glob",
+            ),
+            ("[discovery]\nport = 0", "port must be 1..=65535, not 0"),
+            ("[discovery]\nport = 51820", "must differ"),
+            (
+                "[discovery]\ninterval = 0.1",
+                "interval must be 0.5..=300 seconds",
+            ),
+            ("[discovery]\nmax_peers = 0", "max_peers must be 1..=1024"),
+            (
+                "[discovery]\nmax_handshakes_per_second = 5000",
+                "must be 1..=1000",
+            ),
+            ("[discovery]\nbeacons = 1", "unknown field `beacons`"),
+            (
+                "[membership]\npolicy = \"closed\"",
+                "policy must be \"open\", \"allowlist\" or \"community\"",
+            ),
+            (
+                "[membership]\npolicy = \"community\"",
+                "needs community_secret_file",
+            ),
+            (
+                "[membership]\npolicy = \"allowlist\"",
+                "needs at least one key in allow",
+            ),
+            (
+                "[membership]\ncommunity_secret_file = \"/k\"",
+                "only used with policy \"community\"",
+            ),
+            (
+                "[membership]\nallow = [\"{KEY_A}\"]",
+                "allow is only used with policy",
+            ),
+            (
+                "[membership]\ndeny = [\"nope\"]",
+                "deny: not a WireGuard public key",
+            ),
+            (
+                "[membership]\ndeny = [\"{KEY_A}\", \"{KEY_A}\"]",
+                "is listed twice",
+            ),
+            (
+                "[membership]\npolicy = \"allowlist\"\nallow = [\"{KEY_A}\"]\ndeny = [\"{KEY_A}\"]",
+                "both in allow and in deny",
+            ),
+            (
+                "[membership]\ncommunity_id = \"has space\"",
+                "printable ASCII",
+            ),
+            (
+                "[membership]\ncommunity_id = \"0123456789012345678901234567890123\"",
+                "at most 32",
+            ),
+        ] {
+            let text = text.replace("{KEY_A}", KEY_A);
+            let message = error(&text);
+            assert!(message.contains(expected), "{text:?}: {message}");
+        }
     }
 }

@@ -38,6 +38,9 @@ use crate::tun::Tun;
 use crate::tunnel::{PeerSpec, TunnelEvent, Tunnels};
 use crate::uci::ConfigFile;
 
+mod joining;
+use joining::Joining;
+
 /// The forwarding table's "link" for prefixes this node originates: deliver to `mesh0`.
 const LOCAL: LinkId = LinkId(u32::MAX);
 /// How often the sessions' timers run (handshake retries, keepalives, liveness).
@@ -169,6 +172,19 @@ fn random_seed() -> u64 {
 }
 
 fn resolve(endpoint: &str) -> Option<SocketAddr> {
+    // `[fe80::1%wlan0]:port`: the standard library takes only an interface index after `%`.
+    let named_scope = endpoint
+        .strip_prefix('[')
+        .and_then(|rest| rest.split_once("]:"))
+        .and_then(|(address, port)| {
+            let (address, scope) = address.split_once('%')?;
+            if scope.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let index = nix::net::if_::if_nametoindex(scope).ok()?;
+            Some(format!("[{address}%{index}]:{port}"))
+        });
+    let endpoint = named_scope.as_deref().unwrap_or(endpoint);
     match endpoint.to_socket_addrs() {
         Ok(mut addrs) => addrs.next(),
         Err(e) => {
@@ -217,6 +233,8 @@ struct Daemon {
     started: Instant,
     /// Peers added with `meshctl peers add` (not in the configuration file).
     runtime_peers: std::collections::BTreeSet<PublicKey>,
+    /// Discovery and membership (`daemon/joining.rs`).
+    joining: Joining,
 }
 
 async fn run(config: Config, config_path: Option<ConfigFile>) -> Result<(), String> {
@@ -290,8 +308,11 @@ async fn run(config: Config, config_path: Option<ConfigFile>) -> Result<(), Stri
         router.fib.insert(*prefix, LOCAL);
     }
 
+    let tunnel_port = socket.local_addr().map_or(port, |a| a.port());
+    let joining = Joining::start(&config, identity.public_key.0, tunnel_port, random_seed())?;
     let (control, calls) = ControlServer::start(&config.node.control_socket)?;
     let mut daemon = Daemon {
+        joining,
         control,
         started: now,
         runtime_peers: std::collections::BTreeSet::new(),
@@ -334,13 +355,19 @@ impl Daemon {
             warn!("ignoring a peer with our own public key");
             return;
         }
-        let spec = match peer_spec(&peer) {
+        if self.static_peer_refused(&peer.public_key) {
+            return;
+        }
+        let mut spec = match peer_spec(&peer) {
             Ok(s) => s,
             Err(e) => {
                 error!("peer {}: {e}", peer.public_key.short());
                 return;
             }
         };
+        if spec.preshared_key.is_none() {
+            spec.preshared_key = self.community_preshared();
+        }
         let link = self.tunnels.add_peer(spec);
         self.node.add_link(
             now,
@@ -378,6 +405,7 @@ impl Daemon {
         let mut local = vec![0u8; BUFFER];
         let mut next_tunnel_tick = Instant::now();
         let mut next_resolve = Instant::now() + RESOLVE_INTERVAL;
+        let mut beacon = vec![0u8; 2048];
         let (resolved_tx, mut resolved_rx) =
             tokio::sync::mpsc::channel::<(PublicKey, SocketAddr)>(64);
         loop {
@@ -386,6 +414,7 @@ impl Daemon {
                 .node
                 .poll_timeout()
                 .map_or(next_tunnel_tick, |t| t.min(next_tunnel_tick))
+                .min(self.joining.poll_timeout().unwrap_or(next_tunnel_tick))
                 .max(now);
             tokio::select! {
                 _ = terminate.recv() => { info!("SIGTERM: stopping"); return Ok(()); }
@@ -432,6 +461,21 @@ impl Daemon {
                         Err(e) => return Err(format!("reading {}: {e}", self.tun.name())),
                     }
                 }
+                received = joining::recv_beacon(&self.joining.socket, &mut beacon) => {
+                    if let Ok((len, from)) = received {
+                        self.on_beacon(Instant::now(), from, &beacon[..len]);
+                        for _ in 0..BATCH {
+                            let Some(socket) = &self.joining.socket else { break };
+                            match socket.try_recv_from(&mut beacon) {
+                                Ok((len, from)) => self.on_beacon(Instant::now(), from, &beacon[..len]),
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                }
+                () = joining::netlink_news(&self.joining.watch) => {
+                    self.interfaces_changed(Instant::now());
+                }
                 _ = tokio::time::sleep_until(wake.into()) => {}
             }
             let now = Instant::now();
@@ -443,6 +487,8 @@ impl Daemon {
                 next_resolve = now + RESOLVE_INTERVAL;
                 self.resolve_down_peers(&resolved_tx);
             }
+            self.discovery_tick(now);
+            self.publish_refusals();
             if self.node.poll_timeout().is_some_and(|t| t <= now) {
                 self.node.handle_timeout(now);
             }
@@ -476,10 +522,20 @@ impl Daemon {
 
     /// A datagram from the underlay: decrypt, then Babel to the core, data to the router.
     fn on_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
-        let Some((link, len)) =
-            self.tunnels
-                .decapsulate(now, from, datagram, &mut self.datagram, &mut self.send)
-        else {
+        let mut admitted = Vec::new();
+        let joining = &mut self.joining;
+        let decrypted = self.tunnels.decapsulate_admitting(
+            now,
+            from,
+            datagram,
+            &mut self.datagram,
+            &mut self.send,
+            &mut |key, at| Self::admit_inbound(joining, now, key, at, &mut admitted),
+        );
+        if !admitted.is_empty() {
+            self.admitted_inbound(now, admitted);
+        }
+        let Some((link, len)) = decrypted else {
             return;
         };
         let mut packet = std::mem::take(&mut self.datagram);
@@ -750,6 +806,10 @@ impl Daemon {
                     message: format!("peer {} removed", key.short()),
                 })
             }
+            Request::Refused => Reply::ok(Data::Refused {
+                refused: self.refused_list(),
+            }),
+            Request::Discovery => Reply::ok(Data::Discovery(self.discovery_status())),
             Request::Reload => match self.reload().await {
                 Ok(message) => Reply::ok(Data::Done { message }),
                 Err(e) => Reply::error(e),
@@ -769,6 +829,12 @@ impl Daemon {
         }
         if self.peers.contains_key(&key) {
             return Reply::error(format!("peer {} already exists", key.short()));
+        }
+        if self.joining.membership.check_static(&key.0).is_err() {
+            return Reply::error(format!(
+                "peer {} is in [membership] deny; remove it there first",
+                key.short()
+            ));
         }
         if let Some(endpoint) = &endpoint {
             if resolve(endpoint).is_none() {
@@ -910,6 +976,8 @@ impl Daemon {
                     rx_bytes: p.rx_bytes as u64,
                     tx_bytes: p.tx_bytes as u64,
                     runtime: self.runtime_peers.contains(&key),
+                    discovered: self.is_discovered(&key),
+                    interface: self.discovered_interface(&key.0).flatten(),
                 }
             })
             .collect()
@@ -940,6 +1008,8 @@ impl Daemon {
             }
         };
         let now = Instant::now();
+        // New allow and deny lists first, so that the peers below are judged by them.
+        let joining_restart = self.reload_membership(now, &config);
         let wanted: BTreeMap<PublicKey, PeerConfig> = config
             .peers
             .iter()
@@ -948,8 +1018,10 @@ impl Daemon {
         let current: Vec<PublicKey> = self.peers.keys().copied().collect();
         let (mut added, mut removed) = (0, 0);
         for key in current {
-            if self.runtime_peers.contains(&key) && !wanted.contains_key(&key) {
-                continue; // added at runtime: stays until removed at runtime
+            if (self.runtime_peers.contains(&key) || self.is_discovered(&key))
+                && !wanted.contains_key(&key)
+            {
+                continue; // added at runtime or found by discovery: not the file's to remove
             }
             match wanted.get(&key) {
                 Some(peer) if Some(peer) == self.peers.get(&key).map(|(_, p)| p) => {}
@@ -962,12 +1034,23 @@ impl Daemon {
         for (key, peer) in wanted {
             if !self.peers.contains_key(&key) {
                 self.runtime_peers.remove(&key);
+                self.forget_discovered(&key);
                 self.add_peer(now, peer);
-                added += 1;
+                if self.peers.contains_key(&key) {
+                    added += 1;
+                }
             }
         }
-        if config.node != self.config.node || config.babel != self.config.babel {
-            warn!("reload: [node] and [babel] changes take effect at the next restart");
+        if config.node != self.config.node || config.babel != self.config.babel || joining_restart {
+            warn!(
+                "reload: [node], [babel], [discovery] and [membership] changes (other than \
+                 allow, deny, max_peers and max_handshakes_per_second) take effect at the next \
+                 restart"
+            );
+        }
+        if !joining_restart {
+            self.config.discovery = config.discovery;
+            self.config.membership = config.membership;
         }
         self.config.peers = config.peers;
         info!("reloaded {}", path.display());

@@ -7,12 +7,14 @@
 mod config;
 mod control;
 mod daemon;
+mod discovery;
 mod forward;
 mod identity;
 mod inner;
 mod kernel;
 mod keys;
 mod logging;
+mod membership;
 mod state;
 mod tun;
 mod tunnel;

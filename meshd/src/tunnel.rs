@@ -264,6 +264,22 @@ impl Tunnels {
         out: &mut [u8],
         send: &mut Vec<(SocketAddr, Vec<u8>)>,
     ) -> Option<(LinkId, usize)> {
+        self.decapsulate_admitting(now, from, datagram, out, send, &mut |_, _| None)
+    }
+
+    /// [`Tunnels::decapsulate`], but a valid handshake initiation from a key that is not a
+    /// peer is shown to `admit` (its key and address) first: if it returns a peer, that peer
+    /// is added and the initiation answered at once, so an admitted stranger's first
+    /// handshake succeeds instead of waiting for its retry.
+    pub fn decapsulate_admitting(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        datagram: &[u8],
+        out: &mut [u8],
+        send: &mut Vec<(SocketAddr, Vec<u8>)>,
+        admit: &mut dyn FnMut([u8; 32], SocketAddr) -> Option<PeerSpec>,
+    ) -> Option<(LinkId, usize)> {
         // MACs first: cheap, and under load it asks for a cookie before we spend a DH on it.
         let (kind, link) = {
             let packet =
@@ -288,9 +304,16 @@ impl Tunnels {
                         self.stats.malformed += 1;
                         return None;
                     };
-                    let Some(&link) = self.by_key.get(&half.peer_static_public) else {
-                        self.stats.unknown_key += 1;
-                        return None;
+                    let key = half.peer_static_public;
+                    let link = match self.by_key.get(&key) {
+                        Some(&link) => link,
+                        None => match admit(key, from) {
+                            Some(spec) if spec.public_key == key => self.add_peer(spec),
+                            _ => {
+                                self.stats.unknown_key += 1;
+                                return None;
+                            }
+                        },
                     };
                     (Kind::Initiation, link)
                 }
@@ -870,5 +893,55 @@ mod tests {
             None
         );
         assert_eq!(p.a.stats().buffer_too_small, 1);
+    }
+
+    #[test]
+    fn an_admitted_stranger_completes_its_first_handshake() {
+        let mut p = pair();
+        let mut stranger = Tunnels::new(KEY_C);
+        let link = stranger.add_peer(spec(KEY_B, Some(p.b_addr)));
+        let mut out = vec![0u8; 2048];
+        let mut send = Queue::new();
+        stranger.encapsulate(link, &hello(3), &mut out, &mut send);
+        let from = addr("198.51.100.7:1");
+        let mut replies = Queue::new();
+        let mut asked = Vec::new();
+        let got = p.b.decapsulate_admitting(
+            p.now,
+            from,
+            &send[0].1,
+            &mut out,
+            &mut replies,
+            &mut |key, at| {
+                asked.push((key, at));
+                Some(spec(KEY_C, Some(at)))
+            },
+        );
+        assert_eq!(got, None, "an initiation carries no data");
+        assert_eq!(asked, vec![(public(KEY_C), from)]);
+        assert_eq!(replies.len(), 1, "answered at once");
+        let admitted = p.b.link_of(&public(KEY_C)).expect("now a peer");
+        assert_eq!(p.b.endpoint(admitted), Some(from));
+        // The response completes the stranger's session.
+        let mut back = Queue::new();
+        stranger.decapsulate(p.now, p.b_addr, &replies[0].1, &mut out, &mut back);
+        assert!(stranger.is_up(link));
+        assert_eq!(p.b.stats().unknown_key, 0);
+        // Refused: counted, not answered.
+        let mut other = Tunnels::new([0x44; 32]);
+        let olink = other.add_peer(spec(KEY_B, Some(p.b_addr)));
+        let mut osend = Queue::new();
+        other.encapsulate(olink, &hello(4), &mut out, &mut osend);
+        let mut none = Queue::new();
+        p.b.decapsulate_admitting(
+            p.now,
+            from,
+            &osend[0].1,
+            &mut out,
+            &mut none,
+            &mut |_, _| None,
+        );
+        assert!(none.is_empty());
+        assert_eq!(p.b.stats().unknown_key, 1);
     }
 }

@@ -21,6 +21,9 @@
 //!   only checks it), and `gateway` is reserved: `'0'` is accepted, `'1'` is refused as not
 //!   supported yet, because a default route announced while the firewall does not forward mesh
 //!   traffic to the WAN would black-hole the mesh's internet traffic.
+//! - `config discovery` (at most one) is `[discovery]`, with `list interface` for the TOML array
+//!   `interfaces`; `config membership` (at most one) is `[membership]`, with `list allow` and
+//!   `list deny`;
 //! - each `config peer` section is a `[[peer]]`; `option enabled '0'` leaves the peer out (it is
 //!   still checked, on its own).
 //!
@@ -384,6 +387,34 @@ const PEER_OPTIONS: &[Known] = &[
     ),
 ];
 
+/// `config discovery`: `[discovery]`.
+const DISCOVERY_OPTIONS: &[Known] = &[
+    known("interface", "discovery", "interfaces", Kind::TextList),
+    known("port", "discovery", "port", Kind::Integer),
+    known("interval", "discovery", "interval", Kind::Seconds),
+    known("max_peers", "discovery", "max_peers", Kind::Integer),
+    known(
+        "max_handshakes_per_second",
+        "discovery",
+        "max_handshakes_per_second",
+        Kind::Integer,
+    ),
+];
+
+/// `config membership`: `[membership]`.
+const MEMBERSHIP_OPTIONS: &[Known] = &[
+    known("policy", "membership", "policy", Kind::Text),
+    known("allow", "membership", "allow", Kind::TextList),
+    known("deny", "membership", "deny", Kind::TextList),
+    known(
+        "community_secret_file",
+        "membership",
+        "community_secret_file",
+        Kind::Text,
+    ),
+    known("community_id", "membership", "community_id", Kind::Text),
+];
+
 /// Options every section type has besides its own.
 const SWITCHES_MAIN: &[&str] = &["enabled", "gateway"];
 const SWITCHES_PEER: &[&str] = &["enabled"];
@@ -665,8 +696,24 @@ fn map(sections: &[Section], origin: &str) -> Result<UciConfig, UciError> {
     let mapper = Mapper { origin };
     let mut main: Option<&Section> = None;
     let mut peers: Vec<(&Section, bool)> = Vec::new();
+    // `config discovery` and `config membership`: at most one of each.
+    let mut singles: Vec<(&str, &Section)> = Vec::new();
     for section in sections {
         match section.kind.as_str() {
+            kind @ ("discovery" | "membership") => {
+                if let Some((_, first)) = singles.iter().find(|(k, _)| *k == kind) {
+                    return Err(mapper.error(
+                        section,
+                        None,
+                        format!(
+                            "only one config {kind} section is allowed; the first is {} on line {}",
+                            first.label(),
+                            first.line
+                        ),
+                    ));
+                }
+                singles.push((kind, section));
+            }
             "meshd" => {
                 if let Some(first) = main {
                     return Err(mapper.error(
@@ -686,7 +733,10 @@ fn map(sections: &[Section], origin: &str) -> Result<UciConfig, UciError> {
                 return Err(mapper.error(
                     section,
                     None,
-                    format!("unknown section type `{other}` (meshd reads `meshd` and `peer`)"),
+                    format!(
+                        "unknown section type `{other}` (meshd reads `meshd`, `peer`, \
+                         `discovery` and `membership`)"
+                    ),
                 ));
             }
         }
@@ -756,6 +806,21 @@ fn map(sections: &[Section], origin: &str) -> Result<UciConfig, UciError> {
             mapper.emit_peer(&mut alone, peer)?;
             mapper.check(&alone)?;
         }
+    }
+    for (kind, section) in &singles {
+        let header = Origin {
+            section: section.label(),
+            section_line: section.line,
+            option: None,
+            toml_key: None,
+        };
+        doc.line(&format!("[{kind}]"), Some(header));
+        let options = if *kind == "discovery" {
+            DISCOVERY_OPTIONS
+        } else {
+            MEMBERSHIP_OPTIONS
+        };
+        mapper.emit(&mut doc, section, kind, options, &[])?;
     }
     let config = mapper.check(&doc)?;
     debug_assert_eq!(config.peers.len(), enabled_peers);
@@ -1150,6 +1215,8 @@ mod tests {
         let mut names: Vec<&str> = MAIN_OPTIONS
             .iter()
             .chain(PEER_OPTIONS)
+            .chain(DISCOVERY_OPTIONS)
+            .chain(MEMBERSHIP_OPTIONS)
             .map(|k| k.uci)
             .chain(["enabled", "gateway"])
             .collect();
@@ -1161,6 +1228,65 @@ mod tests {
                 matches!(words.next(), Some("option" | "list")) && words.next() == Some(name)
             });
             assert!(shown, "{name} is not shown in meshd.config");
+        }
+    }
+
+    #[test]
+    fn discovery_and_membership_sections_map_and_errors_name_the_option() {
+        let text = format!(
+            "config discovery 'discovery'\n\tlist interface 'wlan0-mesh'\n\tlist interface 'lan*'\n\
+             \toption interval '2.5'\n\toption max_peers '8'\n\
+             config membership 'membership'\n\toption policy 'allowlist'\n\tlist allow '{KEY_A}'\n\
+             \tlist deny '{KEY_B}'\n\toption community_id 'harbour'\n"
+        );
+        let config = parse_ok(&text).config;
+        assert_eq!(config.discovery.interfaces, vec!["wlan0-mesh", "lan*"]);
+        assert_eq!(config.discovery.interval, Duration::from_millis(2500));
+        assert_eq!(config.discovery.max_peers, 8);
+        assert_eq!(
+            config.membership.policy,
+            crate::membership::Policy::Allowlist
+        );
+        assert_eq!(config.membership.allow[0].to_string(), KEY_A);
+        assert_eq!(config.membership.deny[0].to_string(), KEY_B);
+        assert_eq!(config.membership.community_id, "harbour");
+
+        for (text, expected) in [
+            (
+                "config discovery\n\toption port 'x'\n",
+                "option port in config discovery @discovery[0] (line 2): must be a whole number",
+            ),
+            (
+                "config discovery\n\toption interface 'lan0'\n",
+                "option interface in config discovery @discovery[0] (line 2): is a list",
+            ),
+            (
+                "config discovery\n\toption max_peers '0'\n",
+                "option max_peers in config discovery @discovery[0] (line 2): must be 1..=1024, not 0",
+            ),
+            (
+                "config membership\n\toption policy 'closed'\n",
+                "option policy in config membership @membership[0] (line 2): must be \"open\"",
+            ),
+            (
+                "config membership\n\toption policy 'community'\n",
+                "option policy in config membership @membership[0] (line 2): \"community\" needs",
+            ),
+            (
+                "config membership\n\tlist deny 'nope'\n",
+                "option deny in config membership @membership[0] (line 2): not a WireGuard public key",
+            ),
+            (
+                "config discovery\nconfig discovery\n",
+                "only one config discovery section",
+            ),
+            (
+                "config membership\n\toption colour 'red'\n",
+                "unknown option (config membership takes policy, allow, deny",
+            ),
+        ] {
+            let message = error(text);
+            assert!(message.contains(expected), "{text:?}: {message}");
         }
     }
 }

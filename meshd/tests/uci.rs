@@ -84,6 +84,15 @@ fn every_option_file_sets_every_option() {
         "endpoint",
         "persistent_keepalive",
         "preshared_key_file",
+        "port",
+        "interval",
+        "max_peers",
+        "max_handshakes_per_second",
+        "policy",
+        "community_secret_file",
+        "community_id",
+        "allow",
+        "deny",
     ] {
         assert!(set(name), "every-option.conf does not set {name}");
     }

@@ -1400,3 +1400,10 @@ mod tests {
         assert_eq!(toml_string("a\"b\\c"), "\"a\\\"b\\\\c\"");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// discovery helpers: a shared segment (segment.rs)
+// ---------------------------------------------------------------------------------------------
+
+mod segment;
+pub use segment::{meshctl_binary, SEGMENT_BRIDGE, SEGMENT_INTERFACE};
