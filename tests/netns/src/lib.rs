@@ -41,6 +41,9 @@ use std::sync::{Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
+pub mod delay;
+pub mod interop;
+
 /// Every namespace the harness creates starts with this.
 pub const NS_PREFIX: &str = "mshn-";
 /// meshd's UDP port in every namespace.

@@ -31,10 +31,10 @@
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv6Addr};
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use meshd_netns_tests::{meshd_binary, require_tool, HelperId, Mesh, LISTEN_PORT, ROUTE_PROTOCOL};
+use meshd_netns_tests::interop::{json_list, meshctl_list, try_meshctl_json};
+use meshd_netns_tests::{require_tool, HelperId, Mesh, LISTEN_PORT, ROUTE_PROTOCOL};
 use serde_json::Value;
 
 /// node 1's link-local address on `wg0`.
@@ -46,54 +46,14 @@ const BIRD_V4: &str = "203.0.113.2";
 /// How long meshd and BIRD get to become neighbours and exchange routes.
 const CONVERGE: Duration = Duration::from_secs(60);
 
-fn meshctl_binary() -> PathBuf {
-    if let Some(bin) = std::env::var_os("MESHCTL_BIN").filter(|v| !v.is_empty()) {
-        return PathBuf::from(bin);
-    }
-    let bin = meshd_binary().with_file_name("meshctl");
-    assert!(
-        bin.is_file(),
-        "no meshctl next to meshd ({}): build it (`cargo build --release -p meshctl`)",
-        bin.display()
-    );
-    bin
-}
-
-/// `meshctl --socket <node 0's socket> --json <args>`, parsed; `None` if meshctl failed (meshd
-/// not yet listening) or printed something else.
+/// `meshctl --json <args>` against node 0 (meshd), parsed; `None` while meshd is starting.
 fn meshctl_json(mesh: &Mesh, args: &[&str]) -> Option<Value> {
-    let socket = mesh.node_dir(0).join("meshd.sock");
-    let output = Command::new(meshctl_binary())
-        .arg("--socket")
-        .arg(&socket)
-        .arg("--json")
-        .args(args)
-        .output()
-        .ok()?;
-    if !output.status.success() {
-        return None;
-    }
-    serde_json::from_slice(&output.stdout).ok()
-}
-
-/// The list under `key`, whether meshctl printed the whole data object or the list alone.
-fn list(value: &Value, key: &str) -> Vec<Value> {
-    match value {
-        Value::Array(items) => items.clone(),
-        Value::Object(map) => map
-            .get(key)
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default(),
-        _ => Vec::new(),
-    }
+    try_meshctl_json(mesh, 0, args)
 }
 
 /// node 0's neighbours, as meshctl reports them.
 fn neighbours(mesh: &Mesh) -> Vec<Value> {
-    meshctl_json(mesh, &["neighbours"])
-        .map(|v| list(&v, "neighbours"))
-        .unwrap_or_default()
+    meshctl_list(mesh, 0, "neighbours")
 }
 
 /// BIRD in node 1: its control socket and log.
@@ -262,7 +222,7 @@ fn bird_over_wireguard_go_is_a_neighbour() {
     let routes = meshctl_json(&mesh, &["routes"]).expect("meshctl routes");
     let prefix = format!("{BIRD_V6}/128");
     assert!(
-        list(&routes, "routes")
+        json_list(&routes, "routes")
             .iter()
             .any(|r| r["prefix"].as_str() == Some(&prefix)
                 && r["selected"] == Value::Bool(true)
