@@ -37,10 +37,13 @@
 //! * babeld: it sends from the link-local address the kernel generated on the wireguard-go
 //!   interface, not from the one configured here; meshd accepts Babel from any link-local
 //!   address inside a session (it does not insist on the key-derived one), as it must.
-//! * babeld: the RTT it measures to meshd over a veth is 12-13 ms, and meshd measures 3-8 ms to
-//!   babeld, where ping takes 0.5 ms. Most likely babeld timestamps a Hello when it is queued,
-//!   not when its buffer is flushed (RFC 9616 asks for the transmit time), which inflates both
-//!   directions' samples; babeld adds an RTT cost of 1-3 for it. Not asserted.
+//! * babeld: the RTT it measures to meshd over a veth was 12-13 ms in the tests that start babeld
+//!   before meshd, and meshd measures 3-8 ms to babeld, where ping takes 0.5 ms. At least
+//!   babeld's figure is mostly its first sample decaying: a Hello babeld sends before the
+//!   WireGuard handshake waits in wireguard-go, the sample it yields counts the wait (1.2-1.5 s),
+//!   and babeld smooths each sample in with weight 42/256, one sample per IHU from meshd (3 s).
+//!   In `rtt_square_with_babeld`, which starts babeld after the handshakes, babeld measured
+//!   1.3-8 ms to meshd over a veth. Not an RFC 9616 deviation; not asserted here.
 //!
 //! # meshd against babeld: what is wrong (not fixed here)
 //!
@@ -57,12 +60,14 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
+use meshd_netns_tests::delay::{endpoint_line, replace_once, start_relay, RELAY_PORT};
 use meshd_netns_tests::interop::{
-    assert_ping, babeld_dump, babeld_pid, dump_field, has_route, kernel_routes_text, meshctl_json,
-    must_in, neighbours, ping_from, start_babeld, start_wireguard_go, tools_present, unique_ifname,
-    wg_socket, Babeld, SocketCleanup, Tunnel, BABEL_PROTO,
+    assert_ping, babeld_dump, babeld_pid, dump_field, has_route, json_list, kernel_routes_text,
+    meshctl_json, meshctl_list, must_in, neighbours, ping_from, rtt_ms, start_babeld,
+    start_wireguard_go, tools_present, try_meshctl_json, unique_ifname, wg_socket, Babeld,
+    SocketCleanup, Tunnel, BABEL_PROTO,
 };
-use meshd_netns_tests::{run, Mesh, LISTEN_PORT};
+use meshd_netns_tests::{route_device, run, Mesh, LISTEN_PORT};
 use serde_json::Value;
 
 /// How long the two daemons get to exchange routes.
@@ -539,5 +544,354 @@ fn transit_through_meshd() {
             one.stdout.lines().find(|l| l.contains("xceeded")),
             two.stdout.lines().find(|l| l.contains("ttl="))
         );
+    }
+}
+
+/// The square A(meshd) — B(babeld) — C(meshd) — D(babeld) — A, whose two ways round are equally
+/// many hops, with the A–B underlay delayed 30 ms each way by a `meshn-delay` relay (issue 5,
+/// item 4: RTT from RFC 9616 timestamps on both sides). Asserted with each side's own view and
+/// with traffic:
+///
+/// * A (meshd) measures B slow and D fast (meshctl `rtt_ms`), selects its route to C through D,
+///   and a packet to C with a hop limit of 1 expires in D's kernel, not B's;
+/// * B (babeld) measures A slow and C fast (its `dump`), installs its route to D's address
+///   through its tunnel to C, and a packet to D with a hop limit of 1 expires in C's meshd.
+///
+/// wireguard-go cannot put two interfaces on one port, so each babeld router's second tunnel
+/// listens on 51821 and the meshd configuration that points there says so. B's tunnel to A has no
+/// endpoint: it answers wherever A's packets come from, which is the relay.
+#[test]
+fn rtt_square_with_babeld() {
+    const A: usize = 0;
+    const B: usize = 1;
+    const C: usize = 2;
+    const D: usize = 3;
+    /// One-way delay on the A–B underlay.
+    const DELAY_MS: u64 = 30;
+    /// What B and D announce, inside the prefixes `start_babeld` redistributes.
+    const V6: [Ipv6Addr; 2] = [
+        Ipv6Addr::new(0xfd00, 0xb, 0x1, 0, 0, 0, 0, 1),
+        Ipv6Addr::new(0xfd00, 0xb, 0x3, 0, 0, 0, 0, 1),
+    ];
+    const V4: [Ipv4Addr; 2] = [
+        Ipv4Addr::new(203, 0, 113, 21),
+        Ipv4Addr::new(203, 0, 113, 23),
+    ];
+    let Some(mut mesh) = Mesh::new(4) else { return };
+    if !tools_present() {
+        return;
+    }
+    mesh.link_ring(); // A–B, B–C, C–D, D–A
+    let tunnel = |mesh: &Mesh, tag: char, listen_port: u16, peer: usize, ll: &'static str| Tunnel {
+        ifname: unique_ifname(mesh, tag),
+        listen_port,
+        peer,
+        link_local: ll,
+        fixed_endpoint: true,
+    };
+    let b_tunnels = [
+        Tunnel {
+            fixed_endpoint: false,
+            ..tunnel(&mesh, 'p', LISTEN_PORT, A, "fe80::b:1a")
+        },
+        tunnel(&mesh, 'q', LISTEN_PORT + 1, C, "fe80::b:1c"),
+    ];
+    let d_tunnels = [
+        tunnel(&mesh, 'r', LISTEN_PORT, C, "fe80::b:3c"),
+        tunnel(&mesh, 's', LISTEN_PORT + 1, A, "fe80::b:3a"),
+    ];
+    let _cleanup = SocketCleanup(
+        b_tunnels
+            .iter()
+            .chain(&d_tunnels)
+            .map(|t| wg_socket(&t.ifname))
+            .collect(),
+    );
+
+    // A reaches B's wireguard-go through the relay; D's second tunnel and B's are at 51821.
+    let relay = start_relay(
+        &mut mesh,
+        env!("CARGO_BIN_EXE_meshn-delay"),
+        A,
+        B,
+        LISTEN_PORT,
+        DELAY_MS,
+    );
+    let moved = |mesh: &Mesh, config: String, peer: usize, from: usize, port: u16| {
+        let old = endpoint_line(mesh.underlay_address(peer, from), LISTEN_PORT);
+        let new = endpoint_line(
+            if port == RELAY_PORT {
+                relay.listen
+            } else {
+                mesh.underlay_address(peer, from)
+            },
+            port,
+        );
+        replace_once(&config, &old, &new)
+    };
+    let config_a = moved(&mesh, mesh.config_text(A), B, A, RELAY_PORT);
+    let config_a = moved(&mesh, config_a, D, A, LISTEN_PORT + 1);
+    let config_c = moved(&mesh, mesh.config_text(C), B, C, LISTEN_PORT + 1);
+
+    // wireguard-go first, then meshd, and babeld only once every tunnel has its handshake: a
+    // babeld Hello sent before that waits in wireguard-go for the handshake, and the RTT sample
+    // it yields counts the wait (1.2-1.5 s measured). babeld smooths each sample in with weight
+    // 42/256 (`rtt-decay`) and takes one per IHU from meshd (every 3 s), so such a sample took
+    // more than a minute to decay below 100 ms. Not an RFC 9616 deviation (smoothing is the
+    // implementation's choice), but it is why the order here matters.
+    let started = Instant::now();
+    for (node, tunnels) in [(B, &b_tunnels), (D, &d_tunnels)] {
+        let key = mesh.write_foreign_key_file(node, "wg.key");
+        for tunnel in tunnels {
+            start_wireguard_go(&mut mesh, node, tunnel, &key);
+        }
+    }
+    mesh.start_with_config(A, &config_a);
+    mesh.start_with_config(C, &config_c);
+    let (addr_a, addr_c) = (mesh.mesh_address(A), mesh.mesh_address(C));
+    let handshaken = |node: usize, ifname: &str| {
+        let out = mesh.run_in(
+            node,
+            &["wg", "show", ifname, "latest-handshakes"],
+            Duration::from_secs(5),
+        );
+        out.stdout
+            .split_whitespace()
+            .nth(1)
+            .is_some_and(|t| t.parse::<u64>().is_ok_and(|t| t > 0))
+    };
+    assert!(
+        mesh.wait_until(Duration::from_secs(20), || {
+            b_tunnels.iter().all(|t| handshaken(B, &t.ifname))
+                && d_tunnels.iter().all(|t| handshaken(D, &t.ifname))
+        }),
+        "not every wireguard-go tunnel of B and D completed a handshake with meshd"
+    );
+    eprintln!(
+        "interop_babeld: square: all four handshakes {:?} after start",
+        started.elapsed()
+    );
+    let mut babelds = Vec::new();
+    for (k, (node, tunnels)) in [(B, &b_tunnels), (D, &d_tunnels)].into_iter().enumerate() {
+        let (v6, v4) = (format!("{}/128", V6[k]), format!("{}/32", V4[k]));
+        must_in(
+            &mesh,
+            node,
+            &["ip", "addr", "add", &v6, "dev", "lo", "nodad"],
+        );
+        must_in(&mesh, node, &["ip", "addr", "add", &v4, "dev", "lo"]);
+        babelds.push(start_babeld(&mut mesh, node, tunnels));
+    }
+    let keys: Vec<String> = (0..4).map(|i| mesh.public_key(i).to_owned()).collect();
+    let (if_b_to_a, if_b_to_c) = (b_tunnels[0].ifname.as_str(), b_tunnels[1].ifname.as_str());
+
+    // Everyone reaches everyone: A's kernel has C and both babeld routers, B's has D and A.
+    let wanted_a = [addr_c.into(), V6[0].into(), V6[1].into(), V4[1].into()];
+    let wanted_b = [V6[1].into(), V4[1].into(), addr_a.into()];
+    assert!(
+        mesh.wait_until(CONVERGE, || {
+            wanted_a.iter().all(|a| has_route(&mesh, A, "109", *a))
+                && wanted_b
+                    .iter()
+                    .all(|a| has_route(&mesh, B, BABEL_PROTO, *a))
+        }),
+        "the square did not converge; A's routes:\n{}\nB's:\n{}",
+        kernel_routes_text(&mesh, A, "109"),
+        kernel_routes_text(&mesh, B, BABEL_PROTO)
+    );
+    eprintln!(
+        "interop_babeld: square converged {:?} after start",
+        started.elapsed()
+    );
+
+    // Both ends of the slow link measure it slower than the fast links by about what the relay
+    // adds (2 x 30 ms), both know the way round through the slow link and the way through the
+    // fast ones, the latter is cheaper by the RTT penalty, and both select it.
+    let to_c = format!("{addr_c}/128");
+    let to_d = format!("{}/128", V6[1]);
+    let mut last = Square::default();
+    let settled = mesh.wait_until(CONVERGE, || {
+        last = Square::observe(
+            &mesh,
+            &babelds[0],
+            &keys,
+            &to_c,
+            &to_d,
+            [if_b_to_a, if_b_to_c],
+        );
+        last.settled(&keys[D], if_b_to_c)
+    });
+    assert!(
+        settled,
+        "the square did not route around the slow A–B link: {last:#?}"
+    );
+    eprintln!(
+        "interop_babeld: square settled {:?} after start: {last:#?}",
+        started.elapsed()
+    );
+
+    // Traffic takes those routes. A hop limit of 1 expires at the first router after the
+    // source's own: D's kernel for A→C (meshd forwards its own node's packets without counting
+    // a hop), C's meshd for B→D.
+    let expires_at = |from: usize, src: IpAddr, dst: IpAddr| {
+        let family = if dst.is_ipv6() { "-6" } else { "-4" };
+        let (src, dst) = (src.to_string(), dst.to_string());
+        let out = mesh.run_in(
+            from,
+            &[
+                "ping", family, "-n", "-c1", "-W2", "-t", "1", "-I", &src, &dst,
+            ],
+            Duration::from_secs(5),
+        );
+        out.stdout
+            .lines()
+            .find(|l| l.contains("xceeded"))
+            .and_then(|l| l.strip_prefix("From "))
+            .and_then(|l| l.split_whitespace().next())
+            .map(|a| a.trim_end_matches(':').to_owned())
+    };
+    assert_ping(&mesh, A, addr_a.into(), addr_c.into());
+    assert_ping(&mesh, B, V6[0].into(), V6[1].into());
+    let hop_a = expires_at(A, addr_a.into(), addr_c.into());
+    assert_eq!(
+        hop_a.as_deref(),
+        Some(V6[1].to_string().as_str()),
+        "A→C with hop limit 1 did not expire in D (babeld, {}); B is {}",
+        V6[1],
+        V6[0]
+    );
+    let hop_b = expires_at(B, V6[0].into(), V6[1].into());
+    assert_eq!(
+        hop_b,
+        Some(addr_c.to_string()),
+        "B→D with hop limit 1 did not expire in C's meshd ({addr_c}); A is {addr_a}"
+    );
+    // And it is fast: nothing on either path crosses the relay.
+    for (from, src, dst) in [
+        (A, IpAddr::from(addr_a), IpAddr::from(addr_c)),
+        (B, V6[0].into(), V6[1].into()),
+    ] {
+        let (src_s, dst_s) = (src.to_string(), dst.to_string());
+        let out = mesh.run_in(
+            from,
+            &[
+                "ping", "-6", "-n", "-c3", "-i", "0.2", "-W2", "-I", &src_s, &dst_s,
+            ],
+            Duration::from_secs(10),
+        );
+        let max = out
+            .stdout
+            .lines()
+            .filter_map(|l| {
+                l.split("time=")
+                    .nth(1)?
+                    .split_whitespace()
+                    .next()?
+                    .parse::<f64>()
+                    .ok()
+            })
+            .fold(None, |m: Option<f64>, t| Some(m.map_or(t, |m| m.max(t))));
+        assert!(
+            out.success() && max.is_some_and(|t| t < 50.0),
+            "ping {src}→{dst} slower than 50 ms, as if across the relay: {out}"
+        );
+        eprintln!("interop_babeld: ping {src}→{dst}: at most {max:?} ms");
+    }
+}
+
+/// What the RTT square's corners A (meshd) and B (babeld) see.
+#[derive(Debug, Default)]
+struct Square {
+    /// A's smoothed RTT to B and to D (meshctl `rtt_ms`).
+    a_rtt_to_b: Option<f64>,
+    a_rtt_to_d: Option<f64>,
+    /// A's routes to C: (peer, metric, selected).
+    a_routes_to_c: Vec<(String, u64, bool)>,
+    /// B's RTT to A and to C (babeld `dump`, its tunnel to each).
+    b_rtt_to_a: Option<f64>,
+    b_rtt_to_c: Option<f64>,
+    /// B's routes to D's address: (interface, metric, installed).
+    b_routes_to_d: Vec<(String, u64, bool)>,
+    /// B's kernel route to D's address.
+    b_kernel_route_to_d: String,
+}
+
+impl Square {
+    fn observe(
+        mesh: &Mesh,
+        babeld: &Babeld,
+        keys: &[String],
+        to_c: &str,
+        to_d: &str,
+        [if_b_to_a, if_b_to_c]: [&str; 2],
+    ) -> Square {
+        let neighbours = meshctl_list(mesh, 0, "neighbours");
+        // `--all`: every candidate route, not only the selected ones.
+        let routes = try_meshctl_json(mesh, 0, &["routes", "--all"])
+            .map(|v| json_list(&v, "routes"))
+            .unwrap_or_default();
+        let dump = babeld_dump(babeld);
+        let babeld_rtt = |ifname: &str| {
+            dump.iter()
+                .filter(|l| l.starts_with("add neighbour"))
+                .find(|l| dump_field(l, "if") == Some(ifname))
+                .and_then(|l| dump_field(l, "rtt")?.parse::<f64>().ok())
+        };
+        let kernel = mesh.run_in(
+            1,
+            &["ip", "-6", "route", "show", to_d],
+            Duration::from_secs(5),
+        );
+        Square {
+            a_rtt_to_b: rtt_ms(&neighbours, &keys[1]),
+            a_rtt_to_d: rtt_ms(&neighbours, &keys[3]),
+            a_routes_to_c: routes
+                .iter()
+                .filter(|r| r["prefix"].as_str() == Some(to_c))
+                .filter_map(|r| {
+                    Some((
+                        r["peer"].as_str()?.to_owned(),
+                        r["metric"].as_u64()?,
+                        r["selected"] == Value::Bool(true),
+                    ))
+                })
+                .collect(),
+            b_rtt_to_a: babeld_rtt(if_b_to_a),
+            b_rtt_to_c: babeld_rtt(if_b_to_c),
+            b_routes_to_d: dump
+                .iter()
+                .filter(|l| l.starts_with("add route") && dump_field(l, "prefix") == Some(to_d))
+                .filter_map(|l| {
+                    Some((
+                        dump_field(l, "if")?.to_owned(),
+                        dump_field(l, "metric")?.parse().ok()?,
+                        dump_field(l, "installed") == Some("yes"),
+                    ))
+                })
+                .collect(),
+            b_kernel_route_to_d: kernel.stdout.trim().to_owned(),
+        }
+    }
+
+    /// Whether both corners measure the slow link at least 40 ms slower than the fast one, know
+    /// both ways round, and select (and B installs) the fast way, which is the cheaper.
+    fn settled(&self, key_d: &str, if_b_to_c: &str) -> bool {
+        let slower = |slow: Option<f64>, fast: Option<f64>| {
+            slow.zip(fast)
+                .is_some_and(|(slow, fast)| slow >= 50.0 && slow - fast >= 40.0)
+        };
+        // The selected route is the cheapest of exactly two.
+        let fast_way_wins = |routes: &[(String, u64, bool)], fast: &str| {
+            routes.len() == 2
+                && routes.iter().all(|(via, metric, chosen)| {
+                    let other = routes.iter().find(|r| r.0 != *via).map_or(0, |r| r.1);
+                    (via == fast) == *chosen && (!*chosen || *metric < other)
+                })
+        };
+        slower(self.a_rtt_to_b, self.a_rtt_to_d)
+            && slower(self.b_rtt_to_a, self.b_rtt_to_c)
+            && fast_way_wins(&self.a_routes_to_c, key_d)
+            && fast_way_wins(&self.b_routes_to_d, if_b_to_c)
+            && route_device(&self.b_kernel_route_to_d) == Some(if_b_to_c)
     }
 }
