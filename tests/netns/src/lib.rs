@@ -1107,6 +1107,20 @@ impl Mesh {
         (status, output)
     }
 
+    /// Sends a helper `signal` (`-INT`, `-TERM`, …) by its PID, if it is still running (`ip netns
+    /// exec` execs the program, so the PID is the helper's own). Returns whether it was sent.
+    pub fn signal_helper(&mut self, id: HelperId, signal: &str) -> bool {
+        let Some(child) = self.helpers[id.0].child.as_mut() else {
+            return false;
+        };
+        // Not yet reaped, so the PID cannot have been reused.
+        if !matches!(child.try_wait(), Ok(None)) {
+            return false;
+        }
+        let pid = child.id().to_string();
+        run(&["kill", signal, &pid], None, COMMAND_TIMEOUT).success()
+    }
+
     fn dump_logs(&self) {
         eprintln!(
             "======== meshd-netns: logs of {} ({}) ========",

@@ -33,7 +33,9 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use meshd_netns_tests::interop::{json_list, meshctl_list, try_meshctl_json};
+use meshd_netns_tests::interop::{
+    babel_messages, dissector_complaints, json_list, meshctl_list, try_meshctl_json, tshark_read,
+};
 use meshd_netns_tests::{require_tool, HelperId, Mesh, LISTEN_PORT, ROUTE_PROTOCOL};
 use serde_json::Value;
 
@@ -362,15 +364,6 @@ fn meshd_timestamps_are_ignored_cleanly() {
     );
 }
 
-/// One `tshark -r` over a capture file, in node 1 (where the file's directory is).
-fn tshark_read(mesh: &Mesh, file: &str, args: &[&str]) -> String {
-    let mut argv = vec!["tshark", "-n", "-r", file];
-    argv.extend_from_slice(args);
-    let out = mesh.run_in(1, &argv, Duration::from_secs(60));
-    assert!(out.success(), "`{}`: {out}", argv.join(" "));
-    out.stdout
-}
-
 #[test]
 fn tshark_decodes_meshd_babel_in_the_tunnel() {
     let Some(mut mesh) = Mesh::new(2) else { return };
@@ -425,6 +418,7 @@ fn tshark_decodes_meshd_babel_in_the_tunnel() {
     // Every Babel packet inside the tunnel is meshd's or BIRD's, from its link-local address.
     let sources = tshark_read(
         &mesh,
+        1,
         &file,
         &["-Y", "babel", "-T", "fields", "-e", "ipv6.src"],
     );
@@ -436,7 +430,7 @@ fn tshark_decodes_meshd_babel_in_the_tunnel() {
     );
 
     // Wireshark flags nothing in the whole capture: no malformed packet, no expert info at all.
-    let expert = tshark_read(&mesh, &file, &["-q", "-z", "expert"]);
+    let expert = tshark_read(&mesh, 1, &file, &["-q", "-z", "expert"]);
     assert!(
         !expert.contains("Malformed") && !expert.contains("Error") && !expert.contains("Warning"),
         "tshark's expert info: {expert}"
@@ -444,52 +438,26 @@ fn tshark_decodes_meshd_babel_in_the_tunnel() {
 
     // meshd's packets, message by message.
     let filter = format!("babel && ipv6.src == {meshd_ll}");
-    let verbose = tshark_read(&mesh, &file, &["-Y", &filter, "-V"]);
+    let verbose = tshark_read(&mesh, 1, &file, &["-Y", &filter, "-V"]);
     let messages = babel_messages(&verbose);
     let packets = verbose.matches("\nBabel Routing Protocol").count();
     assert!(
         packets >= 10,
         "only {packets} Babel packets from meshd in 15 s:\n{verbose}"
     );
-    for bad in ["Malformed", "Expert Info", "<MISSING>" /* see below */] {
-        let hits: Vec<&str> = verbose.lines().filter(|l| l.contains(bad)).collect();
-        // A wildcard Route Request (AE 0) has no prefix bytes: Wireshark prints its empty raw
-        // prefix as "<MISSING>", which is how it shows zero bytes, not an error in the packet.
-        let hits: Vec<&&str> = hits
-            .iter()
-            .filter(|l| !(bad == "<MISSING>" && l.contains("Raw Prefix: <MISSING>")))
-            .collect();
-        assert!(
-            hits.is_empty(),
-            "tshark on meshd's packets: {hits:?}\n{verbose}"
-        );
-    }
-    // "Unknown" appears only where Wireshark 4.0's dissector is behind or wrong, never for a
-    // type it should know:
-    // * `Address Encoding: Unknown (4)` (and the prefix printed as `corrupt/32`): AE 4 is
-    //   RFC 9229 v4-via-v6, newer than this dissector; the bytes are right (meshd's IPv4
-    //   address, 198.51.100.1, as `c6336401`).
-    // * `Sub-TLV Length: Unknown (4)`: the dissector prints a sub-TLV's length through its
-    //   table of sub-TLV type names; the length, 4, is right for a Hello's Timestamp.
-    let unknown: Vec<&str> = verbose
-        .lines()
-        .filter(|l| l.contains("Unknown"))
-        .filter(|l| {
-            !l.contains("Address Encoding: Unknown (4)")
-                && !l.contains("Sub-TLV Length: Unknown (4)")
-        })
-        .collect();
+    let complaints = dissector_complaints(&verbose);
     assert!(
-        unknown.is_empty(),
-        "tshark does not know parts of meshd's packets: {unknown:?}"
+        complaints.is_empty(),
+        "tshark on meshd's packets: {complaints:#?}\n{verbose}"
     );
 
-    let types: BTreeSet<u8> = messages.iter().map(|m| m.0).collect();
+    let types: BTreeSet<u8> = messages.iter().map(|m| m.kind).collect();
     // Hello 4, IHU 5, Update 8, Route Request 9, AckReq 2 (meshd asks a new neighbour whether
     // it answers acknowledgment requests). Never sent here, rightly: Pad1/PadN (0, 1), Ack (3:
     // BIRD sends no AckReq), Next Hop (7: the packet's source is the next hop), Seqno Request
-    // (10: nothing starves between two nodes). Router-Id (6) precedes the IPv4 update, which
-    // cannot carry the router-id in its prefix.
+    // (10: nothing starves between two nodes); `interop_babeld.rs`,
+    // `tshark_decodes_seqno_requests_and_acks`, makes meshd send the last two. Router-Id (6)
+    // precedes the IPv4 update, which cannot carry the router-id in its prefix.
     for (t, name) in [
         (4, "Hello"),
         (5, "IHU"),
@@ -508,37 +476,20 @@ fn tshark_decodes_meshd_babel_in_the_tunnel() {
     );
     // RFC 9616: meshd stamps its Hellos (BIRD ignores the sub-TLV, see the test above) and
     // puts no Timestamp on its IHUs, since BIRD's Hellos carry none to echo.
-    let hellos = messages.iter().filter(|m| m.0 == 4).count();
-    let stamped = messages.iter().filter(|m| m.0 == 4 && m.1).count();
+    let hellos = messages.iter().filter(|m| m.kind == 4).count();
+    let stamped = messages
+        .iter()
+        .filter(|m| m.kind == 4 && m.timestamp)
+        .count();
     assert!(
         hellos >= 10 && stamped == hellos,
         "{stamped} of {hellos} Hellos stamped"
     );
     assert!(
-        messages.iter().all(|m| m.0 != 5 || !m.1),
+        messages.iter().all(|m| m.kind != 5 || !m.timestamp),
         "meshd put a Timestamp on an IHU although BIRD sent none"
     );
     eprintln!(
         "interop_bird: {packets} Babel packets from meshd in 15 s; message types {types:?}; {hellos} Hellos"
     );
-}
-
-/// The messages of `tshark -V`'s Babel trees: (type, whether it has a Timestamp sub-TLV).
-fn babel_messages(verbose: &str) -> Vec<(u8, bool)> {
-    let mut messages = Vec::new();
-    for line in verbose.lines() {
-        if let Some(rest) = line.strip_prefix("    Message ") {
-            let t = rest
-                .rsplit_once('(')
-                .and_then(|(_, n)| n.trim_end_matches(')').parse().ok());
-            if let Some(t) = t {
-                messages.push((t, false));
-            }
-        } else if line.starts_with("        Sub TLV timestamp") {
-            if let Some(last) = messages.last_mut() {
-                last.1 = true;
-            }
-        }
-    }
-    messages
 }
