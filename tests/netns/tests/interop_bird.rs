@@ -63,6 +63,8 @@ struct Bird {
     socket: String,
     log: PathBuf,
     wg: HelperId,
+    /// BIRD itself (`ip netns exec` execs it, so the helper's PID is BIRD's).
+    daemon: HelperId,
 }
 
 impl Bird {
@@ -165,12 +167,17 @@ fn bird_node(mesh: &mut Mesh) -> Bird {
     let config_path = dir.join("bird.conf");
     std::fs::write(&config_path, config).expect("write bird.conf");
     let config_path = config_path.to_string_lossy().into_owned();
-    mesh.spawn_in(
+    let daemon = mesh.spawn_in(
         1,
         "bird",
         &["bird", "-f", "-c", &config_path, "-s", &socket],
     );
-    let bird = Bird { socket, log, wg };
+    let bird = Bird {
+        socket,
+        log,
+        wg,
+        daemon,
+    };
     assert!(
         mesh.wait_until(Duration::from_secs(10), || bird
             .birdc(mesh, &["show", "status"])
@@ -362,6 +369,97 @@ fn meshd_timestamps_are_ignored_cleanly() {
         log.contains("Handling hello") && log.contains("Handling IHU"),
         "BIRD's packet trace shows no Hello and IHU from meshd: is `debug all` on?"
     );
+}
+
+/// How long meshd may keep BIRD's routes once BIRD is gone: BIRD's Hellos come every second
+/// (`hello interval 1 s`), and meshd promises to notice a silent neighbour at 1.25 Hello
+/// intervals plus three AckReqs 400 ms apart (2.5 s), or after three missed Hellos (3.25 s) if
+/// the neighbour never answered an AckReq. Twice that, for a loaded CI machine.
+const BIRD_WITHDRAW: Duration = Duration::from_secs(7);
+
+/// Item 6 of issue 5 for BIRD, the mirror of `interop_babeld.rs`'s stop tests: BIRD gets
+/// `signal` (by its PID) while wireguard-go keeps the tunnel up, and meshd must drop BIRD's
+/// prefix from its kernel table within [`BIRD_WITHDRAW`], and keep it out.
+fn stop_bird_and_expect_withdrawal(signal: &str) {
+    let Some(mut mesh) = Mesh::new(2) else { return };
+    if !tools_ok() {
+        return;
+    }
+    let bird = bird_node(&mut mesh);
+    mesh.start(0);
+    let bird_v6: IpAddr = BIRD_V6.parse().expect("literal");
+    assert!(
+        mesh.wait_until(CONVERGE, || kernel_has(&mesh, 0, BIRD_V6)),
+        "meshd installed no route to {BIRD_V6}: {:?}",
+        mesh.routes(0)
+    );
+    // The data path through BIRD's router works before the stop.
+    assert!(
+        mesh.ping(0, bird_v6, 20, Duration::from_secs(20)),
+        "node 0 cannot ping {BIRD_V6} before the stop"
+    );
+    // Stop only once meshd has probed BIRD with an AckReq and had its answer, as in a network
+    // that has run a while: BIRD's Hellos come late now and then (see the module comment), so
+    // this takes seconds. Without it meshd judges BIRD by Hellos alone, which is slower.
+    let answered = mesh.wait_until(Duration::from_secs(20), || {
+        bird.log().to_lowercase().contains("handling ack request")
+    });
+    eprintln!("interop_bird: BIRD had answered an AckReq before the stop: {answered}");
+
+    let stopped = Instant::now();
+    assert!(
+        mesh.signal_helper(bird.daemon, signal),
+        "BIRD was not running when it was to get {signal}"
+    );
+    let (status, _) = mesh.wait_helper(bird.daemon, Duration::from_secs(10));
+    assert!(status.is_some(), "BIRD did not exit on {signal}");
+    let withdrawn = mesh.wait_until(BIRD_WITHDRAW, || !kernel_has(&mesh, 0, BIRD_V6));
+    let elapsed = stopped.elapsed();
+    assert!(
+        withdrawn,
+        "meshd still routes to {BIRD_V6} {elapsed:?} after BIRD got {signal}: {:?}",
+        mesh.routes(0)
+    );
+    eprintln!("interop_bird: meshd withdrew {BIRD_V6} {elapsed:?} after kill {signal}");
+
+    // And it stays withdrawn: no stale kernel route, no selected route, no delivery, while the
+    // WireGuard session itself lives on.
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        !kernel_has(&mesh, 0, BIRD_V6),
+        "a route to {BIRD_V6} came back: {:?}",
+        mesh.routes(0)
+    );
+    let routes = meshctl_json(&mesh, &["routes"]).expect("meshctl routes");
+    let prefix = format!("{BIRD_V6}/128");
+    assert!(
+        !json_list(&routes, "routes")
+            .iter()
+            .any(|r| r["prefix"].as_str() == Some(&prefix) && r["selected"] == Value::Bool(true)),
+        "meshd still selects a route to {prefix}: {routes}"
+    );
+    assert!(
+        !mesh.ping(0, bird_v6, 2, Duration::from_secs(2)),
+        "meshd still delivers to {BIRD_V6} after withdrawing it"
+    );
+    assert!(
+        mesh.run_in(1, &["wg", "show", "wg0"], Duration::from_secs(5))
+            .success(),
+        "wireguard-go went away with BIRD: the test no longer shows Babel's own failure detection"
+    );
+}
+
+/// BIRD on SIGTERM shuts its Babel protocol down; whatever it sends on the way out, meshd must
+/// withdraw.
+#[test]
+fn meshd_withdraws_when_bird_stops() {
+    stop_bird_and_expect_withdrawal("-TERM");
+}
+
+/// BIRD SIGKILLed says nothing: only Babel's silence tells.
+#[test]
+fn meshd_withdraws_when_bird_is_killed() {
+    stop_bird_and_expect_withdrawal("-KILL");
 }
 
 #[test]
