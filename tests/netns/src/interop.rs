@@ -551,6 +551,38 @@ fn frames(verbose: &str) -> Vec<&str> {
         .collect()
 }
 
+/// Reads the UDP payloads of the packets `filter` selects in capture `file` (in node `i`) and
+/// checks each with [`babel_payload_problems`]: how many it read, and `frame: problem` for each
+/// bad one.
+pub fn capture_payload_problems(
+    mesh: &Mesh,
+    i: usize,
+    file: &str,
+    filter: &str,
+) -> (usize, Vec<String>) {
+    let fields = [
+        "-Y",
+        filter,
+        "-T",
+        "fields",
+        "-e",
+        "frame.number",
+        "-e",
+        "udp.payload",
+    ];
+    let payloads = tshark_read(mesh, i, file, &fields);
+    let mut problems = Vec::new();
+    let mut read = 0;
+    for line in payloads.lines() {
+        let (frame, hex) = line.split_once('\t').unwrap_or((line, ""));
+        read += 1;
+        if let Some(problem) = babel_payload_problems(hex.trim()) {
+            problems.push(format!("frame {frame}: {problem}: {hex}"));
+        }
+    }
+    (read, problems)
+}
+
 /// Why the Babel packet in `hex` (a UDP payload, as `tshark -e udp.payload` prints it) is not
 /// well-formed at the TLV level (RFC 8966 §4.2-4.3), or `None` if it is: magic 42, version 2, a
 /// body length that fits, TLVs (Pad1 aside) whose lengths fit the body exactly, the fixed part of

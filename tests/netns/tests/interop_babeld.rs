@@ -63,7 +63,7 @@ use std::time::{Duration, Instant};
 
 use meshd_netns_tests::delay::{endpoint_line, replace_once, start_relay, RELAY_PORT};
 use meshd_netns_tests::interop::{
-    assert_ping, babel_messages, babel_payload_problems, babeld_dump, babeld_pid,
+    assert_ping, babel_messages, babeld_dump, babeld_pid, capture_payload_problems,
     dissector_complaints, dump_field, has_route, json_list, kernel_routes_text, meshctl_json,
     meshctl_list, must_in, neighbours, ping_from, rtt_ms, start_babeld, start_wireguard_go,
     tools_present, try_meshctl_json, tshark_read, unique_ifname, wg_socket, BabelMessage, Babeld,
@@ -1113,29 +1113,12 @@ fn tshark_decodes_seqno_requests_and_acks() {
     );
     // The bytes themselves, read without the dissector (which misreads an IHU's Timestamp at
     // the end of a packet: see `dissector_complaints`).
-    let payloads = tshark_read(
-        &mesh,
-        D,
-        &file,
-        &[
-            "-Y",
-            &format!("babel && {not_own}"),
-            "-T",
-            "fields",
-            "-e",
-            "frame.number",
-            "-e",
-            "udp.payload",
-        ],
+    let (read, problems) =
+        capture_payload_problems(&mesh, D, &file, &format!("babel && {not_own}"));
+    assert!(
+        read > 0 && problems.is_empty(),
+        "meshd's packets that are not well-formed ({read} read): {problems:#?}"
     );
-    let mut read = 0;
-    for line in payloads.lines() {
-        let (frame, hex) = line.split_once('\t').unwrap_or((line, ""));
-        read += 1;
-        if let Some(problem) = babel_payload_problems(hex.trim()) {
-            panic!("meshd's packet in frame {frame} is not well-formed: {problem}: {hex}");
-        }
-    }
     let messages = babel_messages(&verbose);
     assert!(
         messages

@@ -34,7 +34,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use meshd_netns_tests::interop::{
-    babel_messages, dissector_complaints, json_list, meshctl_list, try_meshctl_json, tshark_read,
+    babel_messages, capture_payload_problems, dissector_complaints, json_list, meshctl_list,
+    try_meshctl_json, tshark_read,
 };
 use meshd_netns_tests::{require_tool, HelperId, Mesh, LISTEN_PORT, ROUTE_PROTOCOL};
 use serde_json::Value;
@@ -547,6 +548,11 @@ fn tshark_decodes_meshd_babel_in_the_tunnel() {
     assert!(
         complaints.is_empty(),
         "tshark on meshd's packets: {complaints:#?}\n{verbose}"
+    );
+    let (read, problems) = capture_payload_problems(&mesh, 1, &file, &filter);
+    assert!(
+        read == packets && problems.is_empty(),
+        "meshd's packets read without the dissector: {read} of {packets}; not well-formed: {problems:#?}"
     );
 
     let types: BTreeSet<u8> = messages.iter().map(|m| m.kind).collect();
