@@ -41,6 +41,9 @@ use std::sync::{Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
+pub mod delay;
+pub mod interop;
+
 /// Every namespace the harness creates starts with this.
 pub const NS_PREFIX: &str = "mshn-";
 /// meshd's UDP port in every namespace.
@@ -1102,6 +1105,20 @@ impl Mesh {
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default();
         (status, output)
+    }
+
+    /// Sends a helper `signal` (`-INT`, `-TERM`, …) by its PID, if it is still running (`ip netns
+    /// exec` execs the program, so the PID is the helper's own). Returns whether it was sent.
+    pub fn signal_helper(&mut self, id: HelperId, signal: &str) -> bool {
+        let Some(child) = self.helpers[id.0].child.as_mut() else {
+            return false;
+        };
+        // Not yet reaped, so the PID cannot have been reused.
+        if !matches!(child.try_wait(), Ok(None)) {
+            return false;
+        }
+        let pid = child.id().to_string();
+        run(&["kill", signal, &pid], None, COMMAND_TIMEOUT).success()
     }
 
     fn dump_logs(&self) {

@@ -31,10 +31,13 @@
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv6Addr};
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use meshd_netns_tests::{meshd_binary, require_tool, HelperId, Mesh, LISTEN_PORT, ROUTE_PROTOCOL};
+use meshd_netns_tests::interop::{
+    babel_messages, capture_payload_problems, dissector_complaints, json_list, meshctl_list,
+    try_meshctl_json, tshark_read,
+};
+use meshd_netns_tests::{require_tool, HelperId, Mesh, LISTEN_PORT, ROUTE_PROTOCOL};
 use serde_json::Value;
 
 /// node 1's link-local address on `wg0`.
@@ -46,54 +49,14 @@ const BIRD_V4: &str = "203.0.113.2";
 /// How long meshd and BIRD get to become neighbours and exchange routes.
 const CONVERGE: Duration = Duration::from_secs(60);
 
-fn meshctl_binary() -> PathBuf {
-    if let Some(bin) = std::env::var_os("MESHCTL_BIN").filter(|v| !v.is_empty()) {
-        return PathBuf::from(bin);
-    }
-    let bin = meshd_binary().with_file_name("meshctl");
-    assert!(
-        bin.is_file(),
-        "no meshctl next to meshd ({}): build it (`cargo build --release -p meshctl`)",
-        bin.display()
-    );
-    bin
-}
-
-/// `meshctl --socket <node 0's socket> --json <args>`, parsed; `None` if meshctl failed (meshd
-/// not yet listening) or printed something else.
+/// `meshctl --json <args>` against node 0 (meshd), parsed; `None` while meshd is starting.
 fn meshctl_json(mesh: &Mesh, args: &[&str]) -> Option<Value> {
-    let socket = mesh.node_dir(0).join("meshd.sock");
-    let output = Command::new(meshctl_binary())
-        .arg("--socket")
-        .arg(&socket)
-        .arg("--json")
-        .args(args)
-        .output()
-        .ok()?;
-    if !output.status.success() {
-        return None;
-    }
-    serde_json::from_slice(&output.stdout).ok()
-}
-
-/// The list under `key`, whether meshctl printed the whole data object or the list alone.
-fn list(value: &Value, key: &str) -> Vec<Value> {
-    match value {
-        Value::Array(items) => items.clone(),
-        Value::Object(map) => map
-            .get(key)
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default(),
-        _ => Vec::new(),
-    }
+    try_meshctl_json(mesh, 0, args)
 }
 
 /// node 0's neighbours, as meshctl reports them.
 fn neighbours(mesh: &Mesh) -> Vec<Value> {
-    meshctl_json(mesh, &["neighbours"])
-        .map(|v| list(&v, "neighbours"))
-        .unwrap_or_default()
+    meshctl_list(mesh, 0, "neighbours")
 }
 
 /// BIRD in node 1: its control socket and log.
@@ -101,6 +64,8 @@ struct Bird {
     socket: String,
     log: PathBuf,
     wg: HelperId,
+    /// BIRD itself (`ip netns exec` execs it, so the helper's PID is BIRD's).
+    daemon: HelperId,
 }
 
 impl Bird {
@@ -203,12 +168,17 @@ fn bird_node(mesh: &mut Mesh) -> Bird {
     let config_path = dir.join("bird.conf");
     std::fs::write(&config_path, config).expect("write bird.conf");
     let config_path = config_path.to_string_lossy().into_owned();
-    mesh.spawn_in(
+    let daemon = mesh.spawn_in(
         1,
         "bird",
         &["bird", "-f", "-c", &config_path, "-s", &socket],
     );
-    let bird = Bird { socket, log, wg };
+    let bird = Bird {
+        socket,
+        log,
+        wg,
+        daemon,
+    };
     assert!(
         mesh.wait_until(Duration::from_secs(10), || bird
             .birdc(mesh, &["show", "status"])
@@ -262,7 +232,7 @@ fn bird_over_wireguard_go_is_a_neighbour() {
     let routes = meshctl_json(&mesh, &["routes"]).expect("meshctl routes");
     let prefix = format!("{BIRD_V6}/128");
     assert!(
-        list(&routes, "routes")
+        json_list(&routes, "routes")
             .iter()
             .any(|r| r["prefix"].as_str() == Some(&prefix)
                 && r["selected"] == Value::Bool(true)
@@ -402,13 +372,95 @@ fn meshd_timestamps_are_ignored_cleanly() {
     );
 }
 
-/// One `tshark -r` over a capture file, in node 1 (where the file's directory is).
-fn tshark_read(mesh: &Mesh, file: &str, args: &[&str]) -> String {
-    let mut argv = vec!["tshark", "-n", "-r", file];
-    argv.extend_from_slice(args);
-    let out = mesh.run_in(1, &argv, Duration::from_secs(60));
-    assert!(out.success(), "`{}`: {out}", argv.join(" "));
-    out.stdout
+/// How long meshd may keep BIRD's routes once BIRD is gone: BIRD's Hellos come every second
+/// (`hello interval 1 s`), and meshd promises to notice a silent neighbour at 1.25 Hello
+/// intervals plus three AckReqs 400 ms apart (2.5 s), or after three missed Hellos (3.25 s) if
+/// the neighbour never answered an AckReq. Twice that, for a loaded CI machine.
+const BIRD_WITHDRAW: Duration = Duration::from_secs(7);
+
+/// Item 6 of issue 5 for BIRD, the mirror of `interop_babeld.rs`'s stop tests: BIRD gets
+/// `signal` (by its PID) while wireguard-go keeps the tunnel up, and meshd must drop BIRD's
+/// prefix from its kernel table within [`BIRD_WITHDRAW`], and keep it out.
+fn stop_bird_and_expect_withdrawal(signal: &str) {
+    let Some(mut mesh) = Mesh::new(2) else { return };
+    if !tools_ok() {
+        return;
+    }
+    let bird = bird_node(&mut mesh);
+    mesh.start(0);
+    let bird_v6: IpAddr = BIRD_V6.parse().expect("literal");
+    assert!(
+        mesh.wait_until(CONVERGE, || kernel_has(&mesh, 0, BIRD_V6)),
+        "meshd installed no route to {BIRD_V6}: {:?}",
+        mesh.routes(0)
+    );
+    // The data path through BIRD's router works before the stop.
+    assert!(
+        mesh.ping(0, bird_v6, 20, Duration::from_secs(20)),
+        "node 0 cannot ping {BIRD_V6} before the stop"
+    );
+    // Stop only once meshd has probed BIRD with an AckReq and had its answer, as in a network
+    // that has run a while: BIRD's Hellos come late now and then (see the module comment), so
+    // this takes seconds. Without it meshd judges BIRD by Hellos alone, which is slower.
+    let answered = mesh.wait_until(Duration::from_secs(20), || {
+        bird.log().to_lowercase().contains("handling ack request")
+    });
+    eprintln!("interop_bird: BIRD had answered an AckReq before the stop: {answered}");
+
+    let stopped = Instant::now();
+    assert!(
+        mesh.signal_helper(bird.daemon, signal),
+        "BIRD was not running when it was to get {signal}"
+    );
+    let (status, _) = mesh.wait_helper(bird.daemon, Duration::from_secs(10));
+    assert!(status.is_some(), "BIRD did not exit on {signal}");
+    let withdrawn = mesh.wait_until(BIRD_WITHDRAW, || !kernel_has(&mesh, 0, BIRD_V6));
+    let elapsed = stopped.elapsed();
+    assert!(
+        withdrawn,
+        "meshd still routes to {BIRD_V6} {elapsed:?} after BIRD got {signal}: {:?}",
+        mesh.routes(0)
+    );
+    eprintln!("interop_bird: meshd withdrew {BIRD_V6} {elapsed:?} after kill {signal}");
+
+    // And it stays withdrawn: no stale kernel route, no selected route, no delivery, while the
+    // WireGuard session itself lives on.
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        !kernel_has(&mesh, 0, BIRD_V6),
+        "a route to {BIRD_V6} came back: {:?}",
+        mesh.routes(0)
+    );
+    let routes = meshctl_json(&mesh, &["routes"]).expect("meshctl routes");
+    let prefix = format!("{BIRD_V6}/128");
+    assert!(
+        !json_list(&routes, "routes")
+            .iter()
+            .any(|r| r["prefix"].as_str() == Some(&prefix) && r["selected"] == Value::Bool(true)),
+        "meshd still selects a route to {prefix}: {routes}"
+    );
+    assert!(
+        !mesh.ping(0, bird_v6, 2, Duration::from_secs(2)),
+        "meshd still delivers to {BIRD_V6} after withdrawing it"
+    );
+    assert!(
+        mesh.run_in(1, &["wg", "show", "wg0"], Duration::from_secs(5))
+            .success(),
+        "wireguard-go went away with BIRD: the test no longer shows Babel's own failure detection"
+    );
+}
+
+/// BIRD on SIGTERM shuts its Babel protocol down; whatever it sends on the way out, meshd must
+/// withdraw.
+#[test]
+fn meshd_withdraws_when_bird_stops() {
+    stop_bird_and_expect_withdrawal("-TERM");
+}
+
+/// BIRD SIGKILLed says nothing: only Babel's silence tells.
+#[test]
+fn meshd_withdraws_when_bird_is_killed() {
+    stop_bird_and_expect_withdrawal("-KILL");
 }
 
 #[test]
@@ -465,6 +517,7 @@ fn tshark_decodes_meshd_babel_in_the_tunnel() {
     // Every Babel packet inside the tunnel is meshd's or BIRD's, from its link-local address.
     let sources = tshark_read(
         &mesh,
+        1,
         &file,
         &["-Y", "babel", "-T", "fields", "-e", "ipv6.src"],
     );
@@ -476,7 +529,7 @@ fn tshark_decodes_meshd_babel_in_the_tunnel() {
     );
 
     // Wireshark flags nothing in the whole capture: no malformed packet, no expert info at all.
-    let expert = tshark_read(&mesh, &file, &["-q", "-z", "expert"]);
+    let expert = tshark_read(&mesh, 1, &file, &["-q", "-z", "expert"]);
     assert!(
         !expert.contains("Malformed") && !expert.contains("Error") && !expert.contains("Warning"),
         "tshark's expert info: {expert}"
@@ -484,52 +537,31 @@ fn tshark_decodes_meshd_babel_in_the_tunnel() {
 
     // meshd's packets, message by message.
     let filter = format!("babel && ipv6.src == {meshd_ll}");
-    let verbose = tshark_read(&mesh, &file, &["-Y", &filter, "-V"]);
+    let verbose = tshark_read(&mesh, 1, &file, &["-Y", &filter, "-V"]);
     let messages = babel_messages(&verbose);
     let packets = verbose.matches("\nBabel Routing Protocol").count();
     assert!(
         packets >= 10,
         "only {packets} Babel packets from meshd in 15 s:\n{verbose}"
     );
-    for bad in ["Malformed", "Expert Info", "<MISSING>" /* see below */] {
-        let hits: Vec<&str> = verbose.lines().filter(|l| l.contains(bad)).collect();
-        // A wildcard Route Request (AE 0) has no prefix bytes: Wireshark prints its empty raw
-        // prefix as "<MISSING>", which is how it shows zero bytes, not an error in the packet.
-        let hits: Vec<&&str> = hits
-            .iter()
-            .filter(|l| !(bad == "<MISSING>" && l.contains("Raw Prefix: <MISSING>")))
-            .collect();
-        assert!(
-            hits.is_empty(),
-            "tshark on meshd's packets: {hits:?}\n{verbose}"
-        );
-    }
-    // "Unknown" appears only where Wireshark 4.0's dissector is behind or wrong, never for a
-    // type it should know:
-    // * `Address Encoding: Unknown (4)` (and the prefix printed as `corrupt/32`): AE 4 is
-    //   RFC 9229 v4-via-v6, newer than this dissector; the bytes are right (meshd's IPv4
-    //   address, 198.51.100.1, as `c6336401`).
-    // * `Sub-TLV Length: Unknown (4)`: the dissector prints a sub-TLV's length through its
-    //   table of sub-TLV type names; the length, 4, is right for a Hello's Timestamp.
-    let unknown: Vec<&str> = verbose
-        .lines()
-        .filter(|l| l.contains("Unknown"))
-        .filter(|l| {
-            !l.contains("Address Encoding: Unknown (4)")
-                && !l.contains("Sub-TLV Length: Unknown (4)")
-        })
-        .collect();
+    let complaints = dissector_complaints(&verbose);
     assert!(
-        unknown.is_empty(),
-        "tshark does not know parts of meshd's packets: {unknown:?}"
+        complaints.is_empty(),
+        "tshark on meshd's packets: {complaints:#?}\n{verbose}"
+    );
+    let (read, problems) = capture_payload_problems(&mesh, 1, &file, &filter);
+    assert!(
+        read == packets && problems.is_empty(),
+        "meshd's packets read without the dissector: {read} of {packets}; not well-formed: {problems:#?}"
     );
 
-    let types: BTreeSet<u8> = messages.iter().map(|m| m.0).collect();
+    let types: BTreeSet<u8> = messages.iter().map(|m| m.kind).collect();
     // Hello 4, IHU 5, Update 8, Route Request 9, AckReq 2 (meshd asks a new neighbour whether
     // it answers acknowledgment requests). Never sent here, rightly: Pad1/PadN (0, 1), Ack (3:
     // BIRD sends no AckReq), Next Hop (7: the packet's source is the next hop), Seqno Request
-    // (10: nothing starves between two nodes). Router-Id (6) precedes the IPv4 update, which
-    // cannot carry the router-id in its prefix.
+    // (10: nothing starves between two nodes); `interop_babeld.rs`,
+    // `tshark_decodes_seqno_requests_and_acks`, makes meshd send the last two. Router-Id (6)
+    // precedes the IPv4 update, which cannot carry the router-id in its prefix.
     for (t, name) in [
         (4, "Hello"),
         (5, "IHU"),
@@ -548,37 +580,20 @@ fn tshark_decodes_meshd_babel_in_the_tunnel() {
     );
     // RFC 9616: meshd stamps its Hellos (BIRD ignores the sub-TLV, see the test above) and
     // puts no Timestamp on its IHUs, since BIRD's Hellos carry none to echo.
-    let hellos = messages.iter().filter(|m| m.0 == 4).count();
-    let stamped = messages.iter().filter(|m| m.0 == 4 && m.1).count();
+    let hellos = messages.iter().filter(|m| m.kind == 4).count();
+    let stamped = messages
+        .iter()
+        .filter(|m| m.kind == 4 && m.timestamp)
+        .count();
     assert!(
         hellos >= 10 && stamped == hellos,
         "{stamped} of {hellos} Hellos stamped"
     );
     assert!(
-        messages.iter().all(|m| m.0 != 5 || !m.1),
+        messages.iter().all(|m| m.kind != 5 || !m.timestamp),
         "meshd put a Timestamp on an IHU although BIRD sent none"
     );
     eprintln!(
         "interop_bird: {packets} Babel packets from meshd in 15 s; message types {types:?}; {hellos} Hellos"
     );
-}
-
-/// The messages of `tshark -V`'s Babel trees: (type, whether it has a Timestamp sub-TLV).
-fn babel_messages(verbose: &str) -> Vec<(u8, bool)> {
-    let mut messages = Vec::new();
-    for line in verbose.lines() {
-        if let Some(rest) = line.strip_prefix("    Message ") {
-            let t = rest
-                .rsplit_once('(')
-                .and_then(|(_, n)| n.trim_end_matches(')').parse().ok());
-            if let Some(t) = t {
-                messages.push((t, false));
-            }
-        } else if line.starts_with("        Sub TLV timestamp") {
-            if let Some(last) = messages.last_mut() {
-                last.1 = true;
-            }
-        }
-    }
-    messages
 }

@@ -6,118 +6,33 @@
 //! configuration names the relay as the peer's endpoint, and the peer, configured without an
 //! endpoint, roams to the relay's forwarding socket when authenticated packets come from it.
 
-use std::net::{IpAddr, Ipv6Addr};
-use std::path::PathBuf;
-use std::process::Command;
+use std::net::IpAddr;
 use std::time::Duration;
 
-use meshd_netns_tests::{meshd_binary, Mesh, LISTEN_PORT};
-use serde_json::Value;
+use meshd_netns_tests::delay::{endpoint_line, replace_once, start_relay, RELAY_PORT};
+use meshd_netns_tests::interop::{meshctl_list, rtt_ms, selected_peer};
+use meshd_netns_tests::{Mesh, LISTEN_PORT};
 
 const CONVERGE: Duration = Duration::from_secs(60);
 /// One-way delay of each relay.
 const DELAY_MS: u64 = 30;
-/// The relays' listening port, beside meshd's.
-const RELAY_PORT: u16 = 51900;
 
 const A: usize = 0;
 const B: usize = 1;
 const C: usize = 2;
 const D: usize = 3;
 
-fn meshctl_binary() -> PathBuf {
-    if let Some(bin) = std::env::var_os("MESHCTL_BIN").filter(|v| !v.is_empty()) {
-        return PathBuf::from(bin);
-    }
-    let bin = meshd_binary().with_file_name("meshctl");
-    assert!(
-        bin.is_file(),
-        "no meshctl next to meshd ({}): build it (`cargo build --release -p meshctl`)",
-        bin.display()
-    );
-    bin
-}
-
-/// `meshctl --socket S --json <what>`, and the list under `what` whether meshctl prints the
-/// whole data object or the list alone. `None` if meshctl fails (the daemon is still starting).
-fn json_list(mesh: &Mesh, i: usize, what: &str) -> Option<Vec<Value>> {
-    let socket = mesh.node_dir(i).join("meshd.sock");
-    let output = Command::new(meshctl_binary())
-        .arg("--socket")
-        .arg(&socket)
-        .args(["--json", what])
-        .output()
-        .expect("run meshctl");
-    if !output.status.success() {
-        return None;
-    }
-    let value: Value = serde_json::from_slice(&output.stdout).ok()?;
-    match value {
-        Value::Array(items) => Some(items),
-        Value::Object(mut map) => match map.remove(what) {
-            Some(Value::Array(items)) => Some(items),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-/// The `rtt_ms` of node `i`'s neighbour with public key `key`.
-fn rtt_ms(neighbours: &[Value], key: &str) -> Option<f64> {
-    neighbours
-        .iter()
-        .find(|n| n["peer"].as_str() == Some(key))
-        .and_then(|n| n["rtt_ms"].as_f64())
-}
-
-/// The public key of the peer of node `i`'s selected route to `dst`.
-fn selected_peer(routes: &[Value], dst: &str) -> Option<String> {
-    routes
-        .iter()
-        .find(|r| r["prefix"].as_str() == Some(dst) && r["selected"] == Value::Bool(true))
-        .and_then(|r| r["peer"].as_str().map(str::to_owned))
-}
-
-/// Replaces exactly one occurrence of `from` in `text`.
-#[track_caller]
-fn replace_once(text: &str, from: &str, to: &str) -> String {
-    assert_eq!(text.matches(from).count(), 1, "`{from}` in:\n{text}");
-    text.replacen(from, to, 1)
-}
-
-fn endpoint_line(addr: Ipv6Addr, port: u16) -> String {
-    format!("endpoint = \"[{addr}]:{port}\"\n")
-}
-
 #[test]
 fn rtt_steers_around_a_slow_link() {
     let Some(mut mesh) = Mesh::new(4) else { return };
     mesh.link_ring(); // A–B, B–C, C–D, D–A
-    let relay = env!("CARGO_BIN_EXE_meshn-delay");
-    let delay = DELAY_MS.to_string();
+    let relay_bin = env!("CARGO_BIN_EXE_meshn-delay");
 
     // A relay in `near`'s namespace, on its underlay address toward B, forwarding to B's meshd.
     let mut configs: Vec<String> = (0..4).map(|i| mesh.config_text(i)).collect();
     for near in [A, C] {
-        let here = mesh.underlay_address(near, B);
+        let here = start_relay(&mut mesh, relay_bin, near, B, LISTEN_PORT, DELAY_MS).listen;
         let there = mesh.underlay_address(B, near);
-        let listen = format!("[{here}]:{RELAY_PORT}");
-        let forward = format!("[{there}]:{LISTEN_PORT}");
-        mesh.spawn_in(
-            near,
-            "delay",
-            &[
-                relay,
-                "--listen",
-                &listen,
-                "--forward",
-                &forward,
-                "--delay-ms",
-                &delay,
-                "--lifetime",
-                "300",
-            ],
-        );
         configs[near] = replace_once(
             &configs[near],
             &endpoint_line(there, LISTEN_PORT),
@@ -146,8 +61,8 @@ fn rtt_steers_around_a_slow_link() {
     // (1) A measures B slow and D fast; (2) A's route to C then goes through D.
     let mut last = (None, None, None);
     let settled = mesh.wait_until(CONVERGE, || {
-        let neighbours = json_list(&mesh, A, "neighbours").unwrap_or_default();
-        let routes = json_list(&mesh, A, "routes").unwrap_or_default();
+        let neighbours = meshctl_list(&mesh, A, "neighbours");
+        let routes = meshctl_list(&mesh, A, "routes");
         last = (
             rtt_ms(&neighbours, &keys[B]),
             rtt_ms(&neighbours, &keys[D]),
@@ -165,8 +80,8 @@ fn rtt_steers_around_a_slow_link() {
         last.1,
         last.2,
         keys[D],
-        json_list(&mesh, A, "neighbours"),
-        json_list(&mesh, A, "routes"),
+        meshctl_list(&mesh, A, "neighbours"),
+        meshctl_list(&mesh, A, "routes"),
     );
 
     // The first RTT sample can be inflated (the Hello that carried it waited for the WireGuard
@@ -175,8 +90,8 @@ fn rtt_steers_around_a_slow_link() {
     // within a few samples, the route staying through D all the while.
     let mut history = Vec::new();
     let settled_near_relay_delay = mesh.wait_until(CONVERGE, || {
-        let neighbours = json_list(&mesh, A, "neighbours").unwrap_or_default();
-        let routes = json_list(&mesh, A, "routes").unwrap_or_default();
+        let neighbours = meshctl_list(&mesh, A, "neighbours");
+        let routes = meshctl_list(&mesh, A, "routes");
         last = (
             rtt_ms(&neighbours, &keys[B]),
             rtt_ms(&neighbours, &keys[D]),
