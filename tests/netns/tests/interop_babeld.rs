@@ -28,7 +28,7 @@
 //!   cause.
 //! * babeld: right after start it sends four Hellos within 100 ms (seqnos n to n+3), the last an
 //!   unscheduled one (Interval 0) on the same multicast seqno counter. Allowed (§3.4.1); see the
-//!   meshd bug below.
+//!   meshd fix below.
 //! * babeld: its first IHU to a new neighbour carries rxcost 0xFFFF (with 2-out-of-3 link sensing
 //!   one Hello is not enough), and the next comes only with the Hello 3 intervals later (IHU
 //!   interval 12 s), so the link can stay unusable for meshd for up to 15 s after start (0.4-15 s measured). Allowed by the RFC
@@ -45,17 +45,15 @@
 //!   In `rtt_square_with_babeld`, which starts babeld after the handshakes, babeld measured
 //!   1.3-8 ms to meshd over a veth. Not an RFC 9616 deviation; not asserted here.
 //!
-//! # meshd against babeld: what is wrong (not fixed here)
+//! # meshd against babeld: found and fixed
 //!
-//! * meshd ignores multicast Hellos with Interval 0 entirely (`Node::handle_hello`: `if unicast
-//!   || interval == 0 { return; }`), but an unscheduled multicast Hello uses the same seqno
-//!   counter as the scheduled ones. So when babeld's next scheduled Hello arrives its seqno is one
-//!   ahead of what meshd expected and meshd records a lost Hello that was received: meshctl shows
-//!   `hello_history 1110111---------` and `rxcost 102` (96 x 16/15) on a lossless link, for the
-//!   16 Hello intervals (64 s) the phantom loss stays in the history, after each unscheduled
-//!   Hello babeld sends (at least the one at its start). RFC 8966 Appendix A.1 updates the history from the seqno of every Hello;
-//!   only the Hello timer depends on a non-zero Interval. The tests below therefore assert a
-//!   finite cost, not 96.
+//! * meshd used to ignore multicast Hellos with Interval 0, but an unscheduled multicast Hello
+//!   uses the same seqno counter as the scheduled ones, so babeld's next scheduled Hello looked
+//!   one ahead and meshd recorded a lost Hello that was received (rxcost 102 on a lossless link
+//!   for 64 s). RFC 8966 Appendix A.1 updates the history from the seqno of every Hello; only the
+//!   Hello timer depends on a non-zero Interval. meshd now counts them
+//!   (`Neighbour::receive_unscheduled_hello`); the tests below still assert a finite cost rather
+//!   than exactly 96, as babeld's own late Hellos (above) can cost a probe.
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
