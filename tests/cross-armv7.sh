@@ -7,6 +7,11 @@
 # Needs Debian's rustc-web/cargo-web 1.85 as /usr/bin/rustc and /usr/bin/cargo (.ci/run installs
 # them) and rustup's cargo on PATH for the x86_64 size figures.
 #
+# CI runs it in two steps: `.ci/run` calls it with --install-only (the armhf architecture, the
+# cross packages and the armhf std, nothing built), and `tests/run.sh` calls it with --no-install
+# (build, tests and sizes; anything missing is an error instead of an install).
+# ARMV7_TARGET_DIR (default target/armv7) is cargo's target directory for the armv7 build.
+#
 # Every step that fails stops the script with a non-zero exit: a cross build or a test that does
 # not run is a failure, not a skip.
 set -euo pipefail
@@ -30,13 +35,33 @@ die() {
     exit 1
 }
 
+MODE=all
+case "${1:-}" in
+    "") ;;
+    --install-only) MODE=install ;;
+    --no-install) MODE=check ;;
+    -h | --help)
+        echo "usage: bash tests/cross-armv7.sh [--install-only | --no-install]"
+        exit 0
+        ;;
+    *) die "unknown argument '$1' (usage: bash tests/cross-armv7.sh [--install-only | --no-install])" ;;
+esac
+
+# Installing needs root and is not wanted at all with --no-install; say which step would do it.
+can_install() {
+    local what=$1
+    [ "$MODE" != check ] ||
+        die "$what is missing; bash tests/cross-armv7.sh --install-only (or bash .ci/run) installs it"
+    [ "$(id -u)" -eq 0 ] || die "$what is missing; run as root to install it"
+}
+
 TARGET=armv7-unknown-linux-gnueabihf
 # Debian's Rust for routers: the same exact version .ci/run installs. The armhf std is
 # Multi-Arch: same with the amd64 one, so it must be this very version, not just 1.85.
 MSRV_VERSION=1.85.0+dfsg3-1~deb12u3
 DEB_RUSTC=/usr/bin/rustc
 DEB_CARGO=/usr/bin/cargo
-ARMV7_TARGET_DIR=target/armv7
+ARMV7_TARGET_DIR=${ARMV7_TARGET_DIR:-target/armv7}
 # The issue's budget for meshd + meshctl, stripped, on armv7 (1.5 MB).
 SIZE_BUDGET=$((1500 * 1000))
 
@@ -61,7 +86,7 @@ PACKAGES=(
 )
 STD_PACKAGE=libstd-rust-web-dev:armhf
 if ! dpkg --print-foreign-architectures | grep -qx armhf; then
-    [ "$(id -u)" -eq 0 ] || die "armhf is not a dpkg architecture yet; run as root to add it"
+    can_install "the dpkg architecture armhf"
     echo "adding dpkg architecture armhf"
     dpkg --add-architecture armhf
 fi
@@ -88,7 +113,7 @@ apt_update() {
 if [ "${#missing[@]}" -eq 0 ]; then
     echo "all ${#PACKAGES[@]} packages already installed"
 else
-    [ "$(id -u)" -eq 0 ] || die "missing packages (${missing[*]}); run as root to install them"
+    can_install "${missing[*]}"
     echo "installing: ${missing[*]}"
     apt_update
     apt-get install -y --no-install-recommends "${missing[@]}"
@@ -115,7 +140,7 @@ elif [ "$(cat "$stamp" 2>/dev/null || true)" = "$MSRV_VERSION" ]; then
     echo "$STD_PACKAGE $MSRV_VERSION already unpacked in $sysroot (apt-get could not install it; see below)"
     use_private_sysroot
 else
-    [ "$(id -u)" -eq 0 ] || die "$STD_PACKAGE is missing; run as root to install it"
+    can_install "$STD_PACKAGE"
     apt_update
     apt-cache policy "$STD_PACKAGE" | sed -n '1,3p'
     if apt-get install -y --no-install-recommends "$STD_PACKAGE=$MSRV_VERSION"; then
@@ -156,6 +181,10 @@ command -v arm-linux-gnueabihf-gcc >/dev/null || die "arm-linux-gnueabihf-gcc is
 command -v qemu-arm >/dev/null || die "qemu-arm is not on PATH"
 arm-linux-gnueabihf-gcc --version | head -n 1
 qemu-arm --version | head -n 1
+if [ "$MODE" = install ]; then
+    echo "cross-armv7: toolchain for $TARGET ready (took $(($(date +%s) - started)) s)"
+    exit 0
+fi
 
 # Linker and test runner for the target, and Debian's compiler for every cargo call below. The
 # C parts (ring's assembly and C via the cc crate) pick arm-linux-gnueabihf-gcc on their own.
@@ -197,8 +226,14 @@ core_passed=$passed
 # integer widths and crypto are what 32-bit can break. None needs root or a namespace: the kernel
 # is an in-memory fake there. The namespace tests (tests/netns) run the real daemon as root and
 # stay on x86_64.
-section "meshd unit tests under qemu-arm (config, keys, identity, state, forwarding, tunnels)"
-deb_cargo test --target "$TARGET" --locked -p meshd --bins 2>&1 | tee "$test_log"
+#
+# The command-line tests (tests/cli.rs, tests/uci.rs) run the armv7 meshd itself on real TOML and
+# UCI files, every option and every refusal: the test binary runs under qemu-arm, and starts meshd
+# through qemu-arm too (MESHD_TEST_RUNNER), since this machine cannot execute ARM binaries itself.
+section "meshd unit, config and UCI tests under qemu-arm (config, UCI, keys, identity, state, forwarding, tunnels)"
+MESHD_TEST_RUNNER=$CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_RUNNER \
+    deb_cargo test --target "$TARGET" --locked -p meshd --bins --test cli --test uci 2>&1 |
+    tee "$test_log"
 passed=$(count_passed "$test_log")
 [ "$passed" -gt 0 ] || die "no meshd unit test ran under qemu-arm"
 echo "meshd: $passed tests passed under qemu-arm"

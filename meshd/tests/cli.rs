@@ -1,10 +1,10 @@
 //! The meshd command line as a user meets it: checking configurations and bad arguments. These
 //! never start the daemon.
 
-use std::process::Command;
+mod common;
 
 fn meshd(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_meshd"))
+    let output = common::meshd_command()
         .args(args)
         .output()
         .expect("run meshd");
