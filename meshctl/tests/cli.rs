@@ -694,6 +694,7 @@ fn pubkey_rejects_bad_input() {
     }
 }
 
+#[cfg(feature = "docs")]
 #[test]
 fn completions_and_man_page_come_from_the_cli() {
     for shell in ["bash", "zsh", "fish"] {
@@ -748,5 +749,22 @@ fn long_help_documents_every_json_field() {
                 "{field} not in --help"
             );
         }
+    }
+}
+
+/// The router build (no `docs` feature) has no completions or man page, and says so as a usage
+/// error rather than printing nothing.
+#[cfg(not(feature = "docs"))]
+#[test]
+fn router_build_has_no_completions_or_man_page() {
+    for args in [&["completions", "bash"][..], &["man"]] {
+        let out = run_with_stdin(MESHCTL, args, "");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            stderr(&out).contains("unrecognized subcommand"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+        assert!(stdout(&out).is_empty());
     }
 }
