@@ -189,7 +189,9 @@ impl From<io::Error> for Failure {
     }
 }
 
-fn main() -> ExitCode {
+/// meshctl itself: parses the command line, runs the command, and returns the exit status. The
+/// `meshctl` binary is only this; meshd's multi-call build calls it when started as `meshctl`.
+pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
