@@ -26,6 +26,8 @@ echo "formatting ok"
 
 section "Lints (cargo clippy, warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
+# The OpenWrt build: meshd with meshctl inside (multi-call), meshctl without its `docs` feature.
+cargo clippy -p meshd -p meshctl --all-targets --no-default-features --features meshd/meshctl -- -D warnings
 
 # The workspace must keep building with Debian's Rust 1.85, which routers are built with.
 section "Minimum supported Rust (Debian's cargo 1.85)"
