@@ -159,7 +159,14 @@ else
         echo "WARNING: unpacking the same package ($MSRV_VERSION) into a private sysroot instead"
         download=$(mktemp -d)
         chmod 755 "$download" # apt-get download runs as _apt where it can
-        (cd "$download" && apt-get download "$STD_PACKAGE=$MSRV_VERSION")
+        # If the index that failed was the one listing the std itself, apt has no URL for it:
+        # fetch the indexes once more (a mirror in sync by then serves them) and try again.
+        if ! (cd "$download" && apt-get download "$STD_PACKAGE=$MSRV_VERSION"); then
+            echo "WARNING: apt-get download failed; updating the indexes once more"
+            apt-get update || echo "apt-get update reported errors again"
+            (cd "$download" && apt-get download "$STD_PACKAGE=$MSRV_VERSION") ||
+                die "cannot download $STD_PACKAGE=$MSRV_VERSION (the armhf std for Debian's rustc)"
+        fi
         deb=$(compgen -G "$download/libstd-rust-web-dev_*_armhf.deb" | head -n 1) ||
             die "apt-get download gave no $STD_PACKAGE .deb"
         got=$(dpkg-deb -f "$deb" Version)
