@@ -16,9 +16,10 @@ BUILD=1
 KEEP_DIR=0
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 MESHD_RELEASE="$REPO/target/release/meshd"
-MESHD_ROUTER="$REPO/target/router/meshd"
+# MESHD_ROUTER and MESHD_MUSL in the environment measure other builds (with --no-build).
+MESHD_ROUTER="${MESHD_ROUTER:-$REPO/target/router/meshd}"
 MUSL_TARGET=x86_64-unknown-linux-musl
-MESHD_MUSL="$REPO/target/$MUSL_TARGET/router/meshd"
+MESHD_MUSL="${MESHD_MUSL:-$REPO/target/$MUSL_TARGET/router/meshd}"
 MUSL=0
 readonly LISTEN_PORT=51820
 readonly STOP_TIMEOUT_S=5
