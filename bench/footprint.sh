@@ -16,8 +16,11 @@ BUILD=1
 KEEP_DIR=0
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 MESHD_RELEASE="$REPO/target/release/meshd"
-MESHD_ROUTER="$REPO/target/router/meshd"
-MESHCTL_ROUTER="$REPO/target/router/meshctl"
+# MESHD_ROUTER and MESHD_MUSL in the environment measure other builds (with --no-build).
+MESHD_ROUTER="${MESHD_ROUTER:-$REPO/target/router/meshd}"
+MUSL_TARGET=x86_64-unknown-linux-musl
+MESHD_MUSL="${MESHD_MUSL:-$REPO/target/$MUSL_TARGET/router/meshd}"
+MUSL=0
 readonly LISTEN_PORT=51820
 readonly STOP_TIMEOUT_S=5
 readonly READY_TIMEOUT_S=60
@@ -29,17 +32,22 @@ Usage: bench/footprint.sh [options]
 (a) Resident memory (VmRSS from /proc/<pid>/status) of every daemon in an N-node line of network
     namespaces, read after it has idled S seconds: meshd (release and router builds, each node
     with its line neighbours as static peers), then babeld (`interface vethL/vethR` and
-    `redistribute local deny`), one daemon per namespace, one implementation at a time.
-(b) Sizes of the stripped router-profile binaries: cargo build --profile router -p meshd
-    -p meshctl, then stat -c %s target/router/meshd target/router/meshctl.
+    `redistribute local deny`), one daemon per namespace, one implementation at a time. For node
+    0 of each it also splits the figure: anonymous and file-backed (RssAnon, RssFile), and Rss
+    per mapping from /proc/<pid>/smaps (the binary, each library, [heap], [stack], anonymous).
+(b) Size of the stripped router build as the OpenWrt package ships it: cargo build --profile
+    router -p meshd --features meshctl (one multi-call binary, meshctl included).
 
-Prints key: value lines: <impl>_rss_kib_node<i>, <impl>_rss_kib_max (impl: meshd_release,
-meshd_router, babeld), meshd_router_bytes, meshctl_router_bytes, babeld_binary_bytes.
+Prints key: value lines: <impl>_rss_kib_node<i>, <impl>_rss_kib_max, <impl>_rss_anon_kib_node0,
+<impl>_rss_file_kib_node0, <impl>_smaps_kib_node0: <mapping> <KiB> (impl: meshd_release,
+meshd_router, meshd_router_musl with --musl, babeld), meshd_router_bytes, babeld_binary_bytes.
 
 Options:
   --nodes N          line length, 2..16 (default 4)
   --idle-seconds S   idle time before reading VmRSS, 1..600 (default 30)
   --no-build         do not run cargo build (use the binaries already in target/)
+  --musl             also the router build for x86_64-unknown-linux-musl, statically linked
+                     with musl's allocator as on OpenWrt (needs: rustup target add x86_64-unknown-linux-musl)
   --keep-dir         keep the work directory (configs, keys, logs)
   -h, --help         this text
 
@@ -58,6 +66,7 @@ while [ $# -gt 0 ]; do
         --idle-seconds) IDLE_S="${2:-}"; shift 2 ;;
         --no-build) BUILD=0; shift ;;
         --keep-dir) KEEP_DIR=1; shift ;;
+        --musl) MUSL=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) usage >&2; die "unknown argument: $1" ;;
     esac
@@ -123,12 +132,20 @@ rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 # ---------------------------------------------------------------------------------------------
 # (b) Router-profile binaries (built first: the build would disturb nothing later)
 # ---------------------------------------------------------------------------------------------
+ROUTER_BUILD=(--manifest-path "$REPO/Cargo.toml" --locked --profile router -p meshd --features meshctl)
 if [ "$BUILD" = 1 ]; then
-    log "cargo build --profile router -p meshd -p meshctl (bounded to 1800 s)"
-    run_fg timeout 1800 cargo build --manifest-path "$REPO/Cargo.toml" --profile router -p meshd -p meshctl \
+    log "cargo build ${ROUTER_BUILD[*]} (bounded to 1800 s)"
+    run_fg timeout 1800 cargo build "${ROUTER_BUILD[@]}" \
         >"$WORK/build.log" 2>&1 || { tail -n 20 "$WORK/build.log" >&2; die "router build failed"; }
+    if [ "$MUSL" = 1 ]; then
+        log "cargo build --target $MUSL_TARGET ${ROUTER_BUILD[*]} (bounded to 1800 s)"
+        run_fg timeout 1800 cargo build --target "$MUSL_TARGET" "${ROUTER_BUILD[@]}" \
+            >"$WORK/build-musl.log" 2>&1 ||
+            { tail -n 20 "$WORK/build-musl.log" >&2; die "musl router build failed"; }
+    fi
 fi
-if ! [ -x "$MESHD_ROUTER" ] || ! [ -x "$MESHCTL_ROUTER" ]; then die "target/router/{meshd,meshctl} missing"; fi
+[ -x "$MESHD_ROUTER" ] || die "$MESHD_ROUTER is missing"
+if [ "$MUSL" = 1 ] && ! [ -x "$MESHD_MUSL" ]; then die "$MESHD_MUSL is missing"; fi
 [ -x "$MESHD_RELEASE" ] || die "$MESHD_RELEASE is missing: cargo build --release -p meshd"
 
 # ---------------------------------------------------------------------------------------------
@@ -149,15 +166,23 @@ for ((i = 0; i + 1 < NODES; i++)); do
     in_ns $((i + 1)) ip link set vethL up
 done
 
-# Prints node i's figures and the max for one implementation: every PID in PIDS, in node order.
+# Prints node i's figures and the max for one implementation: every PID in PIDS, in node order;
+# then where node 0's resident pages are: anonymous or file-backed, and per mapping (Rss summed
+# over every mapping of one file, or of [heap], [stack], [anon] for unnamed ones), largest first.
 report_rss() {
-    local impl="$1" i max=0 r
+    local impl="$1" i max=0 r pid0="${PIDS[0]}"
     for ((i = 0; i < NODES; i++)); do
         r="$(rss_kib "${PIDS[$i]}")"
         echo "${impl}_rss_kib_node$i: $r"
         [ "$r" -gt "$max" ] && max="$r"
     done
     echo "${impl}_rss_kib_max: $max"
+    echo "${impl}_rss_anon_kib_node0: $(awk '/^RssAnon:/ {print $2}' "/proc/$pid0/status")"
+    echo "${impl}_rss_file_kib_node0: $(awk '/^RssFile:/ {print $2}' "/proc/$pid0/status")"
+    awk '/^[0-9a-f]+-[0-9a-f]+ / { n = split($0, f, " "); name = (n >= 6 ? f[6] : "[anon]"); sub(/.*\//, "", name) }
+         /^Rss:/ { rss[name] += $2 }
+         END { for (name in rss) if (rss[name] > 0) print rss[name], name }' "/proc/$pid0/smaps" |
+        sort -rn | while read -r kib name; do echo "${impl}_smaps_kib_node0: $name $kib"; done
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -219,6 +244,7 @@ run_meshd() {
 
 run_meshd meshd_release "$MESHD_RELEASE"
 run_meshd meshd_router "$MESHD_ROUTER"
+if [ "$MUSL" = 1 ]; then run_meshd meshd_router_musl "$MESHD_MUSL"; fi
 
 # ---------------------------------------------------------------------------------------------
 # (a) babeld in the same line
@@ -242,7 +268,7 @@ report_rss babeld
 stop_all
 
 echo "meshd_router_bytes: $(stat -c %s "$MESHD_ROUTER")"
-echo "meshctl_router_bytes: $(stat -c %s "$MESHCTL_ROUTER")"
+if [ "$MUSL" = 1 ]; then echo "meshd_router_musl_bytes: $(stat -c %s "$MESHD_MUSL")"; fi
 echo "babeld_binary_bytes: $(stat -c %s "$(command -v babeld)")"
 echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 echo "machine: $(nproc) vCPUs, $(uname -r)"

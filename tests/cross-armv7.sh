@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
-# Portability check for routers (issue 8, items 6 and 7): build meshd and meshctl for 32-bit ARM
-# (armv7-unknown-linux-gnueabihf) with Debian's own Rust 1.85 and its armhf std, run the wire, core
-# and config tests under qemu-arm, and print the router-profile sizes for armv7 and x86_64.
+# Portability check for routers (issue 8, items 6 and 7): build meshd for 32-bit ARM
+# (armv7-unknown-linux-gnueabihf) with Debian's own Rust 1.85 and its armhf std, as the OpenWrt
+# package does (router profile, multi-call: meshd is meshctl too when started as `meshctl`), run
+# the wire, core, config and UCI tests under qemu-arm, and print the router sizes for armv7 and
+# x86_64.
 #
 # Run as root on Debian 12 (it installs what is missing; a second run skips straight to the build).
 # Needs Debian's rustc-web/cargo-web 1.85 as /usr/bin/rustc and /usr/bin/cargo (.ci/run installs
 # them) and rustup's cargo on PATH for the x86_64 size figures.
+#
+# CI runs it in two steps: `.ci/run` calls it with --install-only (the armhf architecture, the
+# cross packages and the armhf std, nothing built), and `tests/run.sh` calls it with --no-install
+# (build, tests and sizes; anything missing is an error instead of an install).
+# ARMV7_TARGET_DIR (default target/armv7) is cargo's target directory for the armv7 build.
 #
 # Every step that fails stops the script with a non-zero exit: a cross build or a test that does
 # not run is a failure, not a skip.
@@ -30,14 +37,34 @@ die() {
     exit 1
 }
 
+MODE=all
+case "${1:-}" in
+    "") ;;
+    --install-only) MODE=install ;;
+    --no-install) MODE=check ;;
+    -h | --help)
+        echo "usage: bash tests/cross-armv7.sh [--install-only | --no-install]"
+        exit 0
+        ;;
+    *) die "unknown argument '$1' (usage: bash tests/cross-armv7.sh [--install-only | --no-install])" ;;
+esac
+
+# Installing needs root and is not wanted at all with --no-install; say which step would do it.
+can_install() {
+    local what=$1
+    [ "$MODE" != check ] ||
+        die "$what is missing; bash tests/cross-armv7.sh --install-only (or bash .ci/run) installs it"
+    [ "$(id -u)" -eq 0 ] || die "$what is missing; run as root to install it"
+}
+
 TARGET=armv7-unknown-linux-gnueabihf
 # Debian's Rust for routers: the same exact version .ci/run installs. The armhf std is
 # Multi-Arch: same with the amd64 one, so it must be this very version, not just 1.85.
 MSRV_VERSION=1.85.0+dfsg3-1~deb12u3
 DEB_RUSTC=/usr/bin/rustc
 DEB_CARGO=/usr/bin/cargo
-ARMV7_TARGET_DIR=target/armv7
-# The issue's budget for meshd + meshctl, stripped, on armv7 (1.5 MB).
+ARMV7_TARGET_DIR=${ARMV7_TARGET_DIR:-target/armv7}
+# The issue's budget for meshd + meshctl, stripped, on armv7 (1.5 MB): one multi-call binary.
 SIZE_BUDGET=$((1500 * 1000))
 
 started=$(date +%s)
@@ -61,7 +88,7 @@ PACKAGES=(
 )
 STD_PACKAGE=libstd-rust-web-dev:armhf
 if ! dpkg --print-foreign-architectures | grep -qx armhf; then
-    [ "$(id -u)" -eq 0 ] || die "armhf is not a dpkg architecture yet; run as root to add it"
+    can_install "the dpkg architecture armhf"
     echo "adding dpkg architecture armhf"
     dpkg --add-architecture armhf
 fi
@@ -88,7 +115,7 @@ apt_update() {
 if [ "${#missing[@]}" -eq 0 ]; then
     echo "all ${#PACKAGES[@]} packages already installed"
 else
-    [ "$(id -u)" -eq 0 ] || die "missing packages (${missing[*]}); run as root to install them"
+    can_install "${missing[*]}"
     echo "installing: ${missing[*]}"
     apt_update
     apt-get install -y --no-install-recommends "${missing[@]}"
@@ -115,7 +142,7 @@ elif [ "$(cat "$stamp" 2>/dev/null || true)" = "$MSRV_VERSION" ]; then
     echo "$STD_PACKAGE $MSRV_VERSION already unpacked in $sysroot (apt-get could not install it; see below)"
     use_private_sysroot
 else
-    [ "$(id -u)" -eq 0 ] || die "$STD_PACKAGE is missing; run as root to install it"
+    can_install "$STD_PACKAGE"
     apt_update
     apt-cache policy "$STD_PACKAGE" | sed -n '1,3p'
     if apt-get install -y --no-install-recommends "$STD_PACKAGE=$MSRV_VERSION"; then
@@ -132,7 +159,14 @@ else
         echo "WARNING: unpacking the same package ($MSRV_VERSION) into a private sysroot instead"
         download=$(mktemp -d)
         chmod 755 "$download" # apt-get download runs as _apt where it can
-        (cd "$download" && apt-get download "$STD_PACKAGE=$MSRV_VERSION")
+        # If the index that failed was the one listing the std itself, apt has no URL for it:
+        # fetch the indexes once more (a mirror in sync by then serves them) and try again.
+        if ! (cd "$download" && apt-get download "$STD_PACKAGE=$MSRV_VERSION"); then
+            echo "WARNING: apt-get download failed; updating the indexes once more"
+            apt-get update || echo "apt-get update reported errors again"
+            (cd "$download" && apt-get download "$STD_PACKAGE=$MSRV_VERSION") ||
+                die "cannot download $STD_PACKAGE=$MSRV_VERSION (the armhf std for Debian's rustc)"
+        fi
         deb=$(compgen -G "$download/libstd-rust-web-dev_*_armhf.deb" | head -n 1) ||
             die "apt-get download gave no $STD_PACKAGE .deb"
         got=$(dpkg-deb -f "$deb" Version)
@@ -156,6 +190,10 @@ command -v arm-linux-gnueabihf-gcc >/dev/null || die "arm-linux-gnueabihf-gcc is
 command -v qemu-arm >/dev/null || die "qemu-arm is not on PATH"
 arm-linux-gnueabihf-gcc --version | head -n 1
 qemu-arm --version | head -n 1
+if [ "$MODE" = install ]; then
+    echo "cross-armv7: toolchain for $TARGET ready (took $(($(date +%s) - started)) s)"
+    exit 0
+fi
 
 # Linker and test runner for the target, and Debian's compiler for every cargo call below. The
 # C parts (ring's assembly and C via the cc crate) pick arm-linux-gnueabihf-gcc on their own.
@@ -166,20 +204,25 @@ deb_cargo() {
         "$DEB_CARGO" "$@"
 }
 
-section "Build meshd and meshctl for $TARGET (router profile, Debian's Rust)"
-deb_cargo build --target "$TARGET" --locked -p meshd -p meshctl --profile router
+# What the OpenWrt package ships: meshd with meshctl inside (feature `meshctl`), meshctl's
+# completions and man page left out (its `docs` feature is off as a dependency of meshd).
+ROUTER_BUILD=(--locked --profile router -p meshd --features meshctl)
+section "Build the router meshd for $TARGET (router profile, multi-call, Debian's Rust)"
+deb_cargo build --target "$TARGET" "${ROUTER_BUILD[@]}"
 arm_dir="$ARMV7_TARGET_DIR/$TARGET/router"
-for bin in meshd meshctl; do
-    [ -f "$arm_dir/$bin" ] || die "$arm_dir/$bin was not built"
-    if command -v file >/dev/null; then file "$arm_dir/$bin"; fi
-done
-# The router binaries themselves start on the emulated CPU.
+[ -f "$arm_dir/meshd" ] || die "$arm_dir/meshd was not built"
+if command -v file >/dev/null; then file "$arm_dir/meshd"; fi
+# The router binary itself starts on the emulated CPU, as meshd and, through a symlink, as meshctl.
+multi_call_dir=$(mktemp -d)
+trap 'rm -rf "$multi_call_dir"' EXIT
+ln -s "$PWD/$arm_dir/meshd" "$multi_call_dir/meshctl"
 $CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_RUNNER "$arm_dir/meshd" --version
-$CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_RUNNER "$arm_dir/meshctl" --version
+$CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_RUNNER "$multi_call_dir/meshctl" --version |
+    grep '^meshctl ' || die "the router meshd started as meshctl is not meshctl"
 
 # A test binary that ran no test would pass silently: count them and insist on some.
 test_log=$(mktemp)
-trap 'rm -f "$test_log"' EXIT
+trap 'rm -rf "$multi_call_dir" "$test_log"' EXIT
 count_passed() {
     awk '/^test result:/ { for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^passed;?$/) n += $i }
          END { print n + 0 }' "$1"
@@ -197,15 +240,21 @@ core_passed=$passed
 # integer widths and crypto are what 32-bit can break. None needs root or a namespace: the kernel
 # is an in-memory fake there. The namespace tests (tests/netns) run the real daemon as root and
 # stay on x86_64.
-section "meshd unit tests under qemu-arm (config, keys, identity, state, forwarding, tunnels)"
-deb_cargo test --target "$TARGET" --locked -p meshd --bins 2>&1 | tee "$test_log"
+#
+# The command-line tests (tests/cli.rs, tests/uci.rs) run the armv7 meshd itself on real TOML and
+# UCI files, every option and every refusal: the test binary runs under qemu-arm, and starts meshd
+# through qemu-arm too (MESHD_TEST_RUNNER), since this machine cannot execute ARM binaries itself.
+section "meshd unit, config and UCI tests under qemu-arm (config, UCI, keys, identity, state, forwarding, tunnels)"
+MESHD_TEST_RUNNER=$CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_RUNNER \
+    deb_cargo test --target "$TARGET" --locked -p meshd --features meshctl --bins --test cli --test uci 2>&1 |
+    tee "$test_log"
 passed=$(count_passed "$test_log")
 [ "$passed" -gt 0 ] || die "no meshd unit test ran under qemu-arm"
 echo "meshd: $passed tests passed under qemu-arm"
 meshd_passed=$passed
 
-section "Build meshd and meshctl for x86_64 (router profile)"
-cargo build --locked --profile router -p meshd -p meshctl
+section "Build the router meshd for x86_64 (router profile, multi-call)"
+cargo build "${ROUTER_BUILD[@]}"
 x86_dir=target/router
 
 # The router profile strips already; strip a copy again so the figure is the stripped size even
@@ -222,20 +271,12 @@ human() {
     awk -v b="$1" 'BEGIN { printf "%d bytes (%.1f KiB, %.2f MB)", b, b / 1024, b / 1000000 }'
 }
 
-section "Sizes (router profile, stripped)"
-arm_meshd=$(stripped_size arm-linux-gnueabihf-strip "$arm_dir/meshd")
-arm_meshctl=$(stripped_size arm-linux-gnueabihf-strip "$arm_dir/meshctl")
-x86_meshd=$(stripped_size strip "$x86_dir/meshd")
-x86_meshctl=$(stripped_size strip "$x86_dir/meshctl")
-arm_total=$((arm_meshd + arm_meshctl))
-x86_total=$((x86_meshd + x86_meshctl))
-printf '%-28s %s\n' \
-    "armv7 meshd:" "$(human "$arm_meshd")" \
-    "armv7 meshctl:" "$(human "$arm_meshctl")" \
-    "armv7 meshd + meshctl:" "$(human "$arm_total")" \
-    "x86_64 meshd:" "$(human "$x86_meshd")" \
-    "x86_64 meshctl:" "$(human "$x86_meshctl")" \
-    "x86_64 meshd + meshctl:" "$(human "$x86_total")"
+section "Sizes (router profile, multi-call meshd with meshctl, stripped)"
+arm_total=$(stripped_size arm-linux-gnueabihf-strip "$arm_dir/meshd")
+x86_total=$(stripped_size strip "$x86_dir/meshd")
+printf '%-34s %s\n' \
+    "armv7 meshd (meshctl included):" "$(human "$arm_total")" \
+    "x86_64 meshd (meshctl included):" "$(human "$x86_total")"
 if [ "$arm_total" -le "$SIZE_BUDGET" ]; then
     echo "armv7 total is within the 1.5 MB budget"
 else

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# meshd's test suite: formatting, lints, every crate's tests, and a short simulator run.
+# meshd's test suite: formatting, lints, every crate's tests, a short simulator run, and the armv7
+# cross build with its tests under qemu-arm.
 # Needs only a Rust toolchain with rustfmt and clippy; `bash .ci/run` sets a fresh machine up first.
 set -euo pipefail
 
@@ -25,6 +26,8 @@ echo "formatting ok"
 
 section "Lints (cargo clippy, warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
+# The OpenWrt build: meshd with meshctl inside (multi-call), meshctl without its `docs` feature.
+cargo clippy -p meshd -p meshctl --all-targets --no-default-features --features meshd/meshctl -- -D warnings
 
 # The workspace must keep building with Debian's Rust 1.85, which routers are built with.
 section "Minimum supported Rust (Debian's cargo 1.85)"
@@ -57,6 +60,16 @@ cargo test --workspace --release 2>&1 | tee "$test_log"
 section "Simulator smoke run (50 nodes, geometric, 1% loss, 5% of links cut)"
 timeout 600 cargo run --release --bin meshsim -- \
     --nodes 50 --topology geometric --seed 1 --loss 0.01 --cut-fraction 0.05
+
+# 32-bit ARM (issue 8): build meshd and meshctl for armv7 with Debian's Rust 1.85 and its armhf
+# std, run the wire, core, config and UCI tests under qemu-arm, print the router sizes. .ci/run
+# installs the cross toolchain (tests/cross-armv7.sh --install-only); here nothing is installed.
+section "armv7: cross build and tests under qemu-arm (tests/cross-armv7.sh)"
+if [ -n "${CI:-}" ] || { command -v qemu-arm && command -v arm-linux-gnueabihf-gcc; } >/dev/null; then
+    bash tests/cross-armv7.sh --no-install
+else
+    echo "WARNING: skipping the armv7 build and tests: no qemu-arm or arm-linux-gnueabihf-gcc (bash .ci/run installs them)"
+fi
 
 # Repeat cargo test's result lines last, with their sum, so the end of the log tells the outcome.
 section "Test summary"

@@ -736,6 +736,7 @@ fn pubkey_rejects_bad_input() {
     }
 }
 
+#[cfg(feature = "docs")]
 #[test]
 fn completions_and_man_page_come_from_the_cli() {
     for shell in ["bash", "zsh", "fish"] {
@@ -846,4 +847,21 @@ fn refused_and_discovery_tables() {
     assert!(text.contains("discovered peers 3 of 32; beacons heard 40"));
     assert!(text.contains("dropped: bad MAC 2"));
     assert!(text.contains("lan0"), "{text}");
+}
+
+/// The router build (no `docs` feature) has no completions or man page, and says so as a usage
+/// error rather than printing nothing.
+#[cfg(not(feature = "docs"))]
+#[test]
+fn router_build_has_no_completions_or_man_page() {
+    for args in [&["completions", "bash"][..], &["man"]] {
+        let out = run_with_stdin(MESHCTL, args, "");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            stderr(&out).contains("unrecognized subcommand"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+        assert!(stdout(&out).is_empty());
+    }
 }

@@ -21,5 +21,18 @@ mod tunnel;
 mod uci;
 
 fn main() -> std::process::ExitCode {
+    #[cfg(feature = "meshctl")]
+    if started_as_meshctl() {
+        return meshctl::main();
+    }
     daemon::main()
+}
+
+/// The multi-call build (feature `meshctl`) is meshctl when the file it was started as, the last
+/// part of `argv[0]`, is named `meshctl`: a symlink to meshd, as the OpenWrt package installs.
+#[cfg(feature = "meshctl")]
+fn started_as_meshctl() -> bool {
+    std::env::args_os()
+        .next()
+        .is_some_and(|arg0| std::path::Path::new(&arg0).file_name() == Some("meshctl".as_ref()))
 }

@@ -1,10 +1,10 @@
 //! The meshd command line as a user meets it: checking configurations and bad arguments. These
 //! never start the daemon.
 
-use std::process::Command;
+mod common;
 
 fn meshd(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_meshd"))
+    let output = common::meshd_command()
         .args(args)
         .output()
         .expect("run meshd");
@@ -79,4 +79,62 @@ fn help_and_version() {
     let (code, stdout, _) = meshd(&["--version"]);
     assert_eq!(code, 0);
     assert!(stdout.starts_with("meshd "));
+}
+
+/// The multi-call build, started through a symlink named `meshctl` (what the OpenWrt package
+/// installs), is meshctl: its version and usage, its keys, and its error when meshd is not there.
+#[cfg(feature = "meshctl")]
+#[test]
+fn multi_call_build_started_as_meshctl_is_meshctl() {
+    let dir = std::env::temp_dir().join(format!("meshd-multicall-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let link = dir.join("meshctl");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_meshd"), &link).expect("symlink");
+    let meshctl = |args: &[&str], stdin: &str| {
+        use std::io::Write;
+        let mut child = common::command(&link)
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run meshctl");
+        let mut input = child.stdin.take().expect("stdin");
+        input.write_all(stdin.as_bytes()).expect("write stdin");
+        drop(input);
+        let output = child.wait_with_output().expect("wait");
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+
+    let (code, stdout, _) = meshctl(&["--version"], "");
+    assert_eq!(code, 0);
+    assert!(stdout.starts_with("meshctl "), "{stdout}");
+    let (code, _, stderr) = meshctl(&["frobnicate"], "");
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("Usage: meshctl"), "{stderr}");
+
+    // The private key is WireGuard's base64 of 32 bytes; its public key is another one.
+    let (code, private, _) = meshctl(&["genkey"], "");
+    assert_eq!(code, 0);
+    assert_eq!(private.trim().len(), 44, "{private}");
+    let (code, public, stderr) = meshctl(&["pubkey"], &private);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(public.trim().len(), 44, "{public}");
+    assert_ne!(public, private);
+
+    let socket = dir.join("no-meshd.sock");
+    let (code, _, stderr) = meshctl(&["--socket", socket.to_str().expect("utf-8"), "status"], "");
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("no-meshd.sock"), "{stderr}");
+
+    // Under its own name the same binary is still the daemon.
+    let (code, stdout, _) = meshd(&["--version"]);
+    assert_eq!(code, 0);
+    assert!(stdout.starts_with("meshd "), "{stdout}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -4,11 +4,12 @@
 //! contains `<path>: <text>` (or `<path><text>` when the text starts with `:`, for a line that is
 //! not valid UCI at all).
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn meshd(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_meshd"))
+    let output = common::meshd_command()
         .args(args)
         .output()
         .expect("run meshd");

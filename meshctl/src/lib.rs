@@ -1,7 +1,7 @@
 //! meshctl, the operator's tool for a running meshd: it asks the daemon over its control socket
 //! (one request, one reply; see the `meshd-control` crate) and prints the answer as a table or,
 //! with `--json`, as JSON. It also makes WireGuard keys like `wg genkey` / `wg pubkey`, and
-//! prints its own shell completions and man page.
+//! prints its own shell completions and man page (feature `docs`, on by default).
 //!
 //! Exit status: 0 success; 1 the daemon answered with an error, could not be reached, or a key
 //! was malformed; 2 a usage error (clap's).
@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
-use clap::{CommandFactory, Parser, Subcommand};
+#[cfg(feature = "docs")]
+use clap::CommandFactory;
+use clap::{Parser, Subcommand};
 use control::{Data, Request};
 use serde::Serialize;
 
@@ -140,11 +142,13 @@ enum Command {
     /// Read a private key on stdin and print its public key (like `wg pubkey`).
     Pubkey,
     /// Print shell completions.
+    #[cfg(feature = "docs")]
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
     /// Print the man page (roff).
+    #[cfg(feature = "docs")]
     Man,
 }
 
@@ -196,7 +200,9 @@ impl From<io::Error> for Failure {
     }
 }
 
-fn main() -> ExitCode {
+/// meshctl itself: parses the command line, runs the command, and returns the exit status. The
+/// `meshctl` binary is only this; meshd's multi-call build calls it when started as `meshctl`.
+pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -260,11 +266,13 @@ fn run(cli: &Cli) -> Result<(), Failure> {
                 keys::pubkey(&text).map_err(|e| Failure::Other(format!("pubkey: stdin: {e}")))?;
             emit(&[public])
         }
+        #[cfg(feature = "docs")]
         Command::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(*shell, &mut Cli::command(), "meshctl", &mut out);
             emit(&[String::from_utf8_lossy(&out).trim_end().to_string()])
         }
+        #[cfg(feature = "docs")]
         Command::Man => {
             let mut out = Vec::new();
             clap_mangen::Man::new(Cli::command()).render(&mut out)?;
