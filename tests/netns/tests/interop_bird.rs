@@ -1,5 +1,6 @@
 //! Interoperation with BIRD 2.0.12's Babel over wireguard-go: node 0 runs meshd, node 1 runs
-//! wireguard-go (`wg0`, one peer: node 0, `AllowedIPs = ::/0, 0.0.0.0/0`) and BIRD with a Babel
+//! wireguard-go (`wg0` here; the test gives it a name unique on the machine, as wireguard-go's
+//! control socket path is shared by all namespaces; one peer: node 0, `AllowedIPs = ::/0, 0.0.0.0/0`) and BIRD with a Babel
 //! instance on `wg0`, as a community router without meshd would.
 //!
 //! What BIRD 2.0.12 does not have, and so is not tested here:
@@ -35,7 +36,7 @@ use std::time::{Duration, Instant};
 
 use meshd_netns_tests::interop::{
     babel_messages, capture_payload_problems, dissector_complaints, json_list, meshctl_list,
-    try_meshctl_json, tshark_read,
+    try_meshctl_json, tshark_read, unique_ifname,
 };
 use meshd_netns_tests::{require_tool, HelperId, Mesh, LISTEN_PORT, ROUTE_PROTOCOL};
 use serde_json::Value;
@@ -61,6 +62,9 @@ fn neighbours(mesh: &Mesh) -> Vec<Value> {
 
 /// BIRD in node 1: its control socket and log.
 struct Bird {
+    /// wireguard-go's interface: unique on the machine, as its control socket's path is shared
+    /// by every namespace (`/var/run/wireguard/<name>.sock`).
+    ifname: String,
     socket: String,
     log: PathBuf,
     wg: HelperId,
@@ -101,14 +105,15 @@ fn bird_node(mesh: &mut Mesh) -> Bird {
     let key = mesh.write_private_key_file(1);
     let dir = mesh.node_dir(1).to_path_buf();
 
+    let ifname = unique_ifname(mesh, 'w');
     // `-f`: foreground, so the harness owns (and kills) the process itself. wireguard-go must
     // never be run with `--help`: it takes that as the name of a TUN device to create.
-    let wg = mesh.spawn_in(1, "wireguard-go", &["wireguard-go", "-f", "wg0"]);
+    let wg = mesh.spawn_in(1, "wireguard-go", &["wireguard-go", "-f", &ifname]);
     assert!(
         mesh.wait_until(Duration::from_secs(10), || mesh
-            .run_in(1, &["wg", "show", "wg0"], Duration::from_secs(5))
+            .run_in(1, &["wg", "show", &ifname], Duration::from_secs(5))
             .success()),
-        "wireguard-go made no wg0 in node 1"
+        "wireguard-go made no {ifname} in node 1"
     );
     let endpoint = format!("[{}]:{LISTEN_PORT}", mesh.underlay_address(0, 1));
     let key = key.to_string_lossy().into_owned();
@@ -119,7 +124,7 @@ fn bird_node(mesh: &mut Mesh) -> Bird {
         &[
             "wg",
             "set",
-            "wg0",
+            &ifname,
             "private-key",
             &key,
             "listen-port",
@@ -138,11 +143,19 @@ fn bird_node(mesh: &mut Mesh) -> Bird {
     must_in(
         mesh,
         1,
-        &["ip", "link", "set", "wg0", "addrgenmode", "none"],
+        &["ip", "link", "set", &ifname, "addrgenmode", "none"],
     );
-    must_in(mesh, 1, &["ip", "link", "set", "wg0", "mtu", "1420", "up"]);
+    must_in(
+        mesh,
+        1,
+        &["ip", "link", "set", &ifname, "mtu", "1420", "up"],
+    );
     let ll = format!("{BIRD_LINK_LOCAL}/64");
-    must_in(mesh, 1, &["ip", "addr", "add", &ll, "dev", "wg0", "nodad"]);
+    must_in(
+        mesh,
+        1,
+        &["ip", "addr", "add", &ll, "dev", &ifname, "nodad"],
+    );
     let v6 = format!("{BIRD_V6}/128");
     let v4 = format!("{BIRD_V4}/32");
     must_in(mesh, 1, &["ip", "addr", "add", &v6, "dev", "lo"]);
@@ -159,7 +172,7 @@ fn bird_node(mesh: &mut Mesh) -> Bird {
          protocol kernel k4 {{ ipv4 {{ export where source = RTS_BABEL; }}; }}\n\
          protocol babel {{\n\
          \tdebug all;\n\
-         \tinterface \"wg0\" {{ type wired; hello interval 1 s; update interval 4 s; }};\n\
+         \tinterface \"{ifname}\" {{ type wired; hello interval 1 s; update interval 4 s; }};\n\
          \tipv6 {{ import all; export all; }};\n\
          \tipv4 {{ import all; export all; }};\n\
          }}\n",
@@ -174,6 +187,7 @@ fn bird_node(mesh: &mut Mesh) -> Bird {
         &["bird", "-f", "-c", &config_path, "-s", &socket],
     );
     let bird = Bird {
+        ifname,
         socket,
         log,
         wg,
@@ -363,7 +377,12 @@ fn meshd_timestamps_are_ignored_cleanly() {
                     .iter()
                     .any(|word| l.to_lowercase().contains(word))
         })
-        .filter(|l| !l.contains("Missing IPv4 next hop address for wg0"))
+        .filter(|l| {
+            !l.contains(&format!(
+                "Missing IPv4 next hop address for {}",
+                bird.ifname
+            ))
+        })
         .collect();
     assert!(bad.is_empty(), "BIRD complained: {bad:#?}");
     assert!(
@@ -444,7 +463,7 @@ fn stop_bird_and_expect_withdrawal(signal: &str) {
         "meshd still delivers to {BIRD_V6} after withdrawing it"
     );
     assert!(
-        mesh.run_in(1, &["wg", "show", "wg0"], Duration::from_secs(5))
+        mesh.run_in(1, &["wg", "show", &bird.ifname], Duration::from_secs(5))
             .success(),
         "wireguard-go went away with BIRD: the test no longer shows Babel's own failure detection"
     );
@@ -479,7 +498,7 @@ fn tshark_decodes_meshd_babel_in_the_tunnel() {
             "tshark",
             "-n",
             "-i",
-            "wg0",
+            &bird.ifname,
             "-f",
             "udp port 6696",
             "-a",
@@ -503,7 +522,8 @@ fn tshark_decodes_meshd_babel_in_the_tunnel() {
     assert!(
         mesh.wait_until(Duration::from_secs(15), || tshark_log()
             .contains("Capturing on")),
-        "tshark did not start capturing on wg0: {}",
+        "tshark did not start capturing on {}: {}",
+        bird.ifname,
         tshark_log()
     );
     mesh.start(0);
