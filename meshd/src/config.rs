@@ -40,6 +40,7 @@ pub struct Config {
     pub node: NodeConfig,
     pub babel: BabelConfig,
     pub peers: Vec<PeerConfig>,
+    pub gateway: GatewayConfig,
 }
 
 /// `[node]`: this router.
@@ -86,6 +87,28 @@ pub struct PeerConfig {
     /// Seconds between keepalives, for peers behind NAT.
     pub persistent_keepalive: Option<u16>,
     pub preshared_key_file: Option<PathBuf>,
+}
+
+/// `[gateway]`: sharing this node's internet uplink, and using the mesh's gateways.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GatewayConfig {
+    /// The uplink interface to share: announce `::/0` and `0.0.0.0/0` and masquerade mesh
+    /// traffic out of it. `None` (the default) shares nothing.
+    pub share: Option<String>,
+    /// Which mesh gateways this node's own traffic and its LAN's may use.
+    pub use_gateway: GatewayUse,
+}
+
+/// `[gateway] use`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GatewayUse {
+    /// The best gateway by metric for each new connection.
+    #[default]
+    Auto,
+    /// No mesh gateway: no default route into the mesh.
+    None,
+    /// Only the gateway with this public key.
+    Only(PublicKey),
 }
 
 impl Default for NodeConfig {
@@ -296,6 +319,57 @@ struct RawConfig {
     babel: RawBabel,
     #[serde(default, rename = "peer")]
     peers: Vec<RawPeer>,
+    #[serde(default)]
+    gateway: RawGateway,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawGateway {
+    share: Option<Spanned<String>>,
+    #[serde(rename = "use")]
+    use_gateway: Option<Spanned<String>>,
+}
+
+impl RawGateway {
+    fn check(self, source: &Source<'_>, node: &NodeConfig) -> Result<GatewayConfig, ConfigError> {
+        let share = match self.share {
+            Some(v) => {
+                let span = v.span();
+                let name = check_interface_name(source, v)?;
+                if name == node.interface {
+                    return Err(source.error(
+                        span,
+                        format!("share: `{name}` is the mesh interface itself; name the uplink to share"),
+                    ));
+                }
+                Some(name)
+            }
+            None => None,
+        };
+        let use_gateway = match self.use_gateway {
+            None => GatewayUse::Auto,
+            Some(v) => {
+                let span = v.span();
+                match parse_gateway_use(v.get_ref()) {
+                    Ok(u) => u,
+                    Err(message) => return Err(source.error(span, message)),
+                }
+            }
+        };
+        Ok(GatewayConfig { share, use_gateway })
+    }
+}
+
+/// `auto`, `none` or a public key; the error says which forms are allowed.
+pub fn parse_gateway_use(text: &str) -> Result<GatewayUse, String> {
+    match text.trim() {
+        "auto" => Ok(GatewayUse::Auto),
+        "none" => Ok(GatewayUse::None),
+        key => key.parse().map(GatewayUse::Only).map_err(|_| {
+            format!("use: `{text}` is not \"auto\", \"none\" or a gateway's WireGuard public key")
+        }),
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -354,7 +428,13 @@ impl RawConfig {
             }
             peers.push(peer);
         }
-        Ok(Config { node, babel, peers })
+        let gateway = self.gateway.check(source, &node)?;
+        Ok(Config {
+            node,
+            babel,
+            peers,
+            gateway,
+        })
     }
 }
 
@@ -1147,6 +1227,10 @@ public_key = "{KEY_B}"
                 persistent_keepalive: Some(25),
                 preshared_key_file: Some(PathBuf::from("/etc/meshd/example.psk")),
             }],
+            gateway: GatewayConfig {
+                share: Some("wan".to_string()),
+                use_gateway: GatewayUse::Auto,
+            },
         };
         assert_eq!(config, expected);
     }
@@ -1173,6 +1257,8 @@ public_key = "{KEY_B}"
             "endpoint",
             "persistent_keepalive",
             "preshared_key_file",
+            "share",
+            "use",
         ];
         for key in keys {
             let set = text
@@ -1193,5 +1279,40 @@ public_key = "{KEY_B}"
             keys.len(),
             "a setting in the example is not in this list"
         );
+    }
+
+    #[test]
+    fn gateway_section_is_checked() {
+        let config =
+            Config::from_toml_str("[gateway]\nshare = \"eth0.2\"\nuse = \"none\"\n", "t.toml")
+                .unwrap();
+        assert_eq!(config.gateway.share.as_deref(), Some("eth0.2"));
+        assert_eq!(config.gateway.use_gateway, GatewayUse::None);
+        let key = "r+OEzvZ8mDnDSJxL4KDoiIVVKcgPn9vCKq0W+pLORAw=";
+        let config =
+            Config::from_toml_str(&format!("[gateway]\nuse = \"{key}\"\n"), "t.toml").unwrap();
+        assert_eq!(
+            config.gateway.use_gateway,
+            GatewayUse::Only(key.parse().unwrap())
+        );
+        for (text, message) in [
+            (
+                "[gateway]\nuse = \"best\"\n",
+                "t.toml:2:7: use: `best` is not \"auto\", \"none\" or a gateway's WireGuard public key",
+            ),
+            (
+                "[gateway]\nshare = \"mesh0\"\n",
+                "t.toml:2:9: share: `mesh0` is the mesh interface itself; name the uplink to share",
+            ),
+            (
+                "[gateway]\nshare = \"a b\"\n",
+                "t.toml:2:9: interface `a b`: must be 1 to 15 characters of A-Z a-z 0-9 _ . -",
+            ),
+        ] {
+            let err = Config::from_toml_str(text, "t.toml").unwrap_err();
+            assert_eq!(err.to_string(), message);
+        }
+        let err = Config::from_toml_str("[gateway]\nexit = true\n", "t.toml").unwrap_err();
+        assert!(err.to_string().contains("exit"), "{err}");
     }
 }
