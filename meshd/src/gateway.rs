@@ -19,6 +19,9 @@ use std::time::{Duration, Instant};
 
 use babel::RouterId;
 
+/// What a gateway announces.
+pub const DEFAULT_ROUTES: [&str; 2] = ["::/0", "0.0.0.0/0"];
+
 /// The outer header [`encapsulate`] adds.
 pub const OUTER_HEADER: usize = 40;
 /// Next header values of the outer IPv6 header: IPv4 in IPv6 and IPv6 in IPv6 (RFC 2473).
@@ -143,10 +146,12 @@ impl FlowTable {
         }
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.flows.len()
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.flows.is_empty()
     }
@@ -409,6 +414,75 @@ pub fn best(gateways: &[Gateway], ipv6: bool, policy: Use) -> Option<RouterId> {
             .filter_map(|g| Some((g.metric(ipv6)?, g.router_id)))
             .min()
             .map(|(_, id)| id),
+    }
+}
+
+/// Counters of the tunnels to and from gateways.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TunnelStats {
+    pub encapsulated: u64,
+    pub decapsulated: u64,
+    /// Tunnelled packets that failed [`decapsulate`].
+    pub malformed: u64,
+    /// Tunnelled packets whose inner source the mesh does not route (not from the mesh).
+    pub spoofed: u64,
+}
+
+/// The user side's state: the gateways known, the policy, the flows pinned.
+#[derive(Debug)]
+pub struct Selector {
+    pub policy: Use,
+    pub flows: FlowTable,
+    pub known: Vec<Gateway>,
+    pub stats: TunnelStats,
+}
+
+impl Selector {
+    pub fn new(policy: Use) -> Selector {
+        Selector {
+            policy,
+            flows: FlowTable::new(MAX_FLOWS, FLOW_IDLE),
+            known: Vec::new(),
+            stats: TunnelStats::default(),
+        }
+    }
+
+    /// Re-reads the gateways from the route table.
+    pub fn update(&mut self, routes: &[babel::RouteInfo], mesh_prefix: babel::Prefix) {
+        self.known = gateways(routes, mesh_prefix);
+    }
+
+    fn address_of(&self, id: RouterId) -> Option<Ipv6Addr> {
+        self.known
+            .iter()
+            .find(|g| g.router_id == id)
+            .and_then(|g| g.mesh_address)
+    }
+
+    /// The mesh address of the gateway `packet` (from `mesh0`, covered only by a default route)
+    /// goes to, pinning its flow; `None` if no gateway may take it.
+    pub fn gateway_for(&mut self, now: Instant, packet: &[u8]) -> Option<Ipv6Addr> {
+        let key = FlowKey::of(packet)?;
+        let ipv6 = key.dst.is_ipv6();
+        let known = &self.known;
+        let policy = self.policy;
+        let reachable = |id: RouterId| {
+            known
+                .iter()
+                .any(|g| g.router_id == id && g.metric(ipv6).is_some())
+        };
+        let id = self
+            .flows
+            .gateway_for(now, key, reachable, || best(known, ipv6, policy))?;
+        self.address_of(id)
+    }
+
+    /// The gateways new flows of each family go to now.
+    pub fn chosen(&self) -> (Option<RouterId>, Option<RouterId>) {
+        (
+            best(&self.known, true, self.policy),
+            best(&self.known, false, self.policy),
+        )
     }
 }
 
@@ -679,6 +753,51 @@ mod tests {
         );
         assert_eq!(best(&found, true, Use::None), None);
         assert_eq!(best(&found, true, Use::Only(id(3))), None);
+    }
+
+    #[test]
+    fn the_selector_pins_flows_and_moves_them_when_their_gateway_goes() {
+        use babel::RouteStatus::{Selected, Worse};
+        let mesh: babel::Prefix = "fd6d:6573:6800::/48".parse().unwrap();
+        let both = |m1: u16, m2: u16| {
+            vec![
+                route("::/0", 1, m1, Selected),
+                route("::/0", 2, m2, Worse),
+                route("fd6d:6573:6800:1::1/128", 1, m1, Selected),
+                route("fd6d:6573:6800:1::2/128", 2, m2, Selected),
+            ]
+        };
+        let gw1: Ipv6Addr = "fd6d:6573:6800:1::1".parse().unwrap();
+        let gw2: Ipv6Addr = "fd6d:6573:6800:1::2".parse().unwrap();
+        let mut selector = Selector::new(Use::Auto);
+        let now = Instant::now();
+        selector.update(&both(100, 200), mesh);
+        let first = v6_packet(20);
+        assert_eq!(selector.gateway_for(now, &first), Some(gw1));
+        // Gateway 2 becomes better: the flow stays, a new flow goes to 2.
+        selector.update(&both(300, 200), mesh);
+        assert_eq!(selector.gateway_for(now, &first), Some(gw1));
+        let mut second = v6_packet(20);
+        second[41] = 0x99; // another source port
+        assert_eq!(selector.gateway_for(now, &second), Some(gw2));
+        assert_eq!(selector.chosen(), (Some(id(2)), None));
+        // Gateway 1 disappears: its flow moves to 2.
+        selector.update(
+            &both(100, 200)[1..2]
+                .iter()
+                .chain(&both(100, 200)[3..])
+                .cloned()
+                .collect::<Vec<_>>(),
+            mesh,
+        );
+        assert_eq!(selector.gateway_for(now, &first), Some(gw2));
+        assert_eq!(selector.flows.pinned().get(&id(2)), Some(&2));
+        // IPv4 has no gateway at all.
+        assert_eq!(selector.gateway_for(now, &v4_packet(20)), None);
+        // A node that refuses gateways uses none.
+        let mut refusing = Selector::new(Use::None);
+        refusing.update(&both(100, 200), mesh);
+        assert_eq!(refusing.gateway_for(now, &first), None);
     }
 
     #[test]
