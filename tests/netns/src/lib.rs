@@ -1339,6 +1339,10 @@ impl Mesh {
 // end of interop helpers (babeld)
 // ---------------------------------------------------------------------------------------------
 
+// LAN hosts, uplinks, meshctl and nftables counters for the LAN and gateway tests.
+mod hosts;
+pub use hosts::{meshctl_binary, CONVERGE};
+
 #[cfg(test)]
 mod tests {
     use super::*;
