@@ -571,12 +571,18 @@ impl Daemon {
             return false;
         }
         let verdict = match self.gateways.gateway_for(now, packet) {
-            None => self.router.unreachable(now, packet),
-            Some(_) if packet.len() + gateway::OUTER_HEADER > self.router.mtu => {
+            gateway::Choice::NoGateway => self.router.unreachable(now, packet),
+            gateway::Choice::Held => {
+                self.gateways.stats.held += 1;
+                return true;
+            }
+            gateway::Choice::Tunnel(_)
+                if packet.len() + gateway::OUTER_HEADER > self.router.mtu =>
+            {
                 let room = self.router.mtu - gateway::OUTER_HEADER;
                 self.router.too_big(now, packet, room)
             }
-            Some(to) => {
+            gateway::Choice::Tunnel(to) => {
                 let mut out = std::mem::take(&mut self.tunnelled);
                 if gateway::encapsulate(self.identity.mesh_address, to, packet, &mut out) {
                     if let Some(link) = self.router.fib.lookup(IpAddr::V6(to)) {

@@ -323,8 +323,14 @@ fn internet_checksum(bytes: &[u8]) -> u16 {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Gateway {
     pub router_id: RouterId,
-    /// Its mesh address (the `/128` announced with its router-id), if routed.
+    /// Its mesh address (the `/128` announced with its router-id), if any candidate route to it
+    /// is finite: the gateway is alive.
     pub mesh_address: Option<Ipv6Addr>,
+    /// Whether a route to its mesh address is selected (in the forwarding table). A live
+    /// gateway may lack one for a moment while the path to it changes (the new path's route
+    /// waits for a new seqno to become feasible); its flows wait rather than move, since moving
+    /// them would lose their NAT state.
+    pub usable: bool,
     /// Metric of its `::/0` and `0.0.0.0/0` routes, if it announces them.
     pub metric_v6: Option<u16>,
     pub metric_v4: Option<u16>,
@@ -353,33 +359,57 @@ pub enum Use {
     Only(RouterId),
 }
 
-/// The gateways in `routes`: every origin of a reachable default route whose mesh address is
-/// routed. `mesh_prefix` is the mesh's `/48`.
-pub fn gateways(routes: &[babel::RouteInfo], mesh_prefix: babel::Prefix) -> Vec<Gateway> {
+/// The gateways in `routes`: nodes that announce a default route (or did, in `remembered`,
+/// while they stay alive), each with the metric of the route to its mesh address, where its
+/// traffic is tunnelled. `mesh_prefix` is the mesh's `/48`.
+///
+/// A gateway's own default route hides the others' (a node announces one route per prefix, and a
+/// local one wins), so a gateway reached only through another gateway shows no default route at
+/// all. That is why an offer, once seen, is remembered for as long as the gateway's mesh address
+/// has a finite route: without that, a connection whose path to its gateway changes to pass
+/// through another gateway would be moved, and lose its NAT state.
+pub fn gateways(
+    routes: &[babel::RouteInfo],
+    mesh_prefix: babel::Prefix,
+    remembered: &[Gateway],
+) -> Vec<Gateway> {
     let mut found: BTreeMap<RouterId, Gateway> = BTreeMap::new();
-    for route in routes {
-        if route.prefix.len() != 0
-            || route.metric == babel::wire::INFINITY
-            || route.neighbour.is_none()
-        {
-            continue;
-        }
-        let entry = found.entry(route.router_id).or_insert(Gateway {
-            router_id: route.router_id,
+    let mut offer = |id: RouterId, ipv6: bool, ipv4: bool| {
+        let entry = found.entry(id).or_insert(Gateway {
+            router_id: id,
             mesh_address: None,
+            usable: false,
             metric_v6: None,
             metric_v4: None,
             via: None,
         });
-        let slot = if route.prefix.addr().is_ipv6() {
-            &mut entry.metric_v6
-        } else {
-            &mut entry.metric_v4
-        };
-        *slot = Some(slot.map_or(route.metric, |m| m.min(route.metric)));
-    }
+        // Placeholders until the route to the mesh address gives the metric.
+        if ipv6 {
+            entry.metric_v6 = Some(babel::wire::INFINITY);
+        }
+        if ipv4 {
+            entry.metric_v4 = Some(babel::wire::INFINITY);
+        }
+    };
     for route in routes {
-        if route.status != babel::RouteStatus::Selected || route.prefix.len() != 128 {
+        if route.prefix.len() == 0
+            && route.metric != babel::wire::INFINITY
+            && route.neighbour.is_some()
+        {
+            let ipv6 = route.prefix.addr().is_ipv6();
+            offer(route.router_id, ipv6, !ipv6);
+        }
+    }
+    for gateway in remembered {
+        offer(
+            gateway.router_id,
+            gateway.metric_v6.is_some(),
+            gateway.metric_v4.is_some(),
+        );
+    }
+    // The best finite route to each gateway's mesh address; the selected one if there is one.
+    for route in routes {
+        if route.metric == babel::wire::INFINITY || route.prefix.len() != 128 {
             continue;
         }
         let IpAddr::V6(address) = route.prefix.addr() else {
@@ -389,9 +419,29 @@ pub fn gateways(routes: &[babel::RouteInfo], mesh_prefix: babel::Prefix) -> Vec<
         {
             continue;
         }
-        if let Some(gateway) = found.get_mut(&route.router_id) {
-            gateway.mesh_address = Some(address);
-            gateway.via = route.neighbour.map(|(link, _)| link);
+        let Some(gateway) = found.get_mut(&route.router_id) else {
+            continue;
+        };
+        let selected = route.status == babel::RouteStatus::Selected;
+        if gateway.usable && !selected {
+            continue;
+        }
+        let better = gateway.mesh_address.is_none()
+            || selected
+            || gateway
+                .metric_v6
+                .or(gateway.metric_v4)
+                .is_some_and(|m| route.metric < m);
+        if !better {
+            continue;
+        }
+        gateway.mesh_address = Some(address);
+        gateway.usable = selected;
+        gateway.via = route.neighbour.filter(|_| selected).map(|(link, _)| link);
+        for metric in [&mut gateway.metric_v6, &mut gateway.metric_v4] {
+            if metric.is_some() {
+                *metric = Some(route.metric);
+            }
         }
     }
     found
@@ -401,16 +451,15 @@ pub fn gateways(routes: &[babel::RouteInfo], mesh_prefix: babel::Prefix) -> Vec<
 }
 
 /// The gateway a new flow of the given family should use under `policy`: the lowest metric, ties
-/// to the lowest router-id (so every node breaks them the same way).
+/// to the lowest router-id (so every node breaks them the same way). Only usable gateways.
 pub fn best(gateways: &[Gateway], ipv6: bool, policy: Use) -> Option<RouterId> {
+    let mut usable = gateways.iter().filter(|g| g.usable);
     match policy {
         Use::None => None,
-        Use::Only(id) => gateways
-            .iter()
+        Use::Only(id) => usable
             .find(|g| g.router_id == id && g.metric(ipv6).is_some())
             .map(|g| g.router_id),
-        Use::Auto => gateways
-            .iter()
+        Use::Auto => usable
             .filter_map(|g| Some((g.metric(ipv6)?, g.router_id)))
             .min()
             .map(|(_, id)| id),
@@ -426,6 +475,19 @@ pub struct TunnelStats {
     pub malformed: u64,
     /// Tunnelled packets whose inner source the mesh does not route (not from the mesh).
     pub spoofed: u64,
+    /// Packets dropped while their gateway had no path (it was changing).
+    pub held: u64,
+}
+
+/// Where a packet for a gateway goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    /// Tunnelled to this gateway address.
+    Tunnel(Ipv6Addr),
+    /// Its gateway is alive but has no path this moment: dropped, and the flow kept.
+    Held,
+    /// No gateway may take it.
+    NoGateway,
 }
 
 /// The user side's state: the gateways known, the policy, the flows pinned.
@@ -449,32 +511,36 @@ impl Selector {
 
     /// Re-reads the gateways from the route table.
     pub fn update(&mut self, routes: &[babel::RouteInfo], mesh_prefix: babel::Prefix) {
-        self.known = gateways(routes, mesh_prefix);
+        self.known = gateways(routes, mesh_prefix, &self.known);
     }
 
-    fn address_of(&self, id: RouterId) -> Option<Ipv6Addr> {
-        self.known
-            .iter()
-            .find(|g| g.router_id == id)
-            .and_then(|g| g.mesh_address)
-    }
-
-    /// The mesh address of the gateway `packet` (from `mesh0`, covered only by a default route)
-    /// goes to, pinning its flow; `None` if no gateway may take it.
-    pub fn gateway_for(&mut self, now: Instant, packet: &[u8]) -> Option<Ipv6Addr> {
-        let key = FlowKey::of(packet)?;
+    /// Where `packet` (from `mesh0`, covered only by a default route) goes, pinning its flow.
+    pub fn gateway_for(&mut self, now: Instant, packet: &[u8]) -> Choice {
+        let Some(key) = FlowKey::of(packet) else {
+            return Choice::NoGateway;
+        };
         let ipv6 = key.dst.is_ipv6();
         let known = &self.known;
         let policy = self.policy;
-        let reachable = |id: RouterId| {
+        let alive = |id: RouterId| {
             known
                 .iter()
                 .any(|g| g.router_id == id && g.metric(ipv6).is_some())
         };
-        let id = self
+        let Some(id) = self
             .flows
-            .gateway_for(now, key, reachable, || best(known, ipv6, policy))?;
-        self.address_of(id)
+            .gateway_for(now, key, alive, || best(known, ipv6, policy))
+        else {
+            return Choice::NoGateway;
+        };
+        match self.known.iter().find(|g| g.router_id == id) {
+            Some(Gateway {
+                mesh_address: Some(address),
+                usable: true,
+                ..
+            }) => Choice::Tunnel(*address),
+            _ => Choice::Held,
+        }
     }
 
     /// The gateways new flows of each family go to now.
@@ -730,14 +796,16 @@ mod tests {
             route("::/0", 3, 100, Worse),
             route("fd6d:6573:6800:1::1/128", 1, 300, Selected),
             route("fd6d:6573:6800:1::2/128", 2, 200, Selected),
-            // Gateway 3's address is not routed: it cannot be used.
+            // Gateway 3 is alive, but its address has no selected route: not usable now.
             route("fd6d:6573:6800:1::3/128", 3, 100, Worse),
             route("::/0", 4, babel::wire::INFINITY, Worse),
             route("fd6d:6573:6800:1::4/128", 4, 100, Selected),
         ];
-        let found = gateways(&routes, mesh);
+        let found = gateways(&routes, mesh, &[]);
         let ids: Vec<RouterId> = found.iter().map(|g| g.router_id).collect();
-        assert_eq!(ids, [id(1), id(2)]);
+        assert_eq!(ids, [id(1), id(2), id(3)], "4 is retracted");
+        let usable: Vec<bool> = found.iter().map(|g| g.usable).collect();
+        assert_eq!(usable, [true, true, false], "3 has no selected route");
         assert_eq!(found[1].metric_v4, Some(200));
         assert_eq!(
             found[1].mesh_address,
@@ -753,6 +821,11 @@ mod tests {
         );
         assert_eq!(best(&found, true, Use::None), None);
         assert_eq!(best(&found, true, Use::Only(id(3))), None);
+        assert_eq!(
+            found[2].metric_v6,
+            Some(100),
+            "the best metric, but unusable"
+        );
     }
 
     #[test]
@@ -773,31 +846,49 @@ mod tests {
         let now = Instant::now();
         selector.update(&both(100, 200), mesh);
         let first = v6_packet(20);
-        assert_eq!(selector.gateway_for(now, &first), Some(gw1));
+        assert_eq!(selector.gateway_for(now, &first), Choice::Tunnel(gw1));
         // Gateway 2 becomes better: the flow stays, a new flow goes to 2.
         selector.update(&both(300, 200), mesh);
-        assert_eq!(selector.gateway_for(now, &first), Some(gw1));
+        assert_eq!(selector.gateway_for(now, &first), Choice::Tunnel(gw1));
         let mut second = v6_packet(20);
         second[41] = 0x99; // another source port
-        assert_eq!(selector.gateway_for(now, &second), Some(gw2));
+        assert_eq!(selector.gateway_for(now, &second), Choice::Tunnel(gw2));
         assert_eq!(selector.chosen(), (Some(id(2)), None));
-        // Gateway 1 disappears: its flow moves to 2.
-        selector.update(
-            &both(100, 200)[1..2]
-                .iter()
-                .chain(&both(100, 200)[3..])
-                .cloned()
-                .collect::<Vec<_>>(),
-            mesh,
+        // The path to gateway 1 changes: for a moment its only routes are unfeasible. Its flow
+        // waits for it instead of moving.
+        let mut changing = both(300, 200);
+        changing[0].status = babel::RouteStatus::Unfeasible;
+        changing[2].status = babel::RouteStatus::Unfeasible;
+        selector.update(&changing, mesh);
+        assert_eq!(selector.gateway_for(now, &first), Choice::Held);
+        selector.update(&both(400, 200), mesh);
+        assert_eq!(selector.gateway_for(now, &first), Choice::Tunnel(gw1));
+        // Now gateway 1 is reached through gateway 2, whose own default route hides gateway
+        // 1's: gateway 1 is still a gateway while its address is routed.
+        let hidden: Vec<babel::RouteInfo> = both(400, 200)
+            .into_iter()
+            .filter(|r| !(r.prefix.len() == 0 && r.router_id == id(1)))
+            .collect();
+        selector.update(&hidden, mesh);
+        assert_eq!(selector.gateway_for(now, &first), Choice::Tunnel(gw1));
+        assert_eq!(
+            selector.known[0].metric_v6,
+            Some(400),
+            "the metric to its address"
         );
-        assert_eq!(selector.gateway_for(now, &first), Some(gw2));
+        // Gateway 1 is gone (retracted): its flow moves to 2.
+        let mut gone = both(100, 200);
+        gone[0].metric = babel::wire::INFINITY;
+        gone[2].metric = babel::wire::INFINITY;
+        selector.update(&gone, mesh);
+        assert_eq!(selector.gateway_for(now, &first), Choice::Tunnel(gw2));
         assert_eq!(selector.flows.pinned().get(&id(2)), Some(&2));
         // IPv4 has no gateway at all.
-        assert_eq!(selector.gateway_for(now, &v4_packet(20)), None);
+        assert_eq!(selector.gateway_for(now, &v4_packet(20)), Choice::NoGateway);
         // A node that refuses gateways uses none.
         let mut refusing = Selector::new(Use::None);
         refusing.update(&both(100, 200), mesh);
-        assert_eq!(refusing.gateway_for(now, &first), None);
+        assert_eq!(refusing.gateway_for(now, &first), Choice::NoGateway);
     }
 
     #[test]
@@ -805,6 +896,7 @@ mod tests {
         let g = |n: u8| Gateway {
             router_id: id(n),
             mesh_address: Some(Ipv6Addr::LOCALHOST),
+            usable: true,
             metric_v6: Some(96),
             metric_v4: None,
             via: None,
