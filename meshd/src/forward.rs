@@ -922,4 +922,39 @@ mod tests {
         assert_eq!(r.route(now, &mut other, false), Verdict::Drop);
         assert!(r.stats().malformed > 80);
     }
+
+    #[test]
+    fn packets_for_a_gateway_tunnel_get_errors_with_the_tunnel_mtu() {
+        let mut r = router();
+        let now = Instant::now();
+        let p = udp_v6("fd00:1::1", "2001:db8::1", 64, MTU - 40);
+        let Verdict::Icmp(out) = r.too_big(now, &p, MTU - 40) else {
+            panic!("expected packet too big");
+        };
+        assert_eq!(
+            assert_icmpv6(&out, "fd00:1::1", 2, 0, &p),
+            (MTU - 40) as u32
+        );
+        let p = udp_v4("10.0.0.1", "192.0.2.9", 64, true, MTU - 20);
+        let Verdict::Icmp(out) = r.too_big(now, &p, MTU - 40) else {
+            panic!("expected fragmentation needed");
+        };
+        assert_eq!(assert_icmpv4(&out, "10.0.0.1", 3, 4, &p), (MTU - 40) as u16);
+        let p = udp_v4("10.0.0.1", "192.0.2.9", 64, false, MTU - 20);
+        assert_eq!(
+            r.too_big(now, &p, MTU - 40),
+            Verdict::Drop,
+            "no DF: dropped"
+        );
+        assert_eq!(r.stats().fragmentation_needed, 1);
+        let p = udp_v6("fd00:1::1", "2001:db8::1", 64, 20);
+        let Verdict::Icmp(out) = r.unreachable(now, &p) else {
+            panic!("expected destination unreachable");
+        };
+        assert_icmpv6(&out, "fd00:1::1", 1, 0, &p);
+        for bad in [&[][..], &[0x45, 0, 0][..], &[0x60; 10][..], &[0x41; 40][..]] {
+            assert_eq!(r.unreachable(now, bad), Verdict::Drop);
+            assert_eq!(r.too_big(now, bad, 1280), Verdict::Drop);
+        }
+    }
 }

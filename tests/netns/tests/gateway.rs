@@ -182,6 +182,50 @@ fn clients_use_gateways_through_nat_keep_their_gateway_and_fail_over() {
             "node {from} cannot reach {target}"
         );
     }
+    // The path MTU through the tunnel: 1380 bytes (mesh MTU 1420 less the 40-byte outer
+    // header) pass with DF set, from the client and from its LAN; one byte more is refused with
+    // "fragmentation needed" (by the client's kernel, from the default route's MTU).
+    for from in [0, 4] {
+        let fits = mesh.run_in(
+            from,
+            &[
+                "ping",
+                "-n",
+                "-c1",
+                "-W2",
+                "-M",
+                "do",
+                "-s",
+                "1352",
+                INTERNET_V4,
+            ],
+            Duration::from_secs(5),
+        );
+        assert!(fits.success(), "1380 bytes from node {from}: {fits}");
+        let too_big = mesh.run_in(
+            from,
+            &[
+                "ping",
+                "-n",
+                "-c2",
+                "-W2",
+                "-M",
+                "do",
+                "-s",
+                "1353",
+                INTERNET_V4,
+            ],
+            Duration::from_secs(8),
+        );
+        assert!(!too_big.success(), "1381 bytes from node {from}: {too_big}");
+        let said = format!("{}{}", too_big.stdout, too_big.stderr).to_lowercase();
+        assert!(
+            said.contains("mtu = 1380")
+                || said.contains("mtu=1380")
+                || said.contains("message too long"),
+            "node {from} should learn the 1380-byte MTU: {too_big}"
+        );
+    }
     let first = chosen(&mesh, &addresses).expect("a chosen gateway");
     let other = 3 - first;
     let seen = transfer(&mut mesh, 0, INTERNET_V6, 5400, 65536, None, CONVERGE).unwrap();
