@@ -631,7 +631,8 @@ impl Daemon {
 
     fn refresh_gateways(&mut self) {
         let routes = self.node.routes();
-        self.gateways.update(&routes, self.config.node.mesh_prefix);
+        self.gateways
+            .update(Instant::now(), &routes, self.config.node.mesh_prefix);
     }
 
     fn forward(&mut self, now: Instant, packet: &mut [u8], from_mesh0: bool) {

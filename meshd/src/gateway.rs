@@ -37,6 +37,10 @@ pub const MAX_FLOWS: usize = 16_384;
 /// most of the time; a forgotten flow is pinned again to the best gateway, which is usually the
 /// same one.
 pub const FLOW_IDLE: Duration = Duration::from_secs(300);
+/// How long flows wait for a live gateway that has no usable path before they move: longer than
+/// a path change takes to become feasible again (a seqno request and its answer), short enough
+/// for the failover target when a stale route keeps a dead gateway looking alive.
+pub const HOLD: Duration = Duration::from_secs(2);
 
 /// What identifies one flow: addresses, protocol, and for TCP and UDP the ports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -497,6 +501,8 @@ pub struct Selector {
     pub flows: FlowTable,
     pub known: Vec<Gateway>,
     pub stats: TunnelStats,
+    /// Since when each live gateway has had no usable path.
+    unusable_since: HashMap<RouterId, Instant>,
 }
 
 impl Selector {
@@ -506,12 +512,24 @@ impl Selector {
             flows: FlowTable::new(MAX_FLOWS, FLOW_IDLE),
             known: Vec::new(),
             stats: TunnelStats::default(),
+            unusable_since: HashMap::new(),
         }
     }
 
     /// Re-reads the gateways from the route table.
-    pub fn update(&mut self, routes: &[babel::RouteInfo], mesh_prefix: babel::Prefix) {
+    pub fn update(
+        &mut self,
+        now: Instant,
+        routes: &[babel::RouteInfo],
+        mesh_prefix: babel::Prefix,
+    ) {
         self.known = gateways(routes, mesh_prefix, &self.known);
+        let mut since = std::mem::take(&mut self.unusable_since);
+        for gateway in self.known.iter().filter(|g| !g.usable) {
+            let start = since.get(&gateway.router_id).copied().unwrap_or(now);
+            self.unusable_since.insert(gateway.router_id, start);
+        }
+        since.clear();
     }
 
     /// Where `packet` (from `mesh0`, covered only by a default route) goes, pinning its flow.
@@ -522,10 +540,15 @@ impl Selector {
         let ipv6 = key.dst.is_ipv6();
         let known = &self.known;
         let policy = self.policy;
+        let unusable_since = &self.unusable_since;
         let alive = |id: RouterId| {
-            known
-                .iter()
-                .any(|g| g.router_id == id && g.metric(ipv6).is_some())
+            let held_too_long = unusable_since
+                .get(&id)
+                .is_some_and(|since| now.saturating_duration_since(*since) >= HOLD);
+            !held_too_long
+                && known
+                    .iter()
+                    .any(|g| g.router_id == id && g.metric(ipv6).is_some())
         };
         let Some(id) = self
             .flows
@@ -844,11 +867,11 @@ mod tests {
         let gw2: Ipv6Addr = "fd6d:6573:6800:1::2".parse().unwrap();
         let mut selector = Selector::new(Use::Auto);
         let now = Instant::now();
-        selector.update(&both(100, 200), mesh);
+        selector.update(now, &both(100, 200), mesh);
         let first = v6_packet(20);
         assert_eq!(selector.gateway_for(now, &first), Choice::Tunnel(gw1));
         // Gateway 2 becomes better: the flow stays, a new flow goes to 2.
-        selector.update(&both(300, 200), mesh);
+        selector.update(now, &both(300, 200), mesh);
         assert_eq!(selector.gateway_for(now, &first), Choice::Tunnel(gw1));
         let mut second = v6_packet(20);
         second[41] = 0x99; // another source port
@@ -859,9 +882,16 @@ mod tests {
         let mut changing = both(300, 200);
         changing[0].status = babel::RouteStatus::Unfeasible;
         changing[2].status = babel::RouteStatus::Unfeasible;
-        selector.update(&changing, mesh);
+        selector.update(now, &changing, mesh);
         assert_eq!(selector.gateway_for(now, &first), Choice::Held);
-        selector.update(&both(400, 200), mesh);
+        let later = now + HOLD / 2;
+        selector.update(later, &changing, mesh);
+        assert_eq!(
+            selector.gateway_for(later, &first),
+            Choice::Held,
+            "still within the hold"
+        );
+        selector.update(now, &both(400, 200), mesh);
         assert_eq!(selector.gateway_for(now, &first), Choice::Tunnel(gw1));
         // Now gateway 1 is reached through gateway 2, whose own default route hides gateway
         // 1's: gateway 1 is still a gateway while its address is routed.
@@ -869,25 +899,45 @@ mod tests {
             .into_iter()
             .filter(|r| !(r.prefix.len() == 0 && r.router_id == id(1)))
             .collect();
-        selector.update(&hidden, mesh);
+        selector.update(now, &hidden, mesh);
         assert_eq!(selector.gateway_for(now, &first), Choice::Tunnel(gw1));
         assert_eq!(
             selector.known[0].metric_v6,
             Some(400),
             "the metric to its address"
         );
-        // Gateway 1 is gone (retracted): its flow moves to 2.
+        // A gateway that stays unusable for longer than the hold loses its flows, even if a
+        // stale route keeps it looking alive.
+        let mut third = v6_packet(20);
+        third[41] = 0x77;
+        assert_eq!(selector.gateway_for(now, &third), Choice::Tunnel(gw2));
+        let mut stuck = both(100, 300);
+        stuck[0].status = babel::RouteStatus::Unfeasible;
+        stuck[2].status = babel::RouteStatus::Unfeasible;
+        selector.update(now, &stuck, mesh);
+        let mut fourth = v6_packet(20);
+        fourth[41] = 0x55;
+        assert_eq!(
+            selector.gateway_for(now, &fourth),
+            Choice::Tunnel(gw2),
+            "1 is not usable"
+        );
+        let late = now + HOLD;
+        selector.update(late, &stuck, mesh);
+        assert_eq!(selector.gateway_for(late, &first), Choice::Tunnel(gw2));
+        selector.update(late, &both(400, 200), mesh);
+        // Gateway 1 is gone (retracted): its flows move to 2.
         let mut gone = both(100, 200);
         gone[0].metric = babel::wire::INFINITY;
         gone[2].metric = babel::wire::INFINITY;
-        selector.update(&gone, mesh);
+        selector.update(now, &gone, mesh);
         assert_eq!(selector.gateway_for(now, &first), Choice::Tunnel(gw2));
-        assert_eq!(selector.flows.pinned().get(&id(2)), Some(&2));
+        assert_eq!(selector.flows.pinned().get(&id(2)), Some(&4));
         // IPv4 has no gateway at all.
         assert_eq!(selector.gateway_for(now, &v4_packet(20)), Choice::NoGateway);
         // A node that refuses gateways uses none.
         let mut refusing = Selector::new(Use::None);
-        refusing.update(&both(100, 200), mesh);
+        refusing.update(now, &both(100, 200), mesh);
         assert_eq!(refusing.gateway_for(now, &first), Choice::NoGateway);
     }
 
