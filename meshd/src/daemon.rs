@@ -1160,6 +1160,9 @@ impl Daemon {
         if config.node != self.config.node || config.babel != self.config.babel {
             warn!("reload: [node] and [babel] changes take effect at the next restart");
         }
+        if config.gateway != self.config.gateway {
+            warn!("reload: [gateway] changes take effect at the next restart");
+        }
         self.config.peers = config.peers;
         info!("reloaded {}", path.display());
         Ok(format!(
