@@ -37,10 +37,11 @@ pub const MAX_FLOWS: usize = 16_384;
 /// most of the time; a forgotten flow is pinned again to the best gateway, which is usually the
 /// same one.
 pub const FLOW_IDLE: Duration = Duration::from_secs(300);
-/// How long flows wait for a live gateway that has no usable path before they move: longer than
-/// a path change takes to become feasible again (a seqno request and its answer), short enough
-/// for the failover target when a stale route keeps a dead gateway looking alive.
-pub const HOLD: Duration = Duration::from_secs(2);
+/// How long flows wait for their gateway while it has no usable path, or no route at all, before
+/// they move to another: longer than a path change takes to settle (a retraction, a seqno request
+/// and the answers, milliseconds apart), short enough for the failover target. Moving a flow at
+/// once would send a live connection through a NAT that does not know it, which resets it.
+pub const HOLD: Duration = Duration::from_secs(1);
 
 /// What identifies one flow: addresses, protocol, and for TCP and UDP the ports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -523,7 +524,23 @@ impl Selector {
         routes: &[babel::RouteInfo],
         mesh_prefix: babel::Prefix,
     ) {
-        self.known = gateways(routes, mesh_prefix, &self.known);
+        let previous = std::mem::take(&mut self.known);
+        self.known = gateways(routes, mesh_prefix, &previous);
+        // A gateway that lost every route is kept, unusable, for the hold: while paths change
+        // (a neighbour lost, the other way not yet announced) a live gateway can vanish for a
+        // moment.
+        for old in previous {
+            let vanished = !self.known.iter().any(|g| g.router_id == old.router_id);
+            let since = self.unusable_since.get(&old.router_id).copied();
+            if vanished && since.is_none_or(|t| now.saturating_duration_since(t) < HOLD) {
+                self.known.push(Gateway {
+                    usable: false,
+                    via: None,
+                    ..old
+                });
+            }
+        }
+        self.known.sort_by_key(|g| g.router_id);
         let mut since = std::mem::take(&mut self.unusable_since);
         for gateway in self.known.iter().filter(|g| !g.usable) {
             let start = since.get(&gateway.router_id).copied().unwrap_or(now);
@@ -925,14 +942,25 @@ mod tests {
         let late = now + HOLD;
         selector.update(late, &stuck, mesh);
         assert_eq!(selector.gateway_for(late, &first), Choice::Tunnel(gw2));
-        selector.update(late, &both(400, 200), mesh);
-        // Gateway 1 is gone (retracted): its flows move to 2.
+        selector.update(late, &both(100, 200), mesh);
+        let mut fifth = v6_packet(20);
+        fifth[41] = 0x33;
+        assert_eq!(selector.gateway_for(late, &fifth), Choice::Tunnel(gw1));
+        // Gateway 1 is gone (retracted): its flow waits for the hold, then moves to 2.
         let mut gone = both(100, 200);
         gone[0].metric = babel::wire::INFINITY;
         gone[2].metric = babel::wire::INFINITY;
-        selector.update(now, &gone, mesh);
-        assert_eq!(selector.gateway_for(now, &first), Choice::Tunnel(gw2));
-        assert_eq!(selector.flows.pinned().get(&id(2)), Some(&4));
+        selector.update(late, &gone, mesh);
+        assert_eq!(selector.gateway_for(late, &fifth), Choice::Held);
+        let after = late + HOLD;
+        selector.update(after, &gone, mesh);
+        assert_eq!(selector.gateway_for(after, &fifth), Choice::Tunnel(gw2));
+        assert_eq!(
+            selector.known.len(),
+            1,
+            "gateway 1 is forgotten after the hold"
+        );
+        assert_eq!(selector.flows.pinned().get(&id(2)), Some(&5));
         // IPv4 has no gateway at all.
         assert_eq!(selector.gateway_for(now, &v4_packet(20)), Choice::NoGateway);
         // A node that refuses gateways uses none.
