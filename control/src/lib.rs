@@ -75,6 +75,8 @@ pub enum Request {
     Discovery,
     /// Streams events until the client disconnects.
     Monitor,
+    /// The mesh's internet gateways as this node sees them, and which it uses.
+    Gateways,
 }
 
 /// One reply line.
@@ -136,6 +138,39 @@ pub enum Data {
         message: String,
     },
     Event(Event),
+    Gateways {
+        /// Whether this node shares its own uplink, and which one.
+        sharing: Option<String>,
+        /// `auto`, `none` or the pinned gateway's public key.
+        policy: String,
+        gateways: Vec<Gateway>,
+        /// Tunnelled packets sent to gateways and received as one.
+        encapsulated: u64,
+        decapsulated: u64,
+        /// Tunnelled packets dropped: malformed, or an inner source the mesh does not route.
+        dropped: u64,
+    },
+}
+
+/// One internet gateway (`gateways`): a node announcing a default route.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gateway {
+    /// The Babel router-id of the gateway.
+    pub router_id: String,
+    /// Its WireGuard key, when this node knows it (a neighbour, or the pinned gateway).
+    pub public_key: Option<String>,
+    /// Its mesh address, where tunnelled traffic goes.
+    pub mesh_address: String,
+    /// Metric of its `::/0` and `0.0.0.0/0`, `None` if it does not announce that family.
+    pub metric_v6: Option<u16>,
+    pub metric_v4: Option<u16>,
+    /// The neighbour traffic to it goes through (its key, if known).
+    pub via: Option<String>,
+    /// Whether new IPv6 / IPv4 connections go to it now.
+    pub chosen_v6: bool,
+    pub chosen_v4: bool,
+    /// Connections pinned to it.
+    pub flows: usize,
 }
 
 /// `status`.

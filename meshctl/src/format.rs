@@ -11,7 +11,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use control::{EventKind, Neighbour, Peer, Route, Source, Status};
+use control::{EventKind, Gateway, Neighbour, Peer, Route, Source, Status};
 
 /// The width every table fits in.
 pub const WIDTH: usize = 80;
@@ -702,6 +702,99 @@ pub fn discovery(d: &control::Discovery, style: Style) -> Vec<String> {
     lines
 }
 
+/// Prefixes announced by more than one origin (a clash: two nodes claim the same LAN, and Babel
+/// sends each node's traffic to the nearer one), one warning line each. Default routes are left
+/// out: several gateways announcing them is the normal case.
+pub fn clashes(routes: &[Route]) -> Vec<String> {
+    let mut origins: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for r in routes {
+        if r.prefix.ends_with("/0") || (r.metric == INFINITY && r.reason != "local") {
+            continue;
+        }
+        let list = origins.entry(&r.prefix).or_default();
+        if !list.contains(&r.router_id.as_str()) {
+            list.push(&r.router_id);
+        }
+    }
+    origins
+        .into_iter()
+        .filter(|(_, ids)| ids.len() > 1)
+        .map(|(prefix, ids)| {
+            let used = routes
+                .iter()
+                .find(|r| r.prefix == prefix && r.selected)
+                .map_or("none", |r| r.router_id.as_str());
+            format!(
+                "warning: {prefix} is announced by {} origins ({}); traffic goes to the nearer \
+                 one, {used}",
+                ids.len(),
+                ids.join(", ")
+            )
+        })
+        .collect()
+}
+
+/// `gateways`: this node's policy, then one line per gateway.
+pub fn gateways(
+    sharing: Option<&str>,
+    policy: &str,
+    list: &[Gateway],
+    counters: (u64, u64, u64),
+    style: Style,
+) -> Vec<String> {
+    let mut out = vec![
+        format!(
+            "sharing: {}",
+            sharing.map_or("no".to_string(), |s| format!("yes, uplink {s}"))
+        ),
+        format!("use:     {}", fit(policy, WIDTH - 9, Cut::Middle)),
+        format!(
+            "tunnel:  {} packets sent to gateways, {} received as one, {} dropped",
+            counters.0, counters.1, counters.2
+        ),
+    ];
+    if list.is_empty() {
+        out.push("no gateways".into());
+        return out;
+    }
+    let mut table = Table::new(vec![
+        Column::left("GATEWAY").shrink(Cut::Middle, 11),
+        Column::left("MESH ADDRESS").shrink(Cut::Middle, 14),
+        Column::right("IPV6"),
+        Column::right("IPV4"),
+        Column::left("VIA"),
+        Column::left("CHOSEN"),
+        Column::right("FLOWS"),
+    ]);
+    for g in list {
+        let name = match &g.public_key {
+            Some(key) => short_key(Some(key)),
+            None => g.router_id.clone(),
+        };
+        let chosen = match (g.chosen_v6, g.chosen_v4) {
+            (true, true) => "v6 v4",
+            (true, false) => "v6",
+            (false, true) => "v4",
+            (false, false) => "-",
+        };
+        table.row(vec![
+            Cell::new(name).paint(Paint::Bold),
+            Cell::new(&*g.mesh_address),
+            Cell::new(g.metric_v6.map_or("-".to_string(), cost)),
+            Cell::new(g.metric_v4.map_or("-".to_string(), cost)),
+            Cell::new(short_key(g.via.as_deref())),
+            Cell::new(chosen).paint(if chosen == "-" {
+                Paint::Plain
+            } else {
+                Paint::Green
+            }),
+            Cell::new(g.flows.to_string()),
+        ]);
+    }
+    out.extend(table.render(WIDTH, style.colour));
+    out
+}
+
 /// One `monitor` line: when it arrived, the daemon's clock, and what happened.
 pub fn event(received: SystemTime, time_s: f64, what: &EventKind, style: Style) -> String {
     let (text, paint) = match what {
@@ -974,5 +1067,75 @@ mod tests {
         assert!(lines[3].contains("lost: worse"));
         assert!(lines[5].contains("lost: unfeasible"));
         assert!(lines[7].contains("lost: unreachable"));
+    }
+
+    #[test]
+    fn clashes_name_every_origin_and_the_one_used() {
+        let origin = |prefix: &str, metric: u16, reason: &str, id: &str| Route {
+            router_id: id.into(),
+            ..route(prefix, metric, reason)
+        };
+        let routes = vec![
+            origin("fd00:c1a5::/64", 96, "selected", "00:00:00:00:00:00:00:01"),
+            origin("fd00:c1a5::/64", 288, "worse", "00:00:00:00:00:00:00:03"),
+            // The same origin twice (two neighbours) is no clash.
+            origin("fd00:1::/64", 96, "selected", "00:00:00:00:00:00:00:01"),
+            origin("fd00:1::/64", 192, "worse", "00:00:00:00:00:00:00:01"),
+            // Gateways all announce the default route: no clash.
+            origin("::/0", 96, "selected", "00:00:00:00:00:00:00:01"),
+            origin("::/0", 192, "worse", "00:00:00:00:00:00:00:02"),
+            // A retracted announcement is no longer a claim.
+            origin("fd00:2::/64", 96, "selected", "00:00:00:00:00:00:00:01"),
+            origin(
+                "fd00:2::/64",
+                65535,
+                "unreachable",
+                "00:00:00:00:00:00:00:02",
+            ),
+        ];
+        assert_eq!(
+            clashes(&routes),
+            [
+                "warning: fd00:c1a5::/64 is announced by 2 origins (00:00:00:00:00:00:00:01, \
+              00:00:00:00:00:00:00:03); traffic goes to the nearer one, 00:00:00:00:00:00:00:01"
+            ]
+        );
+    }
+
+    #[test]
+    fn gateways_fit_80_columns() {
+        let gateway = Gateway {
+            router_id: "02:11:22:ff:fe:33:44:55".into(),
+            public_key: Some("9mSg3Q1xyzyzyzyzyzyzyzyzyzyzyzyzyzyzyzyzyzy=".into()),
+            mesh_address: "fd6d:6573:6800:dfbb:d7db:c556:9a4e:5878".into(),
+            metric_v6: Some(96),
+            metric_v4: Some(96),
+            via: Some("O5/2OplKxyzyzyzyzyzyzyzyzyzyzyzyzyzyzyzyzyz=".into()),
+            chosen_v6: true,
+            chosen_v4: true,
+            flows: 12,
+        };
+        let other = Gateway {
+            public_key: None,
+            chosen_v6: false,
+            chosen_v4: false,
+            metric_v4: None,
+            flows: 0,
+            ..gateway.clone()
+        };
+        let lines = gateways(None, "auto", &[gateway, other], (5, 0, 0), PLAIN);
+        for line in &lines {
+            assert!(width(line) <= 80, "{line}");
+        }
+        assert_eq!(lines[0], "sharing: no");
+        assert_eq!(lines[1], "use:     auto");
+        assert!(lines[4].starts_with("9mSg3Q1x…"), "{}", lines[4]);
+        assert!(
+            lines[4].contains("v6 v4") && lines[4].ends_with("12"),
+            "{}",
+            lines[4]
+        );
+        assert!(lines[5].starts_with("02:11:22:…:33:44:55"), "{}", lines[5]);
+        assert!(lines[5].contains(" - "), "{}", lines[5]);
     }
 }

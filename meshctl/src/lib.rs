@@ -50,6 +50,10 @@ JSON output (--json):
                  [{\"name\", \"index\", \"link_local\", \"beacons_sent\",
                  \"bytes_sent\"}, ...], \"peers\", \"max_peers\",
                  \"beacons_received\", \"dropped\": {cause: count}}
+  gateways      {\"sharing\", \"policy\", \"gateways\": [{\"router_id\", \"public_key\",
+                  \"mesh_address\", \"metric_v6\", \"metric_v4\", \"via\", \"chosen_v6\",
+                  \"chosen_v4\", \"flows\"}, ...], \"encapsulated\", \"decapsulated\",
+                  \"dropped\"}
   peers add, peers remove, reload
                 {\"message\"}
   monitor       one compact object per line, flushed as it comes:
@@ -60,6 +64,8 @@ JSON output (--json):
                 prefix, metric, public_key, endpoint, interface, reason, place)
 
   Errors are never JSON: they go to stderr as one line, with exit status 1.
+  `routes` and `status` also warn on stderr about prefixes announced by more
+  than one origin.
 
 Output for people:
   Tables fit 80 columns; long addresses and ids are shortened with an ellipsis
@@ -137,6 +143,9 @@ enum Command {
     /// Each line starts with the UTC time it arrived and meshd's own clock (seconds since it
     /// started).
     Monitor,
+    /// Internet gateways: each one's metric, the way to it, whether new connections go to
+    /// it, and how many connections are pinned to it.
+    Gateways,
     /// Print a new WireGuard private key (like `wg genkey`).
     Genkey,
     /// Read a private key on stdin and print its public key (like `wg pubkey`).
@@ -278,9 +287,43 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             clap_mangen::Man::new(Cli::command()).render(&mut out)?;
             emit(&[String::from_utf8_lossy(&out).trim_end().to_string()])
         }
-        Command::Status => match ask(Request::Status)? {
-            Data::Status(status) if cli.json => emit_json(&status),
-            Data::Status(status) => emit(&format::status(&status, style)),
+        Command::Status => {
+            match ask(Request::Status)? {
+                Data::Status(status) if cli.json => emit_json(&status)?,
+                Data::Status(status) => emit(&format::status(&status, style))?,
+                other => return unexpected(other),
+            }
+            warn_clashes(ask(Request::Routes { prefix: None }).ok());
+            Ok(())
+        }
+        Command::Gateways => match ask(Request::Gateways)? {
+            Data::Gateways {
+                sharing,
+                policy,
+                gateways,
+                encapsulated,
+                decapsulated,
+                dropped,
+            } => {
+                if cli.json {
+                    emit_json(&serde_json::json!({
+                        "sharing": sharing,
+                        "policy": policy,
+                        "gateways": gateways,
+                        "encapsulated": encapsulated,
+                        "decapsulated": decapsulated,
+                        "dropped": dropped,
+                    }))
+                } else {
+                    emit(&format::gateways(
+                        sharing.as_deref(),
+                        &policy,
+                        &gateways,
+                        (encapsulated, decapsulated, dropped),
+                        style,
+                    ))
+                }
+            }
             other => unexpected(other),
         },
         Command::Neighbours => match ask(Request::Neighbours)? {
@@ -294,6 +337,9 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             };
             match ask(request)? {
                 Data::Routes { mut routes } => {
+                    warn_clashes(Some(Data::Routes {
+                        routes: routes.clone(),
+                    }));
                     let every = *all || prefix.is_some();
                     routes.retain(|r| every || format::shown_by_default(r));
                     format::sort_routes(&mut routes);
@@ -343,6 +389,15 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             other => unexpected(other),
         },
         Command::Monitor => monitor(cli, style),
+    }
+}
+
+/// Prefix clashes, as warnings on stderr (so `--json` output stays clean).
+fn warn_clashes(routes: Option<Data>) {
+    if let Some(Data::Routes { routes }) = routes {
+        for line in format::clashes(&routes) {
+            eprintln!("{line}");
+        }
     }
 }
 

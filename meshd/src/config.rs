@@ -42,6 +42,7 @@ pub struct Config {
     pub peers: Vec<PeerConfig>,
     pub discovery: DiscoveryConfig,
     pub membership: MembershipConfig,
+    pub gateway: GatewayConfig,
 }
 
 /// `[node]`: this router.
@@ -127,6 +128,28 @@ pub struct MembershipConfig {
     pub community_secret_file: Option<PathBuf>,
     /// Sent in beacons so that communities sharing a channel ignore each other.
     pub community_id: String,
+}
+
+/// `[gateway]`: sharing this node's internet uplink, and using the mesh's gateways.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GatewayConfig {
+    /// The uplink interface to share: announce `::/0` and `0.0.0.0/0` and masquerade mesh
+    /// traffic out of it. `None` (the default) shares nothing.
+    pub share: Option<String>,
+    /// Which mesh gateways this node's own traffic and its LAN's may use.
+    pub use_gateway: GatewayUse,
+}
+
+/// `[gateway] use`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GatewayUse {
+    /// The best gateway by metric for each new connection.
+    #[default]
+    Auto,
+    /// No mesh gateway: no default route into the mesh.
+    None,
+    /// Only the gateway with this public key.
+    Only(PublicKey),
 }
 
 impl Default for NodeConfig {
@@ -341,6 +364,8 @@ struct RawConfig {
     discovery: RawDiscovery,
     #[serde(default)]
     membership: RawMembership,
+    #[serde(default)]
+    gateway: RawGateway,
 }
 
 #[derive(Deserialize, Default)]
@@ -364,6 +389,55 @@ struct RawMembership {
     deny: Vec<Spanned<String>>,
     community_secret_file: Option<Spanned<PathBuf>>,
     community_id: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawGateway {
+    share: Option<Spanned<String>>,
+    #[serde(rename = "use")]
+    use_gateway: Option<Spanned<String>>,
+}
+
+impl RawGateway {
+    fn check(self, source: &Source<'_>, node: &NodeConfig) -> Result<GatewayConfig, ConfigError> {
+        let share = match self.share {
+            Some(v) => {
+                let span = v.span();
+                let name = check_interface_name(source, v)?;
+                if name == node.interface {
+                    return Err(source.error(
+                        span,
+                        format!("share: `{name}` is the mesh interface itself; name the uplink to share"),
+                    ));
+                }
+                Some(name)
+            }
+            None => None,
+        };
+        let use_gateway = match self.use_gateway {
+            None => GatewayUse::Auto,
+            Some(v) => {
+                let span = v.span();
+                match parse_gateway_use(v.get_ref()) {
+                    Ok(u) => u,
+                    Err(message) => return Err(source.error(span, message)),
+                }
+            }
+        };
+        Ok(GatewayConfig { share, use_gateway })
+    }
+}
+
+/// `auto`, `none` or a public key; the error says which forms are allowed.
+pub fn parse_gateway_use(text: &str) -> Result<GatewayUse, String> {
+    match text.trim() {
+        "auto" => Ok(GatewayUse::Auto),
+        "none" => Ok(GatewayUse::None),
+        key => key.parse().map(GatewayUse::Only).map_err(|_| {
+            format!("use: `{text}` is not \"auto\", \"none\" or a gateway's WireGuard public key")
+        }),
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -434,10 +508,12 @@ impl RawConfig {
                 ),
             });
         }
+        let gateway = self.gateway.check(source, &node)?;
         Ok(Config {
             node,
             babel,
             peers,
+            gateway,
             discovery,
             membership,
         })
@@ -1447,6 +1523,10 @@ public_key = "{KEY_B}"
                 community_secret_file: Some(PathBuf::from("/etc/meshd/community.key")),
                 community_id: "harbour".to_string(),
             },
+            gateway: GatewayConfig {
+                share: Some("wan".to_string()),
+                use_gateway: GatewayUse::Auto,
+            },
         };
         assert_eq!(config, expected);
     }
@@ -1483,6 +1563,8 @@ public_key = "{KEY_B}"
             "deny",
             "community_secret_file",
             "community_id",
+            "share",
+            "use",
         ];
         for key in keys {
             let set = text
@@ -1601,5 +1683,40 @@ public_key = "{KEY_B}"
             let message = error(&text);
             assert!(message.contains(expected), "{text:?}: {message}");
         }
+    }
+
+    #[test]
+    fn gateway_section_is_checked() {
+        let config =
+            Config::from_toml_str("[gateway]\nshare = \"eth0.2\"\nuse = \"none\"\n", "t.toml")
+                .unwrap();
+        assert_eq!(config.gateway.share.as_deref(), Some("eth0.2"));
+        assert_eq!(config.gateway.use_gateway, GatewayUse::None);
+        let key = "r+OEzvZ8mDnDSJxL4KDoiIVVKcgPn9vCKq0W+pLORAw=";
+        let config =
+            Config::from_toml_str(&format!("[gateway]\nuse = \"{key}\"\n"), "t.toml").unwrap();
+        assert_eq!(
+            config.gateway.use_gateway,
+            GatewayUse::Only(key.parse().unwrap())
+        );
+        for (text, message) in [
+            (
+                "[gateway]\nuse = \"best\"\n",
+                "t.toml:2:7: use: `best` is not \"auto\", \"none\" or a gateway's WireGuard public key",
+            ),
+            (
+                "[gateway]\nshare = \"mesh0\"\n",
+                "t.toml:2:9: share: `mesh0` is the mesh interface itself; name the uplink to share",
+            ),
+            (
+                "[gateway]\nshare = \"a b\"\n",
+                "t.toml:2:9: interface `a b`: must be 1 to 15 characters of A-Z a-z 0-9 _ . -",
+            ),
+        ] {
+            let err = Config::from_toml_str(text, "t.toml").unwrap_err();
+            assert_eq!(err.to_string(), message);
+        }
+        let err = Config::from_toml_str("[gateway]\nexit = true\n", "t.toml").unwrap_err();
+        assert!(err.to_string().contains("exit"), "{err}");
     }
 }

@@ -26,13 +26,15 @@ use log::{debug, error, info, warn};
 use tokio::net::UdpSocket;
 use tokio::signal::unix::{signal, SignalKind};
 
-use crate::config::{Config, PeerConfig};
+use crate::config::{Config, GatewayUse, PeerConfig};
 use crate::control::{Call, ControlServer};
 use crate::forward::{Router, Verdict};
+use crate::gateway::{self, Selector};
 use crate::identity::Identity;
 use crate::inner::{self, Inner};
 use crate::kernel::{Kernel, Netlink};
 use crate::keys::{self, PublicKey};
+use crate::nat;
 use crate::state::State;
 use crate::tun::Tun;
 use crate::tunnel::{PeerSpec, TunnelEvent, Tunnels};
@@ -235,6 +237,10 @@ struct Daemon {
     runtime_peers: std::collections::BTreeSet<PublicKey>,
     /// Discovery and membership (`daemon/joining.rs`).
     joining: Joining,
+    /// Mesh gateways: the known ones, the policy, the flows pinned to each.
+    gateways: Selector,
+    /// Where packets to a gateway are wrapped.
+    tunnelled: Vec<u8>,
 }
 
 async fn run(config: Config, config_path: Option<ConfigFile>) -> Result<(), String> {
@@ -264,6 +270,7 @@ async fn run(config: Config, config_path: Option<ConfigFile>) -> Result<(), Stri
         addresses.push((IpAddr::V4(v4), 32));
     }
     let mtu = config.node.mesh_mtu();
+    kernel.set_default_route_mtu(u32::from(mtu) - gateway::OUTER_HEADER as u32);
     kernel
         .configure_link(&ifname, mtu, &addresses)
         .await
@@ -307,6 +314,23 @@ async fn run(config: Config, config_path: Option<ConfigFile>) -> Result<(), Stri
     for prefix in &config.node.prefixes {
         router.fib.insert(*prefix, LOCAL);
     }
+    if let Some(uplink) = &config.gateway.share {
+        start_sharing(&ifname, uplink)?;
+        for prefix in gateway::DEFAULT_ROUTES {
+            let prefix: Prefix = prefix.parse()?;
+            node.add_local_prefix(now, prefix);
+            router.fib.insert(prefix, LOCAL);
+        }
+    } else if let Err(e) = nat::remove() {
+        debug!("no nftables table of an earlier run to remove: {e}");
+    }
+    let policy = match config.gateway.use_gateway {
+        GatewayUse::Auto => gateway::Use::Auto,
+        GatewayUse::None => gateway::Use::None,
+        GatewayUse::Only(key) => {
+            gateway::Use::Only(Identity::derive(&key, config.node.mesh_prefix).router_id)
+        }
+    };
 
     let tunnel_port = socket.local_addr().map_or(port, |a| a.port());
     let joining = Joining::start(&config, identity.public_key.0, tunnel_port, random_seed())?;
@@ -316,6 +340,8 @@ async fn run(config: Config, config_path: Option<ConfigFile>) -> Result<(), Stri
         control,
         started: now,
         runtime_peers: std::collections::BTreeSet::new(),
+        gateways: Selector::new(policy),
+        tunnelled: Vec::with_capacity(BUFFER),
         tunnels: Tunnels::new(private_key.bytes()),
         config,
         config_path,
@@ -347,6 +373,30 @@ async fn run(config: Config, config_path: Option<ConfigFile>) -> Result<(), Stri
     let result = daemon.event_loop(calls).await;
     daemon.shutdown().await;
     result
+}
+
+/// A gateway's duties toward its uplink: forwarding on, and the masquerading table (replacing
+/// any an earlier run left). Failing here stops meshd: announcing a default route without NAT
+/// behind it would black-hole the mesh's internet traffic.
+fn start_sharing(ifname: &str, uplink: &str) -> Result<(), String> {
+    if !std::path::Path::new("/sys/class/net").join(uplink).exists() {
+        warn!("gateway: uplink {uplink} does not exist (yet); sharing it once it does");
+    }
+    match nat::enable_forwarding() {
+        Ok(changed) => {
+            for path in changed {
+                info!("gateway: turned on {path}");
+            }
+        }
+        Err(e) => return Err(format!("gateway: cannot turn on forwarding: {e}")),
+    }
+    nat::install(ifname, uplink)
+        .map_err(|e| format!("gateway: cannot install nftables table {}: {e}", nat::TABLE))?;
+    info!(
+        "gateway: sharing {uplink}: announcing default routes, masquerading {ifname} -> {uplink} (nftables table {})",
+        nat::TABLE
+    );
+    Ok(())
 }
 
 impl Daemon {
@@ -482,6 +532,8 @@ impl Daemon {
             if next_tunnel_tick <= now {
                 next_tunnel_tick = now + TUNNEL_TICK;
                 self.tunnels.update_timers(now, &mut self.send);
+                // Metrics of gateways we do not route through change without a route change.
+                self.refresh_gateways();
             }
             if next_resolve <= now {
                 next_resolve = now + RESOLVE_INTERVAL;
@@ -545,6 +597,9 @@ impl Daemon {
                     self.node.handle_packet(now, link, src, payload);
                 }
             }
+            Inner::Data if self.is_tunnelled_to_us(&packet[..len]) => {
+                self.on_tunnelled(now, &mut packet[..len])
+            }
             Inner::Data => self.forward(now, &mut packet[..len], false),
             Inner::Malformed => debug!("malformed inner packet on link {}", link.0),
         }
@@ -553,7 +608,87 @@ impl Daemon {
 
     /// A packet from this host (or its LAN) through `mesh0`.
     fn on_local_packet(&mut self, now: Instant, packet: &mut [u8]) {
+        if self.send_to_gateway(now, packet) {
+            return;
+        }
         self.forward(now, packet, true);
+    }
+
+    /// A packet from `mesh0` that only a default route covers goes to the gateway its flow is
+    /// pinned to, tunnelled; returns `false` for every other packet.
+    fn send_to_gateway(&mut self, now: Instant, packet: &[u8]) -> bool {
+        if self.config.gateway.share.is_some() {
+            return false; // our own uplink serves us
+        }
+        let Some(dst) = gateway::FlowKey::of(packet).map(|k| k.dst) else {
+            return false;
+        };
+        if !matches!(self.router.fib.lookup_with_length(dst), Some((_, 0))) {
+            return false;
+        }
+        let verdict = match self.gateways.gateway_for(now, packet) {
+            gateway::Choice::NoGateway => self.router.unreachable(now, packet),
+            gateway::Choice::Held => {
+                self.gateways.stats.held += 1;
+                return true;
+            }
+            gateway::Choice::Tunnel(_)
+                if packet.len() + gateway::OUTER_HEADER > self.router.mtu =>
+            {
+                let room = self.router.mtu - gateway::OUTER_HEADER;
+                self.router.too_big(now, packet, room)
+            }
+            gateway::Choice::Tunnel(to) => {
+                let mut out = std::mem::take(&mut self.tunnelled);
+                if gateway::encapsulate(self.identity.mesh_address, to, packet, &mut out) {
+                    if let Some(link) = self.router.fib.lookup(IpAddr::V6(to)) {
+                        self.gateways.stats.encapsulated += 1;
+                        self.send_on_link(link, &out);
+                    }
+                }
+                self.tunnelled = out;
+                return true;
+            }
+        };
+        if let Verdict::Icmp(error) = verdict {
+            self.send_icmp(&error);
+        }
+        true
+    }
+
+    fn is_tunnelled_to_us(&self, packet: &[u8]) -> bool {
+        gateway::is_encapsulated(packet)
+            && gateway::outer_destination(packet) == Some(self.identity.mesh_address)
+    }
+
+    /// A packet tunnelled to us: unwrapped and routed (to `mesh0` and the uplink on a gateway;
+    /// hop by hop on a node that no longer is one). Its inner source must be one the mesh routes,
+    /// so the tunnel cannot carry what could not have come hop by hop.
+    fn on_tunnelled(&mut self, now: Instant, packet: &mut [u8]) {
+        let range = match gateway::decapsulate(packet) {
+            Ok(range) => range,
+            Err(e) => {
+                self.gateways.stats.malformed += 1;
+                debug!("dropped a tunnelled packet: {e:?}");
+                return;
+            }
+        };
+        let inner = &mut packet[range];
+        let from_mesh = gateway::FlowKey::of(inner)
+            .and_then(|k| self.router.fib.lookup_with_length(k.src))
+            .is_some_and(|(link, len)| len > 0 && link != LOCAL);
+        if !from_mesh {
+            self.gateways.stats.spoofed += 1;
+            return;
+        }
+        self.gateways.stats.decapsulated += 1;
+        self.forward(now, inner, false);
+    }
+
+    fn refresh_gateways(&mut self) {
+        let routes = self.node.routes();
+        self.gateways
+            .update(Instant::now(), &routes, self.config.node.mesh_prefix);
     }
 
     fn forward(&mut self, now: Instant, packet: &mut [u8], from_mesh0: bool) {
@@ -690,8 +825,13 @@ impl Daemon {
             };
             self.publish(what);
         }
+        let mut changed = false;
         while let Some(change) = self.node.poll_route_change() {
             self.apply_route_change(change).await;
+            changed = true;
+        }
+        if changed {
+            self.refresh_gateways();
         }
         let seqno = self.node.seqno();
         if self.saved_seqno != Some(seqno) {
@@ -734,6 +874,10 @@ impl Daemon {
                     }
                 };
                 self.publish(what);
+                if prefix.len() == 0 && self.gateways.policy == gateway::Use::None {
+                    // Refusing mesh gateways: forwarded hop by hop for others, never ours.
+                    return;
+                }
                 if self.installed.insert(prefix, link).is_none() {
                     if let Err(e) = self.kernel.replace_route(&ifname, prefix).await {
                         warn!("{e}");
@@ -814,6 +958,7 @@ impl Daemon {
                 Ok(message) => Reply::ok(Data::Done { message }),
                 Err(e) => Reply::error(e),
             },
+            Request::Gateways => Reply::ok(self.gateway_list()),
             // Monitor is served by the control task itself.
             Request::Monitor => Reply::error("monitor is a stream; it is not answered here"),
         }
@@ -961,6 +1106,52 @@ impl Daemon {
             .collect()
     }
 
+    fn gateway_list(&self) -> Data {
+        let pinned = self.gateways.flows.pinned();
+        let (chosen_v6, chosen_v4) = self.gateways.chosen();
+        let key_of_router = |id: babel::RouterId| {
+            let pinned_key = match self.config.gateway.use_gateway {
+                GatewayUse::Only(key) => Some(key),
+                _ => None,
+            };
+            self.peers
+                .keys()
+                .copied()
+                .chain(pinned_key)
+                .find(|k| Identity::derive(k, self.config.node.mesh_prefix).router_id == id)
+                .map(|k| k.to_string())
+        };
+        let gateways = self
+            .gateways
+            .known
+            .iter()
+            .map(|g| control::Gateway {
+                router_id: g.router_id.to_string(),
+                public_key: key_of_router(g.router_id),
+                mesh_address: g.mesh_address.map(|a| a.to_string()).unwrap_or_default(),
+                metric_v6: g.metric_v6,
+                metric_v4: g.metric_v4,
+                via: g.via.and_then(|l| self.key_of(l)),
+                chosen_v6: chosen_v6 == Some(g.router_id),
+                chosen_v4: chosen_v4 == Some(g.router_id),
+                flows: pinned.get(&g.router_id).copied().unwrap_or(0),
+            })
+            .collect();
+        let stats = self.gateways.stats;
+        Data::Gateways {
+            sharing: self.config.gateway.share.clone(),
+            policy: match self.config.gateway.use_gateway {
+                GatewayUse::Auto => "auto".to_string(),
+                GatewayUse::None => "none".to_string(),
+                GatewayUse::Only(key) => key.to_string(),
+            },
+            gateways,
+            encapsulated: stats.encapsulated,
+            decapsulated: stats.decapsulated,
+            dropped: stats.malformed + stats.spoofed,
+        }
+    }
+
     fn peer_list(&self) -> Vec<control::Peer> {
         self.tunnels
             .peers()
@@ -1052,6 +1243,9 @@ impl Daemon {
             self.config.discovery = config.discovery;
             self.config.membership = config.membership;
         }
+        if config.gateway != self.config.gateway {
+            warn!("reload: [gateway] changes take effect at the next restart");
+        }
         self.config.peers = config.peers;
         info!("reloaded {}", path.display());
         Ok(format!(
@@ -1076,6 +1270,12 @@ impl Daemon {
         }
         if let Err(e) = self.kernel.remove_addresses(&ifname, &self.addresses).await {
             warn!("{e}");
+        }
+        if self.config.gateway.share.is_some() {
+            match nat::remove() {
+                Ok(()) => info!("gateway: removed nftables table {}", nat::TABLE),
+                Err(e) => warn!("gateway: cannot remove nftables table {}: {e}", nat::TABLE),
+            }
         }
         let state = State {
             seqno: Some(self.node.seqno()),

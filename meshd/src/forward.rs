@@ -75,9 +75,15 @@ impl Table {
     }
 
     fn lookup(&self, addr: u128) -> Option<LinkId> {
-        self.by_length
-            .iter()
-            .find_map(|(len, map)| map.get(&self.mask(addr, *len)).copied())
+        self.lookup_with_length(addr).map(|(link, _)| link)
+    }
+
+    fn lookup_with_length(&self, addr: u128) -> Option<(LinkId, u8)> {
+        self.by_length.iter().find_map(|(len, map)| {
+            map.get(&self.mask(addr, *len))
+                .copied()
+                .map(|link| (link, *len))
+        })
     }
 
     fn len(&self) -> usize {
@@ -113,6 +119,15 @@ impl Fib {
         match dst {
             IpAddr::V4(a) => self.v4.lookup(u128::from(u32::from(a))),
             IpAddr::V6(a) => self.v6.lookup(u128::from(a)),
+        }
+    }
+
+    /// The link and the length of the longest prefix containing `dst`: length 0 means only a
+    /// default route covers it.
+    pub fn lookup_with_length(&self, dst: IpAddr) -> Option<(LinkId, u8)> {
+        match dst {
+            IpAddr::V4(a) => self.v4.lookup_with_length(u128::from(u32::from(a))),
+            IpAddr::V6(a) => self.v6.lookup_with_length(u128::from(a)),
         }
     }
 
@@ -318,6 +333,44 @@ impl Router {
         Verdict::Forward { link }
     }
 
+    /// Refuses a packet from `mesh0` that has nowhere to go (no gateway may be used for it):
+    /// destination unreachable, rate-limited like every error.
+    pub fn unreachable(&mut self, now: Instant, packet: &[u8]) -> Verdict {
+        self.stats.no_route += 1;
+        match packet.first().map(|b| b >> 4) {
+            Some(6) if Ipv6Packet::new_checked(packet).is_ok() => {
+                self.error_v6(now, packet, Error::NoRoute)
+            }
+            Some(4) if is_valid_ipv4(packet) => self.error_v4(now, packet, Error::NoRoute),
+            _ => Verdict::Drop,
+        }
+    }
+
+    /// Refuses a packet that does not fit `mtu` (the path MTU inside a tunnel to a gateway):
+    /// packet too big, or fragmentation needed for IPv4 with DF; IPv4 without DF is dropped,
+    /// since we do not fragment.
+    pub fn too_big(&mut self, now: Instant, packet: &[u8], mtu: usize) -> Verdict {
+        let mtu = u16::try_from(mtu).unwrap_or(u16::MAX);
+        match packet.first().map(|b| b >> 4) {
+            Some(6) if Ipv6Packet::new_checked(packet).is_ok() => {
+                self.stats.too_big += 1;
+                self.error_v6(now, packet, Error::TooBig { mtu })
+            }
+            Some(4) if is_valid_ipv4(packet) => {
+                if packet[6] & 0x40 == 0 {
+                    self.stats.fragmentation_needed += 1;
+                    return Verdict::Drop;
+                }
+                self.stats.too_big += 1;
+                self.error_v4(now, packet, Error::TooBig { mtu })
+            }
+            _ => {
+                self.stats.malformed += 1;
+                Verdict::Drop
+            }
+        }
+    }
+
     /// Takes a token from the ICMP error bucket, refilled at `ICMP_ERRORS_PER_SECOND`.
     fn may_send_icmp(&mut self, now: Instant) -> bool {
         if let Some(last) = self.icmp_refilled {
@@ -426,6 +479,12 @@ impl Router {
         out[IPV4_HEADER + 2..IPV4_HEADER + 4].copy_from_slice(&icmp.to_be_bytes());
         Verdict::Icmp(out)
     }
+}
+
+/// An IPv4 header the error builders may read: long enough, IHL at least 5.
+fn is_valid_ipv4(packet: &[u8]) -> bool {
+    Ipv4Packet::new_checked(packet)
+        .is_ok_and(|ip| usize::from(ip.header_len()) >= IPV4_HEADER && ip.version() == 4)
 }
 
 fn ipv6_at(packet: &[u8], offset: usize) -> Ipv6Addr {
@@ -862,5 +921,40 @@ mod tests {
         let mut other = vec![0x50; 60];
         assert_eq!(r.route(now, &mut other, false), Verdict::Drop);
         assert!(r.stats().malformed > 80);
+    }
+
+    #[test]
+    fn packets_for_a_gateway_tunnel_get_errors_with_the_tunnel_mtu() {
+        let mut r = router();
+        let now = Instant::now();
+        let p = udp_v6("fd00:1::1", "2001:db8::1", 64, MTU - 40);
+        let Verdict::Icmp(out) = r.too_big(now, &p, MTU - 40) else {
+            panic!("expected packet too big");
+        };
+        assert_eq!(
+            assert_icmpv6(&out, "fd00:1::1", 2, 0, &p),
+            (MTU - 40) as u32
+        );
+        let p = udp_v4("10.0.0.1", "192.0.2.9", 64, true, MTU - 20);
+        let Verdict::Icmp(out) = r.too_big(now, &p, MTU - 40) else {
+            panic!("expected fragmentation needed");
+        };
+        assert_eq!(assert_icmpv4(&out, "10.0.0.1", 3, 4, &p), (MTU - 40) as u16);
+        let p = udp_v4("10.0.0.1", "192.0.2.9", 64, false, MTU - 20);
+        assert_eq!(
+            r.too_big(now, &p, MTU - 40),
+            Verdict::Drop,
+            "no DF: dropped"
+        );
+        assert_eq!(r.stats().fragmentation_needed, 1);
+        let p = udp_v6("fd00:1::1", "2001:db8::1", 64, 20);
+        let Verdict::Icmp(out) = r.unreachable(now, &p) else {
+            panic!("expected destination unreachable");
+        };
+        assert_icmpv6(&out, "fd00:1::1", 1, 0, &p);
+        for bad in [&[][..], &[0x45, 0, 0][..], &[0x60; 10][..], &[0x41; 40][..]] {
+            assert_eq!(r.unreachable(now, bad), Verdict::Drop);
+            assert_eq!(r.too_big(now, bad, 1280), Verdict::Drop);
+        }
     }
 }

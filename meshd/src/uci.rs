@@ -18,9 +18,9 @@
 //! - one `config meshd` section (usually `'main'`; may be anonymous or absent) holds the `[node]`
 //!   and `[babel]` keys under their TOML names, except that the TOML array `prefixes` is written
 //!   `list prefix`; `rtt` is a UCI boolean. `enabled` is the init script's switch (meshd itself
-//!   only checks it), and `gateway` is reserved: `'0'` is accepted, `'1'` is refused as not
-//!   supported yet, because a default route announced while the firewall does not forward mesh
-//!   traffic to the WAN would black-hole the mesh's internet traffic.
+//!   only checks it). `[gateway]` is written `option gateway '1'` plus `option uplink '<ifname>'`
+//!   (= `share = "<ifname>"`; `uplink` alone shares nothing) and `option use_gateway`
+//!   (= `use`).
 //! - `config discovery` (at most one) is `[discovery]`, with `list interface` for the TOML array
 //!   `interfaces`; `config membership` (at most one) is `[membership]`, with `list allow` and
 //!   `list deny`;
@@ -351,7 +351,8 @@ const fn known(uci: &'static str, table: &'static str, toml: &'static str, kind:
     }
 }
 
-/// `config meshd`: `[node]` and `[babel]`. `enabled` and `gateway` are handled apart.
+/// `config meshd`: `[node]`, `[babel]` and `[gateway]`. `enabled`, `gateway` and `uplink` are
+/// handled apart.
 const MAIN_OPTIONS: &[Known] = &[
     known("interface", "node", "interface", Kind::Text),
     known("listen_port", "node", "listen_port", Kind::Integer),
@@ -367,6 +368,7 @@ const MAIN_OPTIONS: &[Known] = &[
     known("update_interval", "babel", "update_interval", Kind::Seconds),
     known("rtt", "babel", "rtt", Kind::Bool),
     known("link_cost", "babel", "link_cost", Kind::Integer),
+    known("use_gateway", "gateway", "use", Kind::Text),
 ];
 
 /// `config peer`: one `[[peer]]`. `enabled` is handled apart.
@@ -416,7 +418,7 @@ const MEMBERSHIP_OPTIONS: &[Known] = &[
 ];
 
 /// Options every section type has besides its own.
-const SWITCHES_MAIN: &[&str] = &["enabled", "gateway"];
+const SWITCHES_MAIN: &[&str] = &["enabled", "gateway", "uplink"];
 const SWITCHES_PEER: &[&str] = &["enabled"];
 
 /// Where a line of the generated TOML came from.
@@ -664,6 +666,47 @@ impl Mapper<'_> {
         }
     }
 
+    /// `option gateway '1'` with `option uplink '<ifname>'` is `[gateway] share = "<ifname>"`
+    /// (written last in the `[gateway]` table). `uplink` alone is kept for when the switch is
+    /// turned on.
+    fn emit_share(&self, doc: &mut Document, main: &Section) -> Result<(), UciError> {
+        let uplink = main.options.iter().find(|o| o.name == "uplink");
+        if let Some(option) = uplink.filter(|o| o.is_list) {
+            let (value, line) = &option.values[0];
+            return Err(self.error(
+                main,
+                Some(("uplink", *line)),
+                format!("is a single value: write `option uplink '{value}'`"),
+            ));
+        }
+        if !self.switch(main, "gateway", false)? {
+            return Ok(());
+        }
+        let Some(option) = uplink else {
+            let line = main
+                .options
+                .iter()
+                .find(|o| o.name == "gateway")
+                .map_or(main.line, |o| o.values[0].1);
+            return Err(self.error(
+                main,
+                Some(("gateway", line)),
+                "'1' needs option uplink: the interface whose internet connection is shared \
+                 (for example 'wan')"
+                    .to_string(),
+            ));
+        };
+        let (value, line) = &option.values[0];
+        let origin = Origin {
+            section: main.label(),
+            section_line: main.line,
+            option: Some(("uplink".to_string(), *line)),
+            toml_key: Some("share"),
+        };
+        doc.line(&format!("share = {}", toml_string(value)), Some(origin));
+        Ok(())
+    }
+
     /// Writes a `config peer` section as a `[[peer]]` table.
     fn emit_peer(&self, doc: &mut Document, peer: &Section) -> Result<(), UciError> {
         let header = Origin {
@@ -746,25 +789,11 @@ fn map(sections: &[Section], origin: &str) -> Result<UciConfig, UciError> {
     let mut enabled = true;
     if let Some(main) = main {
         enabled = mapper.switch(main, "enabled", true)?;
-        if mapper.switch(main, "gateway", false)? {
-            let line = main
-                .options
-                .iter()
-                .find(|o| o.name == "gateway")
-                .map_or(main.line, |o| o.values[0].1);
-            return Err(mapper.error(
-                main,
-                Some(("gateway", line)),
-                "'1' is not supported yet: sharing this router's internet connection needs \
-                 the firewall to forward the mesh to the WAN, which comes with gateway support; \
-                 set it to '0'"
-                    .to_string(),
-            ));
-        }
-        for table in ["node", "babel"] {
+        for table in ["node", "babel", "gateway"] {
             doc.line(&format!("[{table}]"), None);
             mapper.emit(&mut doc, main, table, MAIN_OPTIONS, SWITCHES_MAIN)?;
         }
+        mapper.emit_share(&mut doc, main)?;
     }
 
     // Duplicate keys are found here rather than by config.rs, whose message would cite a line
@@ -917,6 +946,8 @@ mod tests {
              \toption update_interval '8'\n\
              \toption rtt '0'\n\
              \toption link_cost '256'\n\
+             \toption uplink 'eth0.2'\n\
+             \toption use_gateway '{KEY_B}'\n\
              \n\
              config peer 'a'\n\
              \toption public_key '{KEY_A}'\n\
@@ -948,6 +979,11 @@ mod tests {
         assert_eq!(c.babel.update_interval, Duration::from_secs(8));
         assert!(!c.babel.rtt);
         assert_eq!(c.babel.link_cost, 256);
+        assert_eq!(c.gateway.share, None, "uplink alone shares nothing");
+        assert_eq!(
+            c.gateway.use_gateway,
+            crate::config::GatewayUse::Only(KEY_B.parse().unwrap())
+        );
         assert_eq!(c.peers.len(), 1, "the disabled peer is left out");
         let peer = &c.peers[0];
         assert_eq!(peer.public_key.to_string(), KEY_A);
@@ -1006,7 +1042,9 @@ mod tests {
                 "2",
                 "option enabled in config meshd 'main' (line 2): must be '1'",
             ),
-            ("gateway", "1", "not supported yet"),
+            ("gateway", "1", "'1' needs option uplink"),
+            ("gateway", "maybe", "must be '1' or '0'"),
+            ("use_gateway", "best", "`best` is not \"auto\", \"none\""),
         ] {
             let message = error(&format!(
                 "config meshd 'main'\n\toption {option} '{value}'\n"
@@ -1019,6 +1057,16 @@ mod tests {
             );
             assert!(message.contains(expected), "{option}: {message}");
         }
+        let uci = parse_ok("config meshd 'main'\n\toption gateway '1'\n\toption uplink 'wan'\n");
+        assert_eq!(uci.config.gateway.share.as_deref(), Some("wan"));
+        let message = error(
+            "config meshd 'main'\n\toption gateway '1'\n\toption interface 'up'\n\toption uplink 'up'\n",
+        );
+        assert_eq!(
+            message,
+            "meshd: option uplink in config meshd 'main' (line 4): `up` is the mesh interface \
+             itself; name the uplink to share"
+        );
         let message =
             error("config meshd 'main'\n\tlist prefix '10.0.0.0/8'\n\tlist prefix '10.1.2.3/16'\n");
         assert_eq!(
@@ -1218,7 +1266,7 @@ mod tests {
             .chain(DISCOVERY_OPTIONS)
             .chain(MEMBERSHIP_OPTIONS)
             .map(|k| k.uci)
-            .chain(["enabled", "gateway"])
+            .chain(["enabled", "gateway", "uplink"])
             .collect();
         names.sort_unstable();
         names.dedup();

@@ -67,6 +67,8 @@ fn every_option_file_sets_every_option() {
     for name in [
         "enabled",
         "gateway",
+        "uplink",
+        "use_gateway",
         "interface",
         "listen_port",
         "state_dir",

@@ -1,7 +1,10 @@
 //! [`Netlink`]: [`Kernel`] over rtnetlink.
 //!
 //! Routes are installed as `prefix dev <ifname> proto 109` in the main table, with the kernel's
-//! default metric. Every delete names protocol [`ROUTE_PROTOCOL`] (and the device), and the kernel
+//! default metric; default routes (`::/0`, `0.0.0.0/0`, from mesh gateways) get metric
+//! [`DEFAULT_ROUTE_METRIC`] instead, so the owner's own default route (the WAN's, usually metric
+//! 0 to a few hundred) always wins and is never replaced, and a route MTU when one is set
+//! ([`Netlink::set_default_route_mtu`]: room for the tunnel header to the gateway). Every delete names protocol [`ROUTE_PROTOCOL`] (and the device), and the kernel
 //! matches on both, so a delete can never hit a route meshd did not install.
 
 // Used by the daemon driver, being written.
@@ -13,7 +16,8 @@ use std::net::IpAddr;
 use futures::TryStreamExt;
 use netlink_packet_route::address::{AddressAttribute, AddressFlag, AddressMessage};
 use netlink_packet_route::route::{
-    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
+    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteMetric, RouteProtocol,
+    RouteScope, RouteType,
 };
 use netlink_packet_route::AddressFamily;
 use rtnetlink::{Handle, IpVersion};
@@ -23,10 +27,16 @@ use super::{address_what, route_what, Kernel, KernelError, ROUTE_PROTOCOL};
 /// The metric the kernel gives an IPv6 route added without one (IP6_RT_PRIO_USER); IPv4's is 0.
 const IPV6_DEFAULT_METRIC: u32 = 1024;
 
+/// The metric of meshd's default routes: far above what a WAN's default route gets (OpenWrt's
+/// netifd uses 0 unless told otherwise; DHCP clients use up to a few thousand), so that a node
+/// with its own uplink keeps using it, and installing ours never collides with the owner's.
+pub const DEFAULT_ROUTE_METRIC: u32 = 1_000_000;
+
 /// The kernel over an rtnetlink socket.
 #[derive(Debug, Clone)]
 pub struct Netlink {
     handle: Handle,
+    default_route_mtu: Option<u32>,
 }
 
 /// The errno of a failed rtnetlink request, if the kernel sent one.
@@ -125,7 +135,16 @@ impl Netlink {
                 error,
             })?;
         tokio::spawn(connection);
-        Ok(Netlink { handle })
+        Ok(Netlink {
+            handle,
+            default_route_mtu: None,
+        })
+    }
+
+    /// The MTU default routes get from now on (the mesh MTU less the tunnel header to the
+    /// gateway), so local TCP picks a segment size that fits without a Packet Too Big first.
+    pub fn set_default_route_mtu(&mut self, mtu: u32) {
+        self.default_route_mtu = Some(mtu);
     }
 
     /// The index of interface `ifname`.
@@ -155,12 +174,21 @@ impl Netlink {
         prefix: babel::Prefix,
         replace: bool,
     ) -> Result<(), rtnetlink::Error> {
-        let request = self
+        let mut request = self
             .handle
             .route()
             .add()
             .protocol(RouteProtocol::from(ROUTE_PROTOCOL))
             .output_interface(index);
+        if prefix.len() == 0 {
+            request = request.priority(DEFAULT_ROUTE_METRIC);
+            if let Some(mtu) = self.default_route_mtu {
+                request
+                    .message_mut()
+                    .attributes
+                    .push(RouteAttribute::Metrics(vec![RouteMetric::Mtu(mtu)]));
+            }
+        }
         // rtnetlink's `replace()` must come after `v4()`/`v6()`, which reset it.
         match prefix.addr() {
             IpAddr::V4(addr) => {
@@ -186,6 +214,7 @@ impl Netlink {
         what: &str,
     ) -> Result<Vec<RouteMessage>, KernelError> {
         let our_metric = match prefix.addr() {
+            _ if prefix.len() == 0 => DEFAULT_ROUTE_METRIC,
             IpAddr::V4(_) => 0,
             IpAddr::V6(_) => IPV6_DEFAULT_METRIC,
         };

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::{
-    meshd_binary, route_destination, run, skip_or_fail, wait_until, HelperId, Mesh, LISTEN_PORT,
+    meshctl_binary, route_destination, run, skip_or_fail, wait_until, HelperId, Mesh, LISTEN_PORT,
 };
 
 /// babeld's kernel routes carry RTPROT_BABEL.
@@ -311,20 +311,6 @@ pub fn assert_ping(mesh: &Mesh, i: usize, src: IpAddr, dst: IpAddr) {
         "node {i} pinged {dst} from {src} in {:?}",
         started.elapsed()
     );
-}
-
-/// meshctl: env `MESHCTL_BIN`, else the one next to [`meshd_binary`]. Panics if there is none.
-pub fn meshctl_binary() -> PathBuf {
-    if let Some(bin) = std::env::var_os("MESHCTL_BIN").filter(|v| !v.is_empty()) {
-        return PathBuf::from(bin);
-    }
-    let bin = meshd_binary().with_file_name("meshctl");
-    assert!(
-        bin.is_file(),
-        "no meshctl next to meshd ({}): build it (`cargo build --release -p meshctl`)",
-        bin.display()
-    );
-    bin
 }
 
 /// `meshctl --socket <node i's socket> --json <args>`, parsed; `None` if meshctl failed (meshd

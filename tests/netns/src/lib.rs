@@ -56,7 +56,8 @@ pub const MESH_INTERFACE: &str = "mesh0";
 pub const ROUTE_PROTOCOL: u8 = 109;
 
 /// How long a short command (`ip`, `nft`, `sysctl`, `wg`) may take before it is killed.
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a one-shot command (ip, meshctl, nft) may take before the harness gives up on it.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long [`Mesh::stop`] waits after SIGTERM.
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a SIGKILLed process gets to be reaped.
@@ -340,6 +341,20 @@ pub fn meshd_binary() -> PathBuf {
         candidates[0].display(),
         candidates[1].display()
     );
+}
+
+/// The meshctl binary the tests drive: `MESHCTL_BIN`, or the one next to [`meshd_binary`].
+pub fn meshctl_binary() -> PathBuf {
+    if let Some(bin) = std::env::var_os("MESHCTL_BIN").filter(|v| !v.is_empty()) {
+        return PathBuf::from(bin);
+    }
+    let bin = meshd_binary().with_file_name("meshctl");
+    assert!(
+        bin.is_file(),
+        "no meshctl next to meshd ({}): build it (`cargo build --release -p meshctl`)",
+        bin.display()
+    );
+    bin
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1356,6 +1371,10 @@ impl Mesh {
 // end of interop helpers (babeld)
 // ---------------------------------------------------------------------------------------------
 
+// LAN hosts, uplinks, meshctl and nftables counters for the LAN and gateway tests.
+mod hosts;
+pub use hosts::CONVERGE;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1423,4 +1442,4 @@ mod tests {
 // ---------------------------------------------------------------------------------------------
 
 mod segment;
-pub use segment::{meshctl_binary, SEGMENT_BRIDGE, SEGMENT_INTERFACE};
+pub use segment::{SEGMENT_BRIDGE, SEGMENT_INTERFACE};

@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::{meshd_binary, must, run, Mesh, Output};
+use crate::{meshctl_binary, must, run, Mesh, Output};
 
 /// The bridge, in node 0's namespace.
 pub const SEGMENT_BRIDGE: &str = "mshseg";
@@ -192,18 +192,4 @@ impl Mesh {
             .and_then(|v| v.split_whitespace().next())
             .and_then(|v| v.parse().ok())
     }
-}
-
-/// meshctl next to meshd (env `MESHCTL_BIN` overrides).
-pub fn meshctl_binary() -> PathBuf {
-    if let Some(bin) = std::env::var_os("MESHCTL_BIN").filter(|v| !v.is_empty()) {
-        return PathBuf::from(bin);
-    }
-    let bin = meshd_binary().with_file_name("meshctl");
-    assert!(
-        bin.is_file(),
-        "no meshctl next to meshd ({}): build it (`cargo build --release -p meshctl`)",
-        bin.display()
-    );
-    bin
 }

@@ -3,28 +3,14 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::IpAddr;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use meshd_netns_tests::{meshd_binary, require_tool, Mesh};
+use meshd_netns_tests::{meshctl_binary, require_tool, Mesh};
 use serde_json::Value;
 
 const CONVERGE: Duration = Duration::from_secs(60);
-
-fn meshctl_binary() -> PathBuf {
-    if let Some(bin) = std::env::var_os("MESHCTL_BIN").filter(|v| !v.is_empty()) {
-        return PathBuf::from(bin);
-    }
-    let bin = meshd_binary().with_file_name("meshctl");
-    assert!(
-        bin.is_file(),
-        "no meshctl next to meshd ({}): build it (`cargo build --release -p meshctl`)",
-        bin.display()
-    );
-    bin
-}
 
 fn socket(mesh: &Mesh, i: usize) -> String {
     mesh.node_dir(i)

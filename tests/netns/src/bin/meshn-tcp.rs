@@ -5,8 +5,13 @@
 //!
 //! ```text
 //! meshn-tcp sink <bind-addr:port>          accept one connection, read to EOF, answer "<bytes> <fnv64>"
-//! meshn-tcp source <addr:port> <bytes>     send <bytes> of a fixed pseudo-random stream, check the answer
+//! meshn-tcp source <addr:port> <bytes> [<bytes per second>]
+//!                                          send <bytes> of a fixed pseudo-random stream (no faster
+//!                                          than the rate, if given), check the answer
 //! ```
+//!
+//! The sink prints `connection from <addr:port>` first: the source address it saw (behind a NAT,
+//! the NAT's).
 //!
 //! The source prints `sent <n> <hash> received <m> <hash>` and exits 0 only if both match.
 //! Every step has a timeout; the sink gives up 30 s after starting if nobody connects.
@@ -42,7 +47,10 @@ fn sink(bind: SocketAddr) -> Result<(), String> {
     let deadline = Instant::now() + ACCEPT_TIMEOUT;
     let mut stream = loop {
         match listener.accept() {
-            Ok((stream, _)) => break stream,
+            Ok((stream, peer)) => {
+                println!("connection from {peer}");
+                break stream;
+            }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 if Instant::now() >= deadline {
                     return Err(format!("nobody connected within {ACCEPT_TIMEOUT:?}"));
@@ -76,7 +84,8 @@ fn sink(bind: SocketAddr) -> Result<(), String> {
     Ok(())
 }
 
-fn source(addr: SocketAddr, total: u64) -> Result<bool, String> {
+fn source(addr: SocketAddr, total: u64, rate: Option<u64>) -> Result<bool, String> {
+    let started = Instant::now();
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(10))
         .map_err(|e| format!("connect {addr}: {e}"))?;
     stream
@@ -103,6 +112,13 @@ fn source(addr: SocketAddr, total: u64) -> Result<bool, String> {
             .map_err(|e| format!("write after {sent} bytes: {e}"))?;
         hash.update(&buf[..n]);
         sent += n as u64;
+        if let Some(rate) = rate.filter(|r| *r > 0) {
+            // Ahead of the rate: wait until it catches up (one write's worth at most).
+            let due = Duration::from_secs_f64(sent as f64 / rate as f64);
+            if let Some(ahead) = due.checked_sub(started.elapsed()) {
+                thread::sleep(ahead.min(Duration::from_secs(1)));
+            }
+        }
     }
     stream
         .shutdown(Shutdown::Write)
@@ -126,10 +142,19 @@ fn main() -> ExitCode {
             .and_then(sink)
             .map(|()| true),
         ["source", addr, bytes] => match (addr.parse(), bytes.parse()) {
-            (Ok(addr), Ok(bytes)) => source(addr, bytes),
+            (Ok(addr), Ok(bytes)) => source(addr, bytes, None),
             _ => Err(format!("bad address {addr} or byte count {bytes}")),
         },
-        _ => Err("usage: meshn-tcp sink <addr:port> | source <addr:port> <bytes>".into()),
+        ["source", addr, bytes, rate] => match (addr.parse(), bytes.parse(), rate.parse()) {
+            (Ok(addr), Ok(bytes), Ok(rate)) => source(addr, bytes, Some(rate)),
+            _ => Err(format!(
+                "bad address {addr}, byte count {bytes} or rate {rate}"
+            )),
+        },
+        _ => Err(
+            "usage: meshn-tcp sink <addr:port> | source <addr:port> <bytes> [<bytes per second>]"
+                .into(),
+        ),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
