@@ -510,6 +510,28 @@ impl Node {
         self.links.remove(&link);
     }
 
+    /// The driver has been sending data over `link` and heard nothing back for a while: ask the
+    /// neighbours there at once (AckReqs, as for an overdue Hello) instead of waiting for a Hello
+    /// to be overdue, so a peer that died under traffic is dropped in about a second and a half
+    /// whatever the Hello interval. Neighbours that do not answer AckReqs, that are being probed
+    /// already or that are presumed dead are left as they are; a live neighbour's Ack ends it.
+    pub fn suspect_link(&mut self, now: Instant, link: LinkId) {
+        for n in self.neighbours.iter_mut().flatten() {
+            if n.link == link
+                && n.has_hellos()
+                && n.answers_probes
+                && n.probe.is_none()
+                && !n.presumed_dead
+            {
+                n.probe = Some(Probe {
+                    nonce: 0,
+                    attempts: 0,
+                    deadline: now,
+                });
+            }
+        }
+    }
+
     /// Announces a locally originated prefix.
     pub fn add_local_prefix(&mut self, now: Instant, prefix: Prefix) {
         if !self.local_prefixes.insert(prefix) {

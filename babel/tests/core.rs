@@ -179,3 +179,45 @@ fn garbage_from_a_neighbour_is_counted_not_fatal() {
     net.run_for(secs(5));
     assert_eq!(net.walk(0, 1), Some(vec![0, 1]), "the adjacency survived");
 }
+
+/// A link the driver suspects (data sent, nothing heard back) is probed at once: a dead
+/// neighbour is dropped in well under one Hello interval, a live one answers and stays.
+#[test]
+fn a_suspected_link_is_probed_at_once() {
+    let config = Config::default();
+    let hello = config.hello_interval;
+    let mut net = Net::new(3, config);
+    net.connect(0, 1);
+    net.connect(0, 2);
+    net.announce_all();
+    net.run_for(secs(20));
+    assert!(net.fib[0].contains_key(&node_prefix(1)));
+    assert!(net.fib[0].contains_key(&node_prefix(2)));
+
+    // Node 1 goes silent; node 2 stays. The driver suspects both links at once.
+    net.cut(0, 1);
+    let now = net.now;
+    net.nodes[0].suspect_link(now, babel::LinkId(0));
+    net.nodes[0].suspect_link(now, babel::LinkId(1));
+    let mut gone = None;
+    for step in 1..=60u32 {
+        net.run_for(Duration::from_millis(50));
+        if gone.is_none() && !net.fib[0].contains_key(&node_prefix(1)) {
+            gone = Some(Duration::from_millis(50) * step);
+        }
+    }
+    let gone = gone.expect("the silent neighbour's route stayed for 3 s after suspicion");
+    assert!(
+        gone < hello,
+        "probing took {gone:?}, no faster than waiting for a Hello ({hello:?})"
+    );
+    assert!(
+        net.fib[0].contains_key(&node_prefix(2)),
+        "the neighbour that answered was dropped too"
+    );
+    assert_eq!(
+        net.nodes[0].neighbours().len(),
+        2,
+        "node 1 is presumed dead, not forgotten"
+    );
+}

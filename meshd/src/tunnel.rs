@@ -248,6 +248,12 @@ impl Tunnels {
         self.peers.get(&link).is_some_and(|p| p.up)
     }
 
+    /// When the peer on `link` last sent us an authenticated packet (data, keepalive or
+    /// handshake), if ever.
+    pub fn last_authenticated(&self, link: LinkId) -> Option<Instant> {
+        self.peers.get(&link).and_then(|p| p.last_authenticated)
+    }
+
     pub fn stats(&self) -> TunnelStats {
         self.stats
     }
