@@ -417,15 +417,9 @@ impl Daemon {
         }
     }
 
-    /// Adds a peer found by discovery or admitted on its handshake: a session (with the
-    /// community's preshared key) and a Babel link, as for a static peer.
-    fn add_discovered_peer(&mut self, now: Instant, key: [u8; 32], endpoint: Option<SocketAddr>) {
-        let link = self.tunnels.add_peer(PeerSpec {
-            public_key: key,
-            endpoint,
-            persistent_keepalive: None,
-            preshared_key: self.joining.preshared,
-        });
+    /// The Babel link and the peer table entry of a discovered or admitted peer whose session
+    /// `Tunnels` already has on `link` (no endpoint text: there is no name to re-resolve).
+    fn attach_dynamic_peer(&mut self, now: Instant, key: [u8; 32], link: babel::LinkId) {
         self.node.add_link(
             now,
             link,
@@ -439,6 +433,18 @@ impl Daemon {
             preshared_key_file: None,
         };
         self.peers.insert(PublicKey(key), (link, peer));
+    }
+
+    /// Adds a peer found by discovery or admitted on its handshake: a session (with the
+    /// community's preshared key) and a Babel link, as for a static peer.
+    fn add_discovered_peer(&mut self, now: Instant, key: [u8; 32], endpoint: Option<SocketAddr>) {
+        let link = self.tunnels.add_peer(PeerSpec {
+            public_key: key,
+            endpoint,
+            persistent_keepalive: None,
+            preshared_key: self.joining.preshared,
+        });
+        self.attach_dynamic_peer(now, key, link);
     }
 
     /// The admission test for a handshake initiation from a key that is not a peer, run by
@@ -531,19 +537,7 @@ impl Daemon {
                     was_up: false,
                 },
             );
-            self.node.add_link(
-                now,
-                link,
-                self.identity.link_local,
-                self.config.link_config(),
-            );
-            let peer = PeerConfig {
-                public_key: PublicKey(key),
-                endpoint: None,
-                persistent_keepalive: None,
-                preshared_key_file: None,
-            };
-            self.peers.insert(PublicKey(key), (link, peer));
+            self.attach_dynamic_peer(now, key, link);
         }
     }
 

@@ -13,13 +13,12 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::IpAddr;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::{
-    meshctl_binary, route_destination, run, skip_or_fail, wait_until, HelperId, Mesh, LISTEN_PORT,
+    route_destination, run, skip_or_fail, wait_until, HelperId, Mesh, COMMAND_TIMEOUT, LISTEN_PORT,
 };
 
 /// babeld's kernel routes carry RTPROT_BABEL.
@@ -313,43 +312,27 @@ pub fn assert_ping(mesh: &Mesh, i: usize, src: IpAddr, dst: IpAddr) {
     );
 }
 
-/// `meshctl --socket <node i's socket> --json <args>`, parsed; `None` if meshctl failed (meshd
-/// not yet listening) or printed no JSON.
+/// `meshctl --json <args>` on node `i`, parsed; `None` if meshctl failed (meshd not yet
+/// listening) or printed no JSON. Bounded by the harness's command timeout.
 pub fn try_meshctl_json(mesh: &Mesh, i: usize, args: &[&str]) -> Option<Value> {
-    let output = Command::new(meshctl_binary())
-        .arg("--socket")
-        .arg(mesh.node_dir(i).join("meshd.sock"))
-        .arg("--json")
-        .args(args)
-        .output()
-        .ok()?;
-    if !output.status.success() {
+    let mut argv = vec!["--json"];
+    argv.extend_from_slice(args);
+    let out = mesh.meshctl(i, &argv, COMMAND_TIMEOUT);
+    if !out.success() {
         return None;
     }
-    serde_json::from_slice(&output.stdout).ok()
+    serde_json::from_str(&out.stdout).ok()
 }
 
 /// [`try_meshctl_json`], panicking with meshctl's output if it fails.
 #[track_caller]
 pub fn meshctl_json(mesh: &Mesh, i: usize, args: &[&str]) -> Value {
-    let output = Command::new(meshctl_binary())
-        .arg("--socket")
-        .arg(mesh.node_dir(i).join("meshd.sock"))
-        .arg("--json")
-        .args(args)
-        .output()
-        .expect("run meshctl");
-    assert!(
-        output.status.success(),
-        "meshctl {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "meshctl {args:?} printed no JSON ({e}): {}",
-            String::from_utf8_lossy(&output.stdout)
-        )
-    })
+    let mut argv = vec!["--json"];
+    argv.extend_from_slice(args);
+    let out = mesh.meshctl(i, &argv, COMMAND_TIMEOUT);
+    assert!(out.success(), "meshctl {args:?} on node {i}: {out}");
+    serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("meshctl {args:?} printed no JSON ({e}): {out}"))
 }
 
 /// The list under `key`, whether meshctl printed the whole data object or the list alone.

@@ -8,14 +8,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::{meshctl_binary, must, run, Mesh, Output};
+use crate::{meshctl_binary, must, run, Mesh, Output, COMMAND_TIMEOUT};
 
 /// The bridge, in node 0's namespace.
 pub const SEGMENT_BRIDGE: &str = "mshseg";
 /// Each node's interface on the segment.
 pub const SEGMENT_INTERFACE: &str = "seg0";
-
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Mesh {
     /// Puts every node on one bridge (see the module documentation).

@@ -5,20 +5,12 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use meshd_netns_tests::interop::meshctl_json as json;
 use meshd_netns_tests::{Mesh, SEGMENT_INTERFACE};
 use serde_json::Value;
 
 const CONVERGE: Duration = Duration::from_secs(30);
 const MESHCTL: Duration = Duration::from_secs(5);
-
-/// `meshctl --json <args>` on node `i`, parsed.
-fn json(mesh: &Mesh, i: usize, args: &[&str]) -> Value {
-    let mut argv = vec!["--json"];
-    argv.extend_from_slice(args);
-    let out = mesh.meshctl(i, &argv, MESHCTL);
-    assert!(out.success(), "meshctl {args:?} on node {i}: {out}");
-    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("meshctl {args:?}: {e}: {out}"))
-}
 
 /// Node `i`'s peers as (key, discovered, up).
 fn peers(mesh: &Mesh, i: usize) -> Vec<(String, bool, bool)> {

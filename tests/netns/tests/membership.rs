@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::os::unix::fs::OpenOptionsExt;
 use std::time::Duration;
 
+use meshd_netns_tests::interop::meshctl_json as json;
 use meshd_netns_tests::{Mesh, SEGMENT_INTERFACE};
 use serde_json::Value;
 
@@ -13,14 +14,6 @@ const CONVERGE: Duration = Duration::from_secs(30);
 const MESHCTL: Duration = Duration::from_secs(5);
 /// How long outsiders get to (fail to) get in: several beacon intervals and handshake retries.
 const OUTSIDERS: Duration = Duration::from_secs(8);
-
-fn json(mesh: &Mesh, i: usize, args: &[&str]) -> Value {
-    let mut argv = vec!["--json"];
-    argv.extend_from_slice(args);
-    let out = mesh.meshctl(i, &argv, MESHCTL);
-    assert!(out.success(), "meshctl {args:?} on node {i}: {out}");
-    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("meshctl {args:?}: {e}: {out}"))
-}
 
 fn peer_keys(mesh: &Mesh, i: usize) -> Vec<String> {
     json(mesh, i, &["peers"])

@@ -7,6 +7,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use meshd_netns_tests::interop::meshctl_json as json;
 use meshd_netns_tests::{meshctl_binary, require_tool, Mesh};
 use serde_json::Value;
 
@@ -17,27 +18,6 @@ fn socket(mesh: &Mesh, i: usize) -> String {
         .join("meshd.sock")
         .to_string_lossy()
         .into_owned()
-}
-
-/// `meshctl --socket S --json <args>`, parsed; the list under `key` whether meshctl prints the
-/// whole data object or the list alone.
-fn json(mesh: &Mesh, i: usize, args: &[&str]) -> Value {
-    let output = Command::new(meshctl_binary())
-        .args(["--socket", &socket(mesh, i), "--json"])
-        .args(args)
-        .output()
-        .expect("run meshctl");
-    assert!(
-        output.status.success(),
-        "meshctl {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "meshctl {args:?} printed no JSON ({e}): {}",
-            String::from_utf8_lossy(&output.stdout)
-        )
-    })
 }
 
 fn list<'a>(value: &'a Value, key: &str) -> &'a Vec<Value> {
