@@ -105,6 +105,9 @@ pub(crate) struct Neighbour {
     /// When the next Hello is overdue.
     pub(crate) hello_deadline: Instant,
     pub(crate) last_heard: Instant,
+    /// When we first heard from it: Hellos we sent before then may have waited on the way
+    /// (a tunnel still shaking hands), so their echoes are no RTT samples.
+    pub(crate) first_heard: Instant,
     /// The neighbour's rxcost for us, from its last IHU; `INFINITY` when none or expired.
     pub(crate) txcost: u16,
     pub(crate) ihu_expiry: Option<Instant>,
@@ -143,6 +146,7 @@ impl Neighbour {
             hello_interval: Duration::ZERO,
             hello_deadline: now,
             last_heard: now,
+            first_heard: now,
             txcost: INFINITY,
             ihu_expiry: None,
             last_hello_timestamp: None,

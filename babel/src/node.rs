@@ -858,7 +858,14 @@ impl Node {
             let total = our_time.wrapping_sub(ts.origin) as i32;
             let held = sent.wrapping_sub(ts.receive) as i32;
             let rtt = i64::from(total) - i64::from(held);
-            if (0..10_000_000).contains(&rtt) && ts.origin != 0 {
+            // A Hello we sent before we had heard anything from this neighbour may have waited
+            // for the link to come up (a WireGuard handshake, a queue): its echo measures that
+            // wait, and as a first sample it would make a fast link look slow for minutes.
+            // RFC 9616 leaves the choice of samples to the implementation.
+            let since_first = now.saturating_duration_since(n.first_heard);
+            let before_first = u64::try_from(total)
+                .is_ok_and(|t| Duration::from_micros(t) > since_first + Duration::from_millis(1));
+            if (0..10_000_000).contains(&rtt) && ts.origin != 0 && !before_first {
                 n.add_rtt_sample(Duration::from_micros(rtt as u64));
             }
         }

@@ -161,6 +161,28 @@ fn rtt_is_measured_with_timestamps() {
     }
 }
 
+/// The first Hellos wait 1.5 s on the way (as they do in a WireGuard tunnel still shaking
+/// hands): the echo of a Hello sent before we had heard from the neighbour measures that wait,
+/// not the path, and must not make a fast link look slow for minutes.
+#[test]
+fn a_hello_held_up_before_the_link_came_up_is_no_rtt_sample() {
+    let mut net = Net::new(2, Config::default());
+    net.delay = Duration::from_millis(1500);
+    net.connect(0, 1);
+    net.announce_all();
+    net.run_for(Duration::from_millis(10));
+    net.delay = Duration::from_millis(5);
+    net.run_for(secs(40));
+    for node in 0..2 {
+        let neighbours = net.nodes[node].neighbours();
+        let rtt = neighbours[0].rtt.expect("no RTT sample");
+        assert!(
+            rtt <= Duration::from_millis(20),
+            "node {node} measured {rtt:?} for a 10 ms round trip"
+        );
+    }
+}
+
 #[test]
 fn garbage_from_a_neighbour_is_counted_not_fatal() {
     let mut net = Net::new(2, Config::default());
