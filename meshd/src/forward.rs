@@ -608,15 +608,15 @@ mod tests {
 
     fn router() -> Router {
         let mut r = Router::new(
-            vec!["fd00:1::1".parse().unwrap(), "10.0.0.1".parse().unwrap()],
+            vec!["fd00:1::1".parse().unwrap(), "192.0.2.1".parse().unwrap()],
             v6("fd00:1::1"),
-            Some(v4("10.0.0.1")),
+            Some(v4("192.0.2.1")),
             MTU,
         );
         r.fib.insert(prefix("fd00:2::/48"), LinkId(2));
         r.fib.insert(prefix("fd00:2:0:5::/64"), LinkId(5));
-        r.fib.insert(prefix("10.2.0.0/16"), LinkId(2));
-        r.fib.insert(prefix("10.2.3.0/24"), LinkId(3));
+        r.fib.insert(prefix("198.51.100.0/24"), LinkId(2));
+        r.fib.insert(prefix("198.51.100.48/28"), LinkId(3));
         r
     }
 
@@ -639,7 +639,7 @@ mod tests {
     fn assert_icmpv4(out: &[u8], to: &str, kind: u8, code: u8, offending: &[u8]) -> u16 {
         let ip = Ipv4Packet::new_checked(out).expect("valid IPv4");
         assert!(ip.verify_checksum());
-        assert_eq!(ip.src_addr(), v4("10.0.0.1"));
+        assert_eq!(ip.src_addr(), v4("192.0.2.1"));
         assert_eq!(ip.dst_addr(), v4(to));
         assert_eq!(ip.next_header(), IpProtocol::Icmp);
         assert_eq!(usize::from(ip.total_len()), out.len());
@@ -660,10 +660,10 @@ mod tests {
         assert_eq!(at("fd00:2::9"), Some(LinkId(2)));
         assert_eq!(at("fd00:2:0:5::9"), Some(LinkId(5)));
         assert_eq!(at("fd00:3::1"), None);
-        assert_eq!(at("10.2.9.9"), Some(LinkId(2)));
-        assert_eq!(at("10.2.3.4"), Some(LinkId(3)));
-        assert_eq!(at("10.3.0.1"), None);
-        assert_eq!(at("::ffff:10.2.3.4"), None, "families do not mix");
+        assert_eq!(at("198.51.100.99"), Some(LinkId(2)));
+        assert_eq!(at("198.51.100.52"), Some(LinkId(3)));
+        assert_eq!(at("203.0.113.1"), None);
+        assert_eq!(at("::ffff:198.51.100.52"), None, "families do not mix");
     }
 
     #[test]
@@ -673,11 +673,11 @@ mod tests {
         fib.insert(prefix("::/0"), LinkId(1));
         fib.insert(prefix("0.0.0.0/0"), LinkId(1));
         fib.insert(prefix("fd00::7/128"), LinkId(7));
-        fib.insert(prefix("10.0.0.7/32"), LinkId(7));
+        fib.insert(prefix("203.0.113.7/32"), LinkId(7));
         assert_eq!(fib.lookup("2001:db8::1".parse().unwrap()), Some(LinkId(1)));
         assert_eq!(fib.lookup("fd00::7".parse().unwrap()), Some(LinkId(7)));
-        assert_eq!(fib.lookup("10.0.0.7".parse().unwrap()), Some(LinkId(7)));
-        assert_eq!(fib.lookup("10.0.0.8".parse().unwrap()), Some(LinkId(1)));
+        assert_eq!(fib.lookup("203.0.113.7".parse().unwrap()), Some(LinkId(7)));
+        assert_eq!(fib.lookup("203.0.113.8".parse().unwrap()), Some(LinkId(1)));
         fib.insert(prefix("fd00::7/128"), LinkId(8));
         assert_eq!(fib.len(), 4, "replacing keeps one entry");
         assert_eq!(fib.lookup("fd00::7".parse().unwrap()), Some(LinkId(8)));
@@ -739,7 +739,7 @@ mod tests {
     #[test]
     fn forwards_ipv4_and_keeps_the_header_checksum_right() {
         let mut r = router();
-        let mut p = udp_v4("10.9.0.1", "10.2.3.4", 10, true, 50);
+        let mut p = udp_v4("203.0.113.9", "198.51.100.52", 10, true, 50);
         assert_eq!(
             r.route(Instant::now(), &mut p, false),
             Verdict::Forward { link: LinkId(3) }
@@ -754,7 +754,7 @@ mod tests {
         let mut r = router();
         let mut p = udp_v6("fd00:2::1", "fd00:1::1", 1, 10);
         assert_eq!(r.route(Instant::now(), &mut p, false), Verdict::Local);
-        let mut p = udp_v4("10.2.0.1", "10.0.0.1", 1, false, 10);
+        let mut p = udp_v4("198.51.100.1", "192.0.2.1", 1, false, 10);
         assert_eq!(r.route(Instant::now(), &mut p, false), Verdict::Local);
     }
 
@@ -772,11 +772,11 @@ mod tests {
             "a small packet is quoted whole"
         );
 
-        let mut p = udp_v4("10.2.0.1", "10.77.0.1", 64, false, 30);
+        let mut p = udp_v4("198.51.100.1", "203.0.113.77", 64, false, 30);
         let Verdict::Icmp(out) = r.route(Instant::now(), &mut p, false) else {
             panic!("expected an ICMP error");
         };
-        assert_icmpv4(&out, "10.2.0.1", 3, 0, &p);
+        assert_icmpv4(&out, "198.51.100.1", 3, 0, &p);
         assert_eq!(r.stats().no_route, 2);
     }
 
@@ -791,11 +791,11 @@ mod tests {
         assert_eq!(out.len(), 1280, "as much as fits in the minimum MTU");
         assert_eq!(p[7], 1, "not decremented when dropped");
 
-        let mut p = udp_v4("10.9.0.1", "10.2.0.1", 1, false, 1000);
+        let mut p = udp_v4("203.0.113.9", "198.51.100.1", 1, false, 1000);
         let Verdict::Icmp(out) = r.route(Instant::now(), &mut p, false) else {
             panic!("expected an ICMP error");
         };
-        assert_icmpv4(&out, "10.9.0.1", 11, 0, &p);
+        assert_icmpv4(&out, "203.0.113.9", 11, 0, &p);
         assert_eq!(out.len(), 576);
     }
 
@@ -808,13 +808,13 @@ mod tests {
         };
         assert_eq!(assert_icmpv6(&out, "fd00:9::1", 2, 0, &p), MTU as u32);
 
-        let mut p = udp_v4("10.9.0.1", "10.2.0.1", 64, true, MTU);
+        let mut p = udp_v4("203.0.113.9", "198.51.100.1", 64, true, MTU);
         let Verdict::Icmp(out) = r.route(Instant::now(), &mut p, false) else {
             panic!("expected fragmentation needed");
         };
-        assert_eq!(assert_icmpv4(&out, "10.9.0.1", 3, 4, &p), MTU as u16);
+        assert_eq!(assert_icmpv4(&out, "203.0.113.9", 3, 4, &p), MTU as u16);
 
-        let mut p = udp_v4("10.9.0.1", "10.2.0.1", 64, false, MTU);
+        let mut p = udp_v4("203.0.113.9", "198.51.100.1", 64, false, MTU);
         assert_eq!(r.route(Instant::now(), &mut p, false), Verdict::Drop);
         assert_eq!(r.stats().fragmentation_needed, 1);
 
@@ -834,7 +834,7 @@ mod tests {
         let mut p = packet_v6("fd00:9::1", "fd00:77::1", 64, 58, 48);
         p[40] = 1;
         assert_eq!(r.route(now, &mut p, false), Verdict::Drop);
-        let mut p = packet_v4("10.9.0.1", "10.77.0.1", 64, 1, false, 36);
+        let mut p = packet_v4("203.0.113.9", "203.0.113.77", 64, 1, false, 36);
         p[20] = 11;
         assert_eq!(r.route(now, &mut p, false), Verdict::Drop);
         // An echo request is answered.
@@ -846,7 +846,7 @@ mod tests {
         assert_eq!(r.route(now, &mut p, false), Verdict::Drop);
         let mut p = udp_v6("ff02::1", "fd00:77::1", 64, 8);
         assert_eq!(r.route(now, &mut p, false), Verdict::Drop);
-        let mut p = udp_v4("224.0.0.5", "10.77.0.1", 64, false, 8);
+        let mut p = udp_v4("224.0.0.5", "203.0.113.77", 64, false, 8);
         assert_eq!(r.route(now, &mut p, false), Verdict::Drop);
     }
 
@@ -861,7 +861,7 @@ mod tests {
             assert_eq!(r.route(now, &mut p, false), Verdict::Drop, "{dst}");
         }
         for dst in ["224.0.0.1", "255.255.255.255"] {
-            let mut p = udp_v4("10.9.0.1", dst, 64, false, 8);
+            let mut p = udp_v4("203.0.113.9", dst, 64, false, 8);
             assert_eq!(r.route(now, &mut p, false), Verdict::Drop, "{dst}");
         }
         assert_eq!(r.stats().not_forwardable, 5);
@@ -894,7 +894,7 @@ mod tests {
     #[test]
     fn ipv4_errors_need_an_ipv4_source() {
         let mut r = Router::new(vec![], v6("fd00:1::1"), None, MTU);
-        let mut p = udp_v4("10.9.0.1", "10.77.0.1", 64, false, 8);
+        let mut p = udp_v4("203.0.113.9", "203.0.113.77", 64, false, 8);
         assert_eq!(r.route(Instant::now(), &mut p, false), Verdict::Drop);
     }
 
@@ -905,7 +905,7 @@ mod tests {
         r.fib.insert(prefix("0.0.0.0/0"), LinkId(1));
         let now = Instant::now();
         let good_v6 = udp_v6("fd00:9::1", "fd00:2::1", 64, 40);
-        let good_v4 = udp_v4("10.9.0.1", "10.2.0.1", 64, false, 40);
+        let good_v4 = udp_v4("203.0.113.9", "198.51.100.1", 64, false, 40);
         for good in [&good_v6, &good_v4] {
             for len in 0..good.len() {
                 let mut p = good[..len].to_vec();
@@ -935,12 +935,15 @@ mod tests {
             assert_icmpv6(&out, "fd00:1::1", 2, 0, &p),
             (MTU - 40) as u32
         );
-        let p = udp_v4("10.0.0.1", "192.0.2.9", 64, true, MTU - 20);
+        let p = udp_v4("192.0.2.1", "192.0.2.9", 64, true, MTU - 20);
         let Verdict::Icmp(out) = r.too_big(now, &p, MTU - 40) else {
             panic!("expected fragmentation needed");
         };
-        assert_eq!(assert_icmpv4(&out, "10.0.0.1", 3, 4, &p), (MTU - 40) as u16);
-        let p = udp_v4("10.0.0.1", "192.0.2.9", 64, false, MTU - 20);
+        assert_eq!(
+            assert_icmpv4(&out, "192.0.2.1", 3, 4, &p),
+            (MTU - 40) as u16
+        );
+        let p = udp_v4("192.0.2.1", "192.0.2.9", 64, false, MTU - 20);
         assert_eq!(
             r.too_big(now, &p, MTU - 40),
             Verdict::Drop,

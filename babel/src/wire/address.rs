@@ -248,8 +248,8 @@ mod tests {
             decode_prefix(AddressEncoding::Ipv6, 64, 4, &[0, 2, 0, 5], None),
             None
         );
-        let v4 = decode_prefix(AddressEncoding::Ipv4ViaIpv6, 24, 0, &[10, 1, 2], None);
-        assert_eq!(v4, Some(p("10.1.2.0/24")));
+        let v4 = decode_prefix(AddressEncoding::Ipv4ViaIpv6, 24, 0, &[198, 51, 100], None);
+        assert_eq!(v4, Some(p("198.51.100.0/24")));
         let ll = decode_prefix(
             AddressEncoding::Ipv6LinkLocal,
             128,

@@ -359,16 +359,16 @@ mod tests {
         let packets = encode(
             1000,
             &[
-                update("10.1.0.0/16", None, 1),
-                update("192.168.0.0/16", None, 2),
+                update("198.51.100.0/24", None, 1),
+                update("203.0.113.0/24", None, 2),
             ],
         );
         let body = &packets[0][4 + 12..];
         assert_eq!(
             body,
             &[
-                8, 12, 4, 0x80, 16, 0, 0x01, 0x90, 0, 1, 0, 96, 10, 1, //
-                8, 12, 4, 0x80, 16, 0, 0x01, 0x90, 0, 2, 0, 96, 192, 168,
+                8, 13, 4, 0x80, 24, 0, 0x01, 0x90, 0, 1, 0, 96, 198, 51, 100, //
+                8, 13, 4, 0x80, 24, 0, 0x01, 0x90, 0, 2, 0, 96, 203, 0, 113,
             ]
         );
     }
@@ -378,18 +378,20 @@ mod tests {
         let packets = encode(
             1000,
             &[
-                update("10.1.0.0/16", Some("192.0.2.1"), 1),
-                update("10.2.0.0/16", Some("192.0.2.1"), 2),
-                update("10.3.0.0/16", Some("fe80::9"), 3),
+                update("198.51.100.0/26", Some("192.0.2.1"), 1),
+                update("198.51.100.64/26", Some("192.0.2.1"), 2),
+                update("203.0.113.0/24", Some("fe80::9"), 3),
             ],
         );
         let body = &packets[0][4..];
         let mut expected = vec![7, 6, 1, 0, 192, 0, 2, 1];
         expected.extend_from_slice(&[6, 10, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]);
-        expected.extend_from_slice(&[8, 12, 1, 0x80, 16, 0, 0x01, 0x90, 0, 1, 0, 96, 10, 1]);
-        expected.extend_from_slice(&[8, 11, 1, 0, 16, 1, 0x01, 0x90, 0, 2, 0, 96, 2]);
+        expected.extend_from_slice(&[
+            8, 14, 1, 0x80, 26, 0, 0x01, 0x90, 0, 1, 0, 96, 198, 51, 100, 0,
+        ]);
+        expected.extend_from_slice(&[8, 11, 1, 0, 26, 3, 0x01, 0x90, 0, 2, 0, 96, 64]);
         expected.extend_from_slice(&[7, 10, 3, 0, 0, 0, 0, 0, 0, 0, 0, 9]);
-        expected.extend_from_slice(&[8, 12, 4, 0x80, 16, 0, 0x01, 0x90, 0, 3, 0, 96, 10, 3]);
+        expected.extend_from_slice(&[8, 13, 4, 0x80, 24, 0, 0x01, 0x90, 0, 3, 0, 96, 203, 0, 113]);
         assert_eq!(body, &expected[..]);
     }
 

@@ -412,13 +412,13 @@ mod tests {
     #[test]
     fn router_id_carries_over_several_updates() {
         let mut body = ROUTER_ID_TLV.to_vec();
-        body.extend_from_slice(&[8, 13, 4, 0, 24, 0, 0x01, 0x90, 0, 1, 0, 96, 10, 1, 2]);
+        body.extend_from_slice(&[8, 13, 4, 0, 24, 0, 0x01, 0x90, 0, 1, 0, 96, 198, 51, 100]);
         body.extend_from_slice(&[8, 12, 2, 0, 16, 0, 0x01, 0x90, 0, 2, 0, 97, 0x20, 0x01]);
         let parsed = parse(&body);
         assert_eq!(
             parsed.messages,
             vec![
-                update("10.1.2.0/24", SOURCE, 1, 96),
+                update("198.51.100.0/24", SOURCE, 1, 96),
                 update("2001::/16", SOURCE, 2, 97)
             ]
         );
@@ -482,18 +482,18 @@ mod tests {
     fn next_hops() {
         let mut body = ROUTER_ID_TLV.to_vec();
         // AE 1 update before any IPv4 next hop: nothing to route through.
-        body.extend_from_slice(&[8, 13, 1, 0, 24, 0, 0x01, 0x90, 0, 1, 0, 96, 10, 1, 2]);
+        body.extend_from_slice(&[8, 13, 1, 0, 24, 0, 0x01, 0x90, 0, 1, 0, 96, 198, 51, 100]);
         body.extend_from_slice(&[7, 6, 1, 0, 192, 0, 2, 1]);
-        body.extend_from_slice(&[8, 13, 1, 0, 24, 0, 0x01, 0x90, 0, 1, 0, 96, 10, 1, 2]);
+        body.extend_from_slice(&[8, 13, 1, 0, 24, 0, 0x01, 0x90, 0, 1, 0, 96, 198, 51, 100]);
         body.extend_from_slice(&[7, 10, 3, 0, 0, 0, 0, 0, 0, 0, 0, 9]);
-        body.extend_from_slice(&[8, 13, 4, 0, 24, 0, 0x01, 0x90, 0, 1, 0, 96, 10, 1, 3]);
+        body.extend_from_slice(&[8, 13, 4, 0, 24, 0, 0x01, 0x90, 0, 1, 0, 96, 203, 0, 113]);
         let parsed = parse(&body);
         assert_eq!(parsed.stats.missing_state, 1);
         assert_eq!(
             parsed.messages,
             vec![
-                update("10.1.2.0/24", "192.0.2.1", 1, 96),
-                update("10.1.3.0/24", "fe80::9", 1, 96),
+                update("198.51.100.0/24", "192.0.2.1", 1, 96),
+                update("203.0.113.0/24", "fe80::9", 1, 96),
             ]
         );
     }
@@ -525,7 +525,7 @@ mod tests {
         let mut body = ROUTER_ID_TLV.to_vec();
         body.extend_from_slice(&[8, 11, 2, 0, 48, 5, 0x01, 0x90, 0, 2, 0, 96, 2]);
         // AE 4 does not share AE 1's default prefix.
-        body.extend_from_slice(&[8, 13, 1, 0x80, 24, 0, 0x01, 0x90, 0, 1, 0, 96, 10, 1, 2]);
+        body.extend_from_slice(&[8, 13, 1, 0x80, 24, 0, 0x01, 0x90, 0, 1, 0, 96, 198, 51, 100]);
         body.extend_from_slice(&[8, 11, 4, 0, 24, 2, 0x01, 0x90, 0, 1, 0, 96, 3]);
         let parsed = parse(&body);
         assert_eq!(parsed.stats.malformed_tlvs, 2);
@@ -600,7 +600,7 @@ mod tests {
             8, 10, 0, 0, 0, 0, 0x01, 0x90, 0, 0, 0xFF, 0xFF, // retract all
             8, 10, 0, 0, 0, 0, 0x01, 0x90, 0, 0, 0x00, 0x60, // finite wildcard: malformed
             9, 2, 0, 0, // wildcard route request
-            9, 4, 4, 16, 10, 1, // v4-via-v6 route request
+            9, 5, 4, 24, 198, 51, 100, // v4-via-v6 route request
             10, 14, 0, 0, 0, 1, 5, 0, 1, 2, 3, 4, 5, 6, 7, 8, // wildcard seqno request
         ];
         let parsed = parse(&body);
@@ -610,7 +610,7 @@ mod tests {
                 Message::RetractAll { interval: 400 },
                 Message::RouteRequest { prefix: None },
                 Message::RouteRequest {
-                    prefix: Some(p("10.1.0.0/16"))
+                    prefix: Some(p("198.51.100.0/24"))
                 },
             ]
         );

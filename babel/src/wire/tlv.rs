@@ -636,10 +636,10 @@ mod tests {
     #[test]
     fn next_hop() {
         check(
-            &[7, 6, 1, 0, 10, 0, 0, 1],
+            &[7, 6, 1, 0, 192, 0, 2, 1],
             TlvRepr::NextHop {
                 ae: AddressEncoding::Ipv4,
-                address: ip("10.0.0.1"),
+                address: ip("192.0.2.1"),
                 sub_tlvs: vec![],
             },
         );
