@@ -1006,13 +1006,14 @@ fn tshark_decodes_seqno_requests_and_acks() {
     mesh.start(A);
     mesh.start_with_config(B, &config_b);
     let (addr_a, addr_b) = (mesh.mesh_address(A), mesh.mesh_address(B));
-    let to_b = format!("{addr_b}/128");
+    let (to_a, to_b) = (format!("{addr_a}/128"), format!("{addr_b}/128"));
     let keys: Vec<String> = (0..3).map(|i| mesh.public_key(i).to_owned()).collect();
 
     // Before the cut A routes to B directly and holds B's route through D as well, usable but
     // unfeasible (or worse), so losing the direct one leaves it starving, not empty.
-    let routes_to_b = |mesh: &Mesh| -> Vec<(String, String)> {
-        try_meshctl_json(mesh, A, &["routes", &to_b])
+    // (peer, reason) of each of `node`'s candidate routes to `prefix`.
+    let candidates = |mesh: &Mesh, node: usize, prefix: &str| -> Vec<(String, String)> {
+        try_meshctl_json(mesh, node, &["routes", prefix])
             .map(|v| json_list(&v, "routes"))
             .unwrap_or_default()
             .iter()
@@ -1027,7 +1028,7 @@ fn tshark_decodes_seqno_requests_and_acks() {
     let mut last = Vec::new();
     assert!(
         mesh.wait_until(CONVERGE, || {
-            last = routes_to_b(&mesh);
+            last = candidates(&mesh, A, &to_b);
             last.contains(&(keys[B].clone(), "selected".to_owned()))
                 && last.iter().any(|(peer, reason)| {
                     *peer == keys[D] && (reason == "unfeasible" || reason == "worse")
@@ -1065,13 +1066,27 @@ fn tshark_decodes_seqno_requests_and_acks() {
     let cut = Instant::now();
     assert!(
         mesh.wait_until(CONVERGE, || {
-            last = routes_to_b(&mesh);
+            last = candidates(&mesh, A, &to_b);
             last.contains(&(keys[D].clone(), "selected".to_owned()))
         }),
         "A does not route to B through D after the cut: {last:?}"
     );
     eprintln!(
         "interop_babeld: A routes to B through D {:?} after the cut",
+        cut.elapsed()
+    );
+    // B notices the cut on its own timers, and its Seqno Request for A's prefix is checked
+    // below as well as A's: wait for B's side too, or a slow B is a missing request.
+    let mut last_b = Vec::new();
+    assert!(
+        mesh.wait_until(CONVERGE, || {
+            last_b = candidates(&mesh, B, &to_a);
+            last_b.contains(&(keys[D].clone(), "selected".to_owned()))
+        }),
+        "B does not route to A through D after the cut: {last_b:?}"
+    );
+    eprintln!(
+        "interop_babeld: B routes to A through D {:?} after the cut",
         cut.elapsed()
     );
     assert_ping(&mesh, A, addr_a.into(), addr_b.into());
@@ -1136,7 +1151,6 @@ fn tshark_decodes_seqno_requests_and_acks() {
         "no Ack with nonce {NONCE}: {acks:#?}"
     );
     let requests: Vec<&BabelMessage> = messages.iter().filter(|m| m.kind == 10).collect();
-    let to_a = format!("{addr_a}/128");
     for (who, prefix) in [("A", &to_b), ("B", &to_a)] {
         assert!(
             requests
