@@ -9,9 +9,7 @@ use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
-use nix::sys::socket::{
-    bind, recv, socket, AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType,
-};
+use nix::sys::socket::{recv, MsgFlags};
 use tokio::io::unix::AsyncFd;
 use tokio::net::UdpSocket;
 
@@ -142,21 +140,7 @@ fn beacon_socket(port: u16) -> io::Result<UdpSocket> {
 /// A netlink socket subscribed to link and IPv6 address changes: each message only tells us to
 /// rescan, so its contents are not parsed.
 fn netlink_watch() -> io::Result<AsyncFd<OwnedFd>> {
-    let fd = socket(
-        AddressFamily::Netlink,
-        SockType::Raw,
-        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
-        SockProtocol::NetlinkRoute,
-    )?;
-    bind(
-        std::os::fd::AsRawFd::as_raw_fd(&fd),
-        &NetlinkAddr::new(0, RTMGRP_LINK | RTMGRP_IPV6_IFADDR),
-    )?;
-    // Deprecated in tokio 1.54 because `T` might close or reuse the descriptor while it is
-    // registered; here `T` is the `OwnedFd` itself, moved in and closed only when the AsyncFd is
-    // dropped, so that cannot happen (the replacement, `register`, is `unsafe`).
-    #[allow(deprecated)]
-    AsyncFd::new(fd)
+    crate::kernel::socket::open_route_socket(RTMGRP_LINK | RTMGRP_IPV6_IFADDR)
 }
 
 /// Waits for a beacon, or forever without a socket.

@@ -1,8 +1,8 @@
 //! The kernel side of meshd: `mesh0`'s MTU, addresses and state, and one route per learned prefix,
 //! `dev mesh0 proto 109`, so that `ip route` shows the mesh and local traffic enters it.
 //!
-//! [`Kernel`] is the interface the daemon drives; [`Netlink`] implements it over rtnetlink and
-//! [`MemoryKernel`] in memory, with the same semantics, for tests of the driver.
+//! [`Kernel`] is the interface the daemon drives; [`Netlink`] implements it over a route netlink
+//! socket of its own ([`socket`]) and [`MemoryKernel`] in memory, with the same semantics, for tests of the driver.
 //!
 //! The rules both follow:
 //! - every route meshd installs carries [`ROUTE_PROTOCOL`], and meshd only ever replaces, deletes or
@@ -19,6 +19,7 @@
 
 mod memory;
 mod netlink;
+pub mod socket;
 
 use std::fmt;
 use std::io;

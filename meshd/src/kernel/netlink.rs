@@ -1,4 +1,4 @@
-//! [`Netlink`]: [`Kernel`] over rtnetlink.
+//! [`Netlink`]: [`Kernel`] over a route netlink socket ([`super::socket`]).
 //!
 //! Routes are installed as `prefix dev <ifname> proto 109` in the main table, with the kernel's
 //! default metric; default routes (`::/0`, `0.0.0.0/0`, from mesh gateways) get metric
@@ -7,21 +7,21 @@
 //! ([`Netlink::set_default_route_mtu`]: room for the tunnel header to the gateway). Every delete names protocol [`ROUTE_PROTOCOL`] (and the device), and the kernel
 //! matches on both, so a delete can never hit a route meshd did not install.
 
-// Used by the daemon driver, being written.
-#![allow(dead_code)]
-
 use std::io;
 use std::net::IpAddr;
 
-use futures::TryStreamExt;
 use netlink_packet_route::address::{AddressAttribute, AddressFlag, AddressMessage};
 use netlink_packet_route::route::{
-    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteMetric, RouteProtocol,
-    RouteScope, RouteType,
+    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteMessageBuffer, RouteMetric,
+    RouteProtocol, RouteScope, RouteType,
 };
 use netlink_packet_route::AddressFamily;
-use rtnetlink::{Handle, IpVersion};
+use netlink_packet_utils::{Emitable, Parseable};
 
+use super::socket::{
+    push_attribute, RouteSocket, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, RTM_DELADDR,
+    RTM_DELROUTE, RTM_GETROUTE, RTM_NEWADDR, RTM_NEWROUTE, RTM_SETLINK,
+};
 use super::{address_what, route_what, Kernel, KernelError, ROUTE_PROTOCOL};
 
 /// The metric the kernel gives an IPv6 route added without one (IP6_RT_PRIO_USER); IPv4's is 0.
@@ -32,28 +32,40 @@ const IPV6_DEFAULT_METRIC: u32 = 1024;
 /// with its own uplink keeps using it, and installing ours never collides with the owner's.
 pub const DEFAULT_ROUTE_METRIC: u32 = 1_000_000;
 
-/// The kernel over an rtnetlink socket.
-#[derive(Debug, Clone)]
+/// The kernel over a route netlink socket.
+#[derive(Debug)]
 pub struct Netlink {
-    handle: Handle,
+    socket: RouteSocket,
     default_route_mtu: Option<u32>,
 }
 
-/// The errno of a failed rtnetlink request, if the kernel sent one.
-fn errno(e: &rtnetlink::Error) -> Option<i32> {
-    match e {
-        rtnetlink::Error::NetlinkError(m) => m.to_io().raw_os_error(),
-        _ => None,
-    }
+/// The errno of a failed request.
+fn errno(e: &io::Error) -> Option<i32> {
+    e.raw_os_error()
 }
 
-fn os_error(what: String, e: rtnetlink::Error) -> KernelError {
-    let error = match e {
-        rtnetlink::Error::NetlinkError(m) => m.to_io(),
-        other => io::Error::other(other.to_string()),
-    };
+fn os_error(what: String, error: io::Error) -> KernelError {
     KernelError::Os { what, error }
 }
+
+/// A message body as netlink-packet-route emits it.
+fn body_of(message: &impl Emitable) -> Vec<u8> {
+    let mut body = vec![0; message.buffer_len()];
+    message.emit(&mut body);
+    body
+}
+
+/// `ifinfomsg` (linux/rtnetlink.h) for link `index`: flags `flags` of those in `change`.
+fn link_header(index: u32, flags: u32, change: u32) -> Vec<u8> {
+    let mut header = vec![0u8; 4]; // family AF_UNSPEC, padding, device type 0
+    header.extend_from_slice(&index.to_ne_bytes());
+    header.extend_from_slice(&flags.to_ne_bytes());
+    header.extend_from_slice(&change.to_ne_bytes());
+    header
+}
+
+/// IFLA_MTU (linux/if_link.h).
+const IFLA_MTU: u16 = 4;
 
 /// The metric of a dumped route (IPv4 dumps leave out a zero metric).
 fn metric(route: &RouteMessage) -> u32 {
@@ -92,10 +104,10 @@ fn is_ours(route: &RouteMessage) -> bool {
     u8::from(route.header.protocol) == ROUTE_PROTOCOL
 }
 
-fn version(prefix: babel::Prefix) -> IpVersion {
-    match prefix.addr() {
-        IpAddr::V4(_) => IpVersion::V4,
-        IpAddr::V6(_) => IpVersion::V6,
+fn family(addr: IpAddr) -> AddressFamily {
+    match addr {
+        IpAddr::V4(_) => AddressFamily::Inet,
+        IpAddr::V6(_) => AddressFamily::Inet6,
     }
 }
 
@@ -126,17 +138,14 @@ fn deletion_of(route: &RouteMessage) -> RouteMessage {
 }
 
 impl Netlink {
-    /// Opens an rtnetlink socket; its connection runs as a task on the current tokio runtime and
-    /// ends when the last clone of this `Netlink` is dropped.
+    /// Opens a route netlink socket.
     pub async fn open() -> Result<Netlink, KernelError> {
-        let (connection, handle, _unsolicited) =
-            rtnetlink::new_connection().map_err(|error| KernelError::Os {
-                what: "opening an rtnetlink socket".to_owned(),
-                error,
-            })?;
-        tokio::spawn(connection);
+        let socket = RouteSocket::open().map_err(|error| KernelError::Os {
+            what: "opening a route netlink socket".to_owned(),
+            error,
+        })?;
         Ok(Netlink {
-            handle,
+            socket,
             default_route_mtu: None,
         })
     }
@@ -149,67 +158,82 @@ impl Netlink {
 
     /// The index of interface `ifname`.
     async fn link_index(&self, ifname: &str, what: &str) -> Result<u32, KernelError> {
-        let no_such_link = || KernelError::NoSuchLink {
-            what: what.to_owned(),
-            ifname: ifname.to_owned(),
-        };
-        let mut links = self
-            .handle
-            .link()
-            .get()
-            .match_name(ifname.to_owned())
-            .execute();
-        match links.try_next().await {
-            Ok(Some(link)) => Ok(link.header.index),
-            Ok(None) => Err(no_such_link()),
-            Err(e) if errno(&e) == Some(libc::ENODEV) => Err(no_such_link()),
-            Err(e) => Err(os_error(what.to_owned(), e)),
+        match nix::net::if_::if_nametoindex(ifname) {
+            Ok(index) => Ok(index),
+            Err(nix::errno::Errno::ENODEV) => Err(KernelError::NoSuchLink {
+                what: what.to_owned(),
+                ifname: ifname.to_owned(),
+            }),
+            Err(e) => Err(os_error(what.to_owned(), e.into())),
         }
+    }
+
+    /// Every route of `family`, in every table.
+    async fn routes(&mut self, family: AddressFamily) -> io::Result<Vec<RouteMessage>> {
+        let mut request = RouteMessage::default();
+        request.header.address_family = family;
+        let bodies = self.socket.dump(RTM_GETROUTE, &body_of(&request)).await?;
+        bodies
+            .iter()
+            .map(|body| {
+                RouteMessageBuffer::new_checked(body)
+                    .and_then(|buffer| RouteMessage::parse(&buffer))
+                    .map_err(|e| {
+                        io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!("unreadable route from the kernel: {e}"),
+                        )
+                    })
+            })
+            .collect()
     }
 
     /// Adds `prefix dev <index> proto 109`; with `replace`, over an existing route of the same key.
     async fn add_route(
-        &self,
+        &mut self,
         index: u32,
         prefix: babel::Prefix,
         replace: bool,
-    ) -> Result<(), rtnetlink::Error> {
-        let mut request = self
-            .handle
-            .route()
-            .add()
-            .protocol(RouteProtocol::from(ROUTE_PROTOCOL))
-            .output_interface(index);
+    ) -> io::Result<()> {
+        let mut message = RouteMessage::default();
+        message.header.address_family = family(prefix.addr());
+        message.header.table = RouteHeader::RT_TABLE_MAIN;
+        message.header.protocol = RouteProtocol::from(ROUTE_PROTOCOL);
+        message.header.kind = RouteType::Unicast;
+        message.header.destination_prefix_length = prefix.len();
+        // A route without a gateway is link-scoped, as `ip route add ... dev` makes it; IPv6
+        // routes are always universe-scoped.
+        message.header.scope = match prefix.addr() {
+            IpAddr::V4(_) => RouteScope::Link,
+            IpAddr::V6(_) => RouteScope::Universe,
+        };
+        message
+            .attributes
+            .push(RouteAttribute::Destination(match prefix.addr() {
+                IpAddr::V4(a) => RouteAddress::Inet(a),
+                IpAddr::V6(a) => RouteAddress::Inet6(a),
+            }));
+        message.attributes.push(RouteAttribute::Oif(index));
         if prefix.len() == 0 {
-            request = request.priority(DEFAULT_ROUTE_METRIC);
+            message
+                .attributes
+                .push(RouteAttribute::Priority(DEFAULT_ROUTE_METRIC));
             if let Some(mtu) = self.default_route_mtu {
-                request
-                    .message_mut()
+                message
                     .attributes
                     .push(RouteAttribute::Metrics(vec![RouteMetric::Mtu(mtu)]));
             }
         }
-        // rtnetlink's `replace()` must come after `v4()`/`v6()`, which reset it.
-        match prefix.addr() {
-            IpAddr::V4(addr) => {
-                // A route without a gateway is link-scoped, as `ip route add ... dev` makes it.
-                let r = request
-                    .v4()
-                    .scope(RouteScope::Link)
-                    .destination_prefix(addr, prefix.len());
-                if replace { r.replace() } else { r }.execute().await
-            }
-            IpAddr::V6(addr) => {
-                let r = request.v6().destination_prefix(addr, prefix.len());
-                if replace { r.replace() } else { r }.execute().await
-            }
-        }
+        let flags = NLM_F_CREATE | if replace { NLM_F_REPLACE } else { NLM_F_EXCL };
+        self.socket
+            .request(RTM_NEWROUTE, flags, &body_of(&message))
+            .await
     }
 
     /// The main-table routes with exactly `prefix` and the metric ours get, which an add of ours
     /// would collide with.
     async fn routes_with_our_key(
-        &self,
+        &mut self,
         prefix: babel::Prefix,
         what: &str,
     ) -> Result<Vec<RouteMessage>, KernelError> {
@@ -218,12 +242,8 @@ impl Netlink {
             IpAddr::V4(_) => 0,
             IpAddr::V6(_) => IPV6_DEFAULT_METRIC,
         };
-        let routes: Vec<RouteMessage> = self
-            .handle
-            .route()
-            .get(version(prefix))
-            .execute()
-            .try_collect()
+        let routes = self
+            .routes(family(prefix.addr()))
             .await
             .map_err(|e| os_error(format!("{what}: listing routes"), e))?;
         Ok(routes
@@ -249,39 +269,42 @@ impl Kernel for Netlink {
         let index = self
             .link_index(ifname, &format!("configuring {ifname}"))
             .await?;
-        self.handle
-            .link()
-            .set(index)
-            .mtu(u32::from(mtu))
-            .execute()
+        let mut link = link_header(index, 0, 0);
+        push_attribute(&mut link, IFLA_MTU, &u32::from(mtu).to_ne_bytes());
+        self.socket
+            .request(RTM_SETLINK, 0, &link)
             .await
             .map_err(|e| os_error(format!("setting MTU {mtu} on {ifname}"), e))?;
         for &(addr, len) in addresses {
-            let mut request = self.handle.address().add(index, addr, len);
-            let message = request.message_mut();
-            // rtnetlink sets the broadcast address of an IPv4 /32 to the address itself, which
-            // would add a broadcast route for our own address; `ip addr add` sets none.
-            message
-                .attributes
-                .retain(|a| !matches!(a, AddressAttribute::Broadcast(_)));
+            let mut message = AddressMessage::default();
+            message.header.family = family(addr);
+            message.header.prefix_len = len;
+            message.header.index = index;
+            // The address and, as `ip addr add` sets it, the local address; no broadcast
+            // address (an IPv4 /32 with one would get a broadcast route for our own address).
+            message.attributes.push(AddressAttribute::Address(addr));
+            message.attributes.push(AddressAttribute::Local(addr));
             if addr.is_ipv6() {
                 // A point-to-point TUN has no one to detect duplicates with; don't wait for it.
                 message
                     .attributes
                     .push(AddressAttribute::Flags(vec![AddressFlag::Nodad]));
             }
-            match request.execute().await {
+            let body = body_of(&message);
+            match self
+                .socket
+                .request(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, &body)
+                .await
+            {
                 Ok(()) => {}
                 // Already there (a restart): fine.
                 Err(e) if errno(&e) == Some(libc::EEXIST) => {}
                 Err(e) => return Err(os_error(address_what("adding", "to", ifname, addr, len), e)),
             }
         }
-        self.handle
-            .link()
-            .set(index)
-            .up()
-            .execute()
+        let up = libc::IFF_UP as u32;
+        self.socket
+            .request(RTM_SETLINK, 0, &link_header(index, up, up))
             .await
             .map_err(|e| os_error(format!("bringing {ifname} up"), e))
     }
@@ -334,10 +357,7 @@ impl Kernel for Netlink {
         message.header.scope = RouteScope::NoWhere;
         message.header.kind = RouteType::Unicast;
         message.header.destination_prefix_length = prefix.len();
-        message.header.address_family = match prefix.addr() {
-            IpAddr::V4(_) => AddressFamily::Inet,
-            IpAddr::V6(_) => AddressFamily::Inet6,
-        };
+        message.header.address_family = family(prefix.addr());
         message
             .attributes
             .push(RouteAttribute::Destination(match prefix.addr() {
@@ -345,7 +365,11 @@ impl Kernel for Netlink {
                 IpAddr::V6(a) => RouteAddress::Inet6(a),
             }));
         message.attributes.push(RouteAttribute::Oif(index));
-        match self.handle.route().del(message).execute().await {
+        match self
+            .socket
+            .request(RTM_DELROUTE, 0, &body_of(&message))
+            .await
+        {
             Ok(()) => Ok(()),
             // Not there (IPv4 and IPv6 say so differently).
             Err(e) if matches!(errno(&e), Some(libc::ESRCH | libc::ENOENT)) => Ok(()),
@@ -355,18 +379,17 @@ impl Kernel for Netlink {
 
     async fn flush_routes(&mut self) -> Result<usize, KernelError> {
         let mut flushed = 0;
-        for (family, version) in [("IPv4", IpVersion::V4), ("IPv6", IpVersion::V6)] {
-            let routes: Vec<RouteMessage> = self
-                .handle
-                .route()
-                .get(version)
-                .execute()
-                .try_collect()
+        for (name, family) in [
+            ("IPv4", AddressFamily::Inet),
+            ("IPv6", AddressFamily::Inet6),
+        ] {
+            let routes = self
+                .routes(family)
                 .await
-                .map_err(|e| os_error(format!("listing {family} routes"), e))?;
+                .map_err(|e| os_error(format!("listing {name} routes"), e))?;
             for route in routes.iter().filter(|r| is_ours(r)) {
                 let del = deletion_of(route);
-                match self.handle.route().del(del).execute().await {
+                match self.socket.request(RTM_DELROUTE, 0, &body_of(&del)).await {
                     Ok(()) => flushed += 1,
                     Err(e) if matches!(errno(&e), Some(libc::ESRCH | libc::ENOENT)) => {}
                     Err(e) => {
@@ -399,15 +422,16 @@ impl Kernel for Netlink {
         };
         for &(addr, len) in addresses {
             let mut message = AddressMessage::default();
-            message.header.family = match addr {
-                IpAddr::V4(_) => AddressFamily::Inet,
-                IpAddr::V6(_) => AddressFamily::Inet6,
-            };
+            message.header.family = family(addr);
             message.header.prefix_len = len;
             message.header.index = index;
             message.attributes.push(AddressAttribute::Address(addr));
             message.attributes.push(AddressAttribute::Local(addr));
-            match self.handle.address().del(message).execute().await {
+            match self
+                .socket
+                .request(RTM_DELADDR, 0, &body_of(&message))
+                .await
+            {
                 Ok(()) => {}
                 // Already gone, or the link lost its IPv6 state on the way down.
                 Err(e) if matches!(errno(&e), Some(libc::EADDRNOTAVAIL | libc::ENODEV)) => {}
