@@ -47,7 +47,8 @@ Options:
   --idle-seconds S   idle time before reading VmRSS, 1..600 (default 30)
   --no-build         do not run cargo build (use the binaries already in target/)
   --musl             also the router build for x86_64-unknown-linux-musl, statically linked
-                     with musl's allocator as on OpenWrt (needs: rustup target add x86_64-unknown-linux-musl)
+                     with musl's allocator as on OpenWrt (needs: rustup target add
+                     x86_64-unknown-linux-musl, and Debian's musl-tools for ring's C code)
   --keep-dir         keep the work directory (configs, keys, logs)
   -h, --help         this text
 
