@@ -59,9 +59,10 @@ JSON output (--json):
   monitor       one compact object per line, flushed as it comes:
                 {\"time_s\", \"event\", ...}, event being neighbour_up,
                 neighbour_down, neighbour_cost, route_added, route_changed,
-                route_withdrawn, peer_up, peer_down, peer_roamed, peer_discovered
-                or peer_refused, with that event's fields (link, address, cost,
-                prefix, metric, public_key, endpoint, interface, reason, place)
+                route_withdrawn, peer_up, peer_down, peer_roamed,
+                peer_discovered or peer_refused, with that event's fields (link,
+                address, cost, prefix, metric, public_key, endpoint, interface,
+                reason, place)
 
   Errors are never JSON: they go to stderr as one line, with exit status 1.
   `routes` and `status` also warn on stderr about prefixes announced by more
