@@ -55,8 +55,8 @@ pub fn pubkey(private: &str) -> Result<String, String> {
     Ok(STANDARD.encode(PublicKey::from(&secret).as_bytes()))
 }
 
-/// For clap: accepts only a well-formed key, so a typo is a usage error before any daemon is
-/// asked.
+/// For the command line (`peers add KEY`): accepts only a well-formed key, so a typo is a usage
+/// error before any daemon is asked.
 pub fn parse_key_arg(text: &str) -> Result<String, String> {
     decode(text).map(|_| text.trim().to_string())
 }

@@ -4,191 +4,23 @@
 //! prints its own shell completions and man page (feature `docs`, on by default).
 //!
 //! Exit status: 0 success; 1 the daemon answered with an error, could not be reached, or a key
-//! was malformed; 2 a usage error (clap's).
+//! was malformed; 2 a usage error (`args`, which parses the command line by hand).
 
+mod args;
 mod client;
 mod format;
 mod keys;
 
 use std::io::{self, IsTerminal, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
-#[cfg(feature = "docs")]
-use clap::CommandFactory;
-use clap::{Parser, Subcommand};
 use control::{Data, Request};
 use serde::Serialize;
 
+use crate::args::{Cli, Command, Parsed, PeersAction};
 use crate::format::Style;
-
-/// The shape of `--json` output, shown by `meshctl --help` and in the man page.
-const JSON_HELP: &str = "\
-JSON output (--json):
-  meshctl prints the data of meshd's reply as pretty JSON on stdout. Field names
-  are those of the control protocol (crate meshd-control) and are stable; new
-  fields may appear. Absent values are null, times are seconds, and a cost or
-  metric of 65535 means infinite.
-
-  status        {\"version\", \"router_id\", \"public_key\", \"mesh_address\",
-                 \"uptime_s\", \"peers\", \"neighbours\", \"routes\", \"seqno\"}
-  neighbours    [{\"peer\", \"link\", \"endpoint\", \"address\", \"rxcost\", \"txcost\",
-                  \"rtt_ms\", \"cost\", \"hello_history\", \"last_handshake_s\",
-                  \"rx_bytes\", \"tx_bytes\"}, ...]
-  routes        [{\"prefix\", \"next_hop\", \"peer\", \"link\", \"metric\",
-                  \"advertised_metric\", \"seqno\", \"router_id\", \"selected\",
-                  \"feasible\", \"installed\", \"reason\"}, ...]
-                the same routes, in the same order, as the table: without PREFIX
-                and --all only the selected and local ones
-  sources       [{\"prefix\", \"router_id\", \"seqno\", \"metric\"}, ...]
-  peers         [{\"public_key\", \"link\", \"endpoint\", \"up\", \"last_handshake_s\",
-                  \"rx_bytes\", \"tx_bytes\", \"runtime\", \"discovered\",
-                  \"interface\"}, ...]
-  refused       [{\"public_key\", \"reason\", \"place\", \"count\", \"last_seen_s\"}, ...]
-  discovery     {\"policy\", \"community_id\", \"patterns\", \"port\", \"interfaces\":
-                 [{\"name\", \"index\", \"link_local\", \"beacons_sent\",
-                 \"bytes_sent\"}, ...], \"peers\", \"max_peers\",
-                 \"beacons_received\", \"dropped\": {cause: count}}
-  gateways      {\"sharing\", \"policy\", \"gateways\": [{\"router_id\", \"public_key\",
-                  \"mesh_address\", \"metric_v6\", \"metric_v4\", \"via\", \"chosen_v6\",
-                  \"chosen_v4\", \"flows\"}, ...], \"encapsulated\", \"decapsulated\",
-                  \"dropped\"}
-  peers add, peers remove, reload
-                {\"message\"}
-  monitor       one compact object per line, flushed as it comes:
-                {\"time_s\", \"event\", ...}, event being neighbour_up,
-                neighbour_down, neighbour_cost, route_added, route_changed,
-                route_withdrawn, peer_up, peer_down, peer_roamed, peer_discovered
-                or peer_refused, with that event's fields (link, address, cost,
-                prefix, metric, public_key, endpoint, interface, reason, place)
-
-  Errors are never JSON: they go to stderr as one line, with exit status 1.
-  `routes` and `status` also warn on stderr about prefixes announced by more
-  than one origin.
-
-Output for people:
-  Tables fit 80 columns; long addresses and ids are shortened with an ellipsis
-  in the middle, keys to their first 8 characters (--json has every value
-  whole). Hello histories, most recent first, are drawn as blocks (█ heard,
-  ░ missed) on a terminal and as 1/0 otherwise. Colour is used on a terminal
-  unless --no-color is given or NO_COLOR is set to a non-empty value.
-
-Exit status:
-  0 success; 1 meshd answered with an error, could not be reached, or a key was
-  malformed; 2 the command line was wrong.";
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "meshctl",
-    version,
-    about = "Inspect and steer a running meshd",
-    after_long_help = JSON_HELP
-)]
-struct Cli {
-    /// meshd's control socket.
-    #[arg(long, value_name = "PATH", default_value = control::DEFAULT_SOCKET, global = true)]
-    socket: PathBuf,
-
-    /// Print the reply as JSON (shapes: `meshctl --help`).
-    #[arg(long, global = true)]
-    json: bool,
-
-    /// Never colour the output.
-    #[arg(long, global = true)]
-    no_color: bool,
-
-    /// How long to wait for meshd to answer.
-    #[arg(long, value_name = "SECONDS", default_value = "5", global = true,
-          value_parser = parse_timeout)]
-    timeout: Duration,
-
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// This node: router-id, public key, mesh address, uptime, counts.
-    Status,
-    /// Neighbours and their link quality.
-    #[command(visible_alias = "neighbors")]
-    Neighbours,
-    /// Routes: the selected ones, or every candidate for one prefix and why each lost.
-    ///
-    /// Flags: S selected, F feasible, I installed in the kernel.
-    Routes {
-        /// Show every candidate route for this prefix, best first, and why each loser lost.
-        prefix: Option<String>,
-        /// Show every candidate route, not only the selected and local ones.
-        #[arg(long)]
-        all: bool,
-    },
-    /// The source table (feasibility distances).
-    Sources,
-    /// WireGuard peers; with `add` or `remove`, changes them at runtime.
-    Peers {
-        #[command(subcommand)]
-        action: Option<PeersAction>,
-    },
-    /// Re-read the configuration file, as SIGHUP does.
-    Reload,
-    /// Routers that asked to join and were refused, and why (membership policy, deny list,
-    /// community secret, max_peers, handshake rate), most recent first.
-    Refused,
-    /// Discovery: the interfaces beacons go out on, what they cost, and what was dropped.
-    Discovery,
-    /// Print events as they happen, one per line, until Ctrl-C or meshd closes the socket.
-    ///
-    /// Each line starts with the UTC time it arrived and meshd's own clock (seconds since it
-    /// started).
-    Monitor,
-    /// Internet gateways: each one's metric, the way to it, whether new connections go to
-    /// it, and how many connections are pinned to it.
-    Gateways,
-    /// Print a new WireGuard private key (like `wg genkey`).
-    Genkey,
-    /// Read a private key on stdin and print its public key (like `wg pubkey`).
-    Pubkey,
-    /// Print shell completions.
-    #[cfg(feature = "docs")]
-    Completions {
-        #[arg(value_enum)]
-        shell: clap_complete::Shell,
-    },
-    /// Print the man page (roff).
-    #[cfg(feature = "docs")]
-    Man,
-}
-
-#[derive(Debug, Subcommand)]
-enum PeersAction {
-    /// Add a peer at runtime (not written to the configuration file).
-    Add {
-        /// The peer's public key, base64.
-        #[arg(value_parser = keys::parse_key_arg)]
-        key: String,
-        /// Its UDP endpoint, e.g. `[2001:db8::1]:51820` or `192.0.2.1:51820`.
-        endpoint: Option<String>,
-    },
-    /// Remove a peer at runtime.
-    Remove {
-        /// The peer's public key, or a unique start of it of at least 4 characters (as
-        /// `meshctl peers` shows it).
-        key: String,
-    },
-}
-
-fn parse_timeout(text: &str) -> Result<Duration, String> {
-    let secs: f64 = text
-        .parse()
-        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
-    if secs.is_finite() && secs > 0.0 && secs <= 86400.0 {
-        Ok(Duration::from_secs_f64(secs))
-    } else {
-        Err("the timeout must be more than 0 and at most 86400 seconds".into())
-    }
-}
 
 /// Why meshctl failed; each is printed as one `meshctl: ...` line and exits 1.
 #[derive(Debug)]
@@ -212,8 +44,16 @@ impl From<io::Error> for Failure {
 /// meshctl itself: parses the command line, runs the command, and returns the exit status. The
 /// `meshctl` binary is only this; meshd's multi-call build calls it when started as `meshctl`.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(&cli) {
+    let result = match args::parse(std::env::args_os().skip(1)) {
+        Ok(Parsed::Run(cli)) => run(&cli),
+        Ok(Parsed::Help(text)) => emit(&[text]),
+        Ok(Parsed::Version) => emit(&[args::version()]),
+        Err(usage) => {
+            eprintln!("{usage}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         // A reader that went away (`meshctl monitor | head`) is not an error.
         Err(Failure::Other(_)) if stdout_closed() => ExitCode::SUCCESS,
@@ -278,13 +118,13 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         #[cfg(feature = "docs")]
         Command::Completions { shell } => {
             let mut out = Vec::new();
-            clap_complete::generate(*shell, &mut Cli::command(), "meshctl", &mut out);
+            clap_complete::generate(*shell, &mut args::clap_command(), "meshctl", &mut out);
             emit(&[String::from_utf8_lossy(&out).trim_end().to_string()])
         }
         #[cfg(feature = "docs")]
         Command::Man => {
             let mut out = Vec::new();
-            clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+            clap_mangen::Man::new(args::clap_command()).render(&mut out)?;
             emit(&[String::from_utf8_lossy(&out).trim_end().to_string()])
         }
         Command::Status => {
