@@ -64,6 +64,18 @@ fn link_header(index: u32, flags: u32, change: u32) -> Vec<u8> {
     header
 }
 
+/// `addr/len` on link `index`: the address and, as `ip addr add` sets it, the local address. No
+/// broadcast address: an IPv4 /32 with one would get a broadcast route for our own address.
+fn address_message(index: u32, addr: IpAddr, len: u8) -> AddressMessage {
+    let mut message = AddressMessage::default();
+    message.header.family = family(addr);
+    message.header.prefix_len = len;
+    message.header.index = index;
+    message.attributes.push(AddressAttribute::Address(addr));
+    message.attributes.push(AddressAttribute::Local(addr));
+    message
+}
+
 /// IFLA_MTU (linux/if_link.h).
 const IFLA_MTU: u16 = 4;
 
@@ -276,14 +288,7 @@ impl Kernel for Netlink {
             .await
             .map_err(|e| os_error(format!("setting MTU {mtu} on {ifname}"), e))?;
         for &(addr, len) in addresses {
-            let mut message = AddressMessage::default();
-            message.header.family = family(addr);
-            message.header.prefix_len = len;
-            message.header.index = index;
-            // The address and, as `ip addr add` sets it, the local address; no broadcast
-            // address (an IPv4 /32 with one would get a broadcast route for our own address).
-            message.attributes.push(AddressAttribute::Address(addr));
-            message.attributes.push(AddressAttribute::Local(addr));
+            let mut message = address_message(index, addr, len);
             if addr.is_ipv6() {
                 // A point-to-point TUN has no one to detect duplicates with; don't wait for it.
                 message
@@ -421,12 +426,7 @@ impl Kernel for Netlink {
             Err(e) => return Err(e),
         };
         for &(addr, len) in addresses {
-            let mut message = AddressMessage::default();
-            message.header.family = family(addr);
-            message.header.prefix_len = len;
-            message.header.index = index;
-            message.attributes.push(AddressAttribute::Address(addr));
-            message.attributes.push(AddressAttribute::Local(addr));
+            let message = address_message(index, addr, len);
             match self
                 .socket
                 .request(RTM_DELADDR, 0, &body_of(&message))
