@@ -205,7 +205,12 @@ export CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_RUSTFLAGS="${sysroot_flags:+$s
 # Linker and test runner for the target, and Debian's compiler for every cargo call below. The
 # C parts (ring's assembly and C via the cc crate) pick arm-linux-gnueabihf-gcc on their own.
 export CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_LINKER=arm-linux-gnueabihf-gcc
-export CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_RUNNER="qemu-arm -L /usr/arm-linux-gnueabihf"
+# The binaries link against the cross libc in /usr/arm-linux-gnueabihf, so they must run with its
+# ld.so and its libc.so.6 together. When apt-get installed the armhf std for real, libc6:armhf
+# came with it into /lib/arm-linux-gnueabihf, a different build of glibc 2.36 that the cross
+# ld.so would otherwise find first: the two mixed crash at the first thread (SIGSEGV in TLS
+# set-up). LD_LIBRARY_PATH for the guest only (-E) keeps the pair matched either way.
+export CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_RUNNER="qemu-arm -L /usr/arm-linux-gnueabihf -E LD_LIBRARY_PATH=/usr/arm-linux-gnueabihf/lib"
 deb_cargo() {
     RUSTC="$DEB_RUSTC" RUSTDOC=/usr/bin/rustdoc CARGO_TARGET_DIR="$ARMV7_TARGET_DIR" \
         "$DEB_CARGO" "$@"
