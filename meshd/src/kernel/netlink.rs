@@ -76,6 +76,17 @@ fn address_message(index: u32, addr: IpAddr, len: u8) -> AddressMessage {
     message
 }
 
+/// The key attributes of a route of ours: `prefix` on link `index`.
+fn push_destination(message: &mut RouteMessage, index: u32, prefix: babel::Prefix) {
+    message
+        .attributes
+        .push(RouteAttribute::Destination(match prefix.addr() {
+            IpAddr::V4(a) => RouteAddress::Inet(a),
+            IpAddr::V6(a) => RouteAddress::Inet6(a),
+        }));
+    message.attributes.push(RouteAttribute::Oif(index));
+}
+
 /// IFLA_MTU (linux/if_link.h).
 const IFLA_MTU: u16 = 4;
 
@@ -219,13 +230,7 @@ impl Netlink {
             IpAddr::V4(_) => RouteScope::Link,
             IpAddr::V6(_) => RouteScope::Universe,
         };
-        message
-            .attributes
-            .push(RouteAttribute::Destination(match prefix.addr() {
-                IpAddr::V4(a) => RouteAddress::Inet(a),
-                IpAddr::V6(a) => RouteAddress::Inet6(a),
-            }));
-        message.attributes.push(RouteAttribute::Oif(index));
+        push_destination(&mut message, index, prefix);
         if prefix.len() == 0 {
             message
                 .attributes
@@ -363,13 +368,7 @@ impl Kernel for Netlink {
         message.header.kind = RouteType::Unicast;
         message.header.destination_prefix_length = prefix.len();
         message.header.address_family = family(prefix.addr());
-        message
-            .attributes
-            .push(RouteAttribute::Destination(match prefix.addr() {
-                IpAddr::V4(a) => RouteAddress::Inet(a),
-                IpAddr::V6(a) => RouteAddress::Inet6(a),
-            }));
-        message.attributes.push(RouteAttribute::Oif(index));
+        push_destination(&mut message, index, prefix);
         match self
             .socket
             .request(RTM_DELROUTE, 0, &body_of(&message))
