@@ -9,6 +9,7 @@
 pub mod wire;
 
 mod config;
+mod filter;
 mod hash;
 mod interface;
 mod neighbour;
@@ -19,6 +20,7 @@ mod route;
 mod source;
 
 pub use config::{Config, CostModel, LinkConfig, RttConfig};
+pub use filter::{is_within, martian, ImportFilter, Refusal};
 pub use node::{
     Destination, Event, LinkId, NeighbourInfo, Node, RouteChange, RouteInfo, RouteStatus,
     SourceInfo, Stats, Transmit,

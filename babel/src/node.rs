@@ -7,6 +7,7 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
 use crate::config::{Config, LinkConfig};
+use crate::filter::{ImportFilter, Refusal};
 use crate::hash::FastMap;
 use crate::interface::{Link, Unacked};
 use crate::neighbour::{Neighbour, NeighbourId, Probe, PROBE_ATTEMPTS, PROBE_TIMEOUT};
@@ -95,6 +96,14 @@ pub enum Event {
         address: Ipv6Addr,
         reason: String,
     },
+    /// The import filter refuses a route that was not refused before (`filter.rs`).
+    RouteRefused {
+        link: LinkId,
+        address: Ipv6Addr,
+        prefix: Prefix,
+        router_id: RouterId,
+        refusal: Refusal,
+    },
 }
 
 /// A neighbour as seen by introspection.
@@ -112,6 +121,8 @@ pub struct NeighbourInfo {
     pub rtt: Option<Duration>,
     /// The link cost used for routes through this neighbour (`INFINITY` when unusable).
     pub cost: u16,
+    /// How many of its routes the import filter refuses now.
+    pub refused_routes: u32,
 }
 
 /// Why a route is or is not the selected one for its prefix.
@@ -127,6 +138,8 @@ pub enum RouteStatus {
     Unreachable,
     /// Our own prefix: announced, not installed.
     Local,
+    /// Refused by the import filter: kept for feasibility and retractions, never used.
+    Refused(Refusal),
 }
 
 /// A route as seen by introspection.
@@ -176,6 +189,8 @@ pub struct Stats {
     pub seqno_requests_forwarded: u64,
     /// Times our own seqno moved because a neighbour asked or echoed a newer one.
     pub seqno_increases: u64,
+    /// Routes the import filter came to refuse (each time one that was usable, or new, is).
+    pub routes_refused: u64,
 }
 
 impl Stats {
@@ -194,6 +209,7 @@ impl Stats {
         self.seqno_requests_sent += other.seqno_requests_sent;
         self.seqno_requests_forwarded += other.seqno_requests_forwarded;
         self.seqno_increases += other.seqno_increases;
+        self.routes_refused += other.routes_refused;
     }
 }
 
@@ -233,6 +249,8 @@ fn from_centis(centis: u16) -> Duration {
     Duration::from_millis(u64::from(centis) * 10)
 }
 
+mod import;
+
 /// One Babel node.
 #[derive(Debug)]
 pub struct Node {
@@ -261,6 +279,7 @@ pub struct Node {
     route_changes: VecDeque<RouteChange>,
     events: VecDeque<Event>,
     stats: Stats,
+    import_filter: ImportFilter,
 }
 
 impl Node {
@@ -295,6 +314,7 @@ impl Node {
             route_changes: VecDeque::new(),
             events: VecDeque::new(),
             stats: Stats::default(),
+            import_filter: ImportFilter::default(),
         }
     }
 
@@ -324,6 +344,7 @@ impl Node {
     }
 
     pub fn neighbours(&self) -> Vec<NeighbourInfo> {
+        let refused = self.refused_per_neighbour();
         self.neighbours
             .iter()
             .flatten()
@@ -338,6 +359,12 @@ impl Node {
                     txcost: n.txcost,
                     rtt: n.rtt,
                     cost: n.cost(&link.config),
+                    refused_routes: self
+                        .neighbour_index
+                        .get(&(n.link, n.address))
+                        .and_then(|id| refused.get(id))
+                        .copied()
+                        .unwrap_or(0),
                 })
             })
             .collect()
@@ -403,7 +430,9 @@ impl Node {
         let neighbour = self.neighbour(route.neighbour);
         let cost = self.neighbour_cost(route.neighbour);
         let metric = total_metric(route.advertised_metric, cost);
-        let status = if entry.selected == Some(route.neighbour) {
+        let status = if let Some(refusal) = route.refused {
+            RouteStatus::Refused(refusal)
+        } else if entry.selected == Some(route.neighbour) {
             RouteStatus::Selected
         } else if metric == INFINITY {
             RouteStatus::Unreachable
@@ -915,6 +944,8 @@ impl Node {
             }
         }
         let feasible = self.sources.is_feasible(prefix, router_id, seqno, metric);
+        let refused = self.import_filter.judge(prefix, router_id);
+        let mut newly_refused = refused.is_some();
         let entry = self.routes.entry(prefix).or_default();
         let is_selected = entry.selected == Some(id);
         match entry.route_mut(id) {
@@ -932,6 +963,7 @@ impl Node {
                     advertised_metric: metric,
                     next_hop,
                     expires,
+                    refused,
                 });
             }
             Some(route) => {
@@ -956,13 +988,18 @@ impl Node {
                 route.advertised_metric = metric;
                 route.next_hop = next_hop;
                 route.expires = expires;
+                newly_refused &= route.refused.is_none();
+                route.refused = refused;
             }
+        }
+        if let (true, Some(refusal)) = (newly_refused, refused) {
+            self.note_refused(id, prefix, router_id, refusal);
         }
         if feasible && metric != INFINITY {
             self.requests.satisfy(prefix, router_id, seqno);
         }
         self.reselect(now, prefix);
-        if !feasible && metric != INFINITY {
+        if !feasible && metric != INFINITY && refused.is_none() {
             // A route we cannot use yet. If it would be clearly better than what we have (or we
             // have nothing), ask its source for a new seqno (§3.8.2.2).
             let candidate = total_metric(metric, self.neighbour_cost(id));
@@ -1040,7 +1077,11 @@ impl Node {
             None => match entry
                 .routes
                 .iter()
-                .filter(|r| r.neighbour != requester && r.advertised_metric != INFINITY)
+                .filter(|r| {
+                    r.neighbour != requester
+                        && r.advertised_metric != INFINITY
+                        && r.refused.is_none()
+                })
                 .map(|r| {
                     let cost = self.neighbour_cost(r.neighbour);
                     (total_metric(r.advertised_metric, cost), r.neighbour)
@@ -1235,7 +1276,7 @@ impl Node {
                 route.advertised_metric,
                 self.neighbour_cost(route.neighbour),
             );
-            if metric == INFINITY || route.expires <= now {
+            if metric == INFINITY || route.expires <= now || route.refused.is_some() {
                 continue;
             }
             let feasible = entry.selected == Some(route.neighbour)
@@ -1281,7 +1322,9 @@ impl Node {
         }
         let had_routes_unfeasible = chosen.is_none()
             && entry.routes.iter().any(|r| {
-                r.advertised_metric != INFINITY && self.neighbour_cost(r.neighbour) != INFINITY
+                r.advertised_metric != INFINITY
+                    && r.refused.is_none()
+                    && self.neighbour_cost(r.neighbour) != INFINITY
             });
 
         // The forwarding table.
@@ -1385,6 +1428,7 @@ impl Node {
             let best = self.routes.get(&prefix).and_then(|e| {
                 e.routes
                     .iter()
+                    .filter(|r| r.refused.is_none())
                     .map(|r| {
                         let metric =
                             total_metric(r.advertised_metric, self.neighbour_cost(r.neighbour));

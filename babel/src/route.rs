@@ -6,6 +6,7 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use crate::filter::Refusal;
 use crate::neighbour::NeighbourId;
 use crate::node::LinkId;
 use crate::wire::{RouterId, INFINITY};
@@ -23,6 +24,8 @@ pub(crate) struct Route {
     pub(crate) next_hop: IpAddr,
     /// After this the route is treated as retracted.
     pub(crate) expires: Instant,
+    /// Why the import filter refuses it: kept, never selected (`filter.rs`).
+    pub(crate) refused: Option<Refusal>,
 }
 
 /// What we last announced for a prefix, to decide whether a change deserves a triggered update.
