@@ -216,6 +216,9 @@ pub struct Neighbour {
     pub last_handshake_s: Option<u64>,
     pub rx_bytes: u64,
     pub tx_bytes: u64,
+    /// How many of its routes the import policy refuses now (docs/import-policy.md).
+    #[serde(default)]
+    pub refused_routes: u32,
 }
 
 /// One route (`routes`).
@@ -236,8 +239,12 @@ pub struct Route {
     pub feasible: bool,
     pub installed: bool,
     /// Why: `local`, `selected`, `worse` (another route is better), `unfeasible` (could loop),
-    /// `unreachable` (retracted, or the link is down).
+    /// `unreachable` (retracted, or the link is down), `refused` (by the import policy).
     pub reason: String,
+    /// For a `refused` route, why: "overlaps lan0 192.0.2.0/24", "martian", "not in import
+    /// policy", ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<String>,
 }
 
 /// One source table entry (`sources`).
@@ -375,6 +382,16 @@ pub enum EventKind {
         public_key: String,
         reason: String,
         place: String,
+    },
+    /// The import policy refuses a route it did not refuse before (a new one, or one that a
+    /// changed policy or a renumbered network now refuses); refreshes of it are not repeated.
+    RouteRefused {
+        prefix: String,
+        router_id: String,
+        link: u32,
+        /// The public key of the neighbour that announced it.
+        peer: Option<String>,
+        reason: String,
     },
 }
 

@@ -31,10 +31,10 @@ JSON output (--json):
                  \"uptime_s\", \"peers\", \"neighbours\", \"routes\", \"seqno\"}
   neighbours    [{\"peer\", \"link\", \"endpoint\", \"address\", \"rxcost\", \"txcost\",
                   \"rtt_ms\", \"cost\", \"hello_history\", \"last_handshake_s\",
-                  \"rx_bytes\", \"tx_bytes\"}, ...]
+                  \"rx_bytes\", \"tx_bytes\", \"refused_routes\"}, ...]
   routes        [{\"prefix\", \"next_hop\", \"peer\", \"link\", \"metric\",
                   \"advertised_metric\", \"seqno\", \"router_id\", \"selected\",
-                  \"feasible\", \"installed\", \"reason\"}, ...]
+                  \"feasible\", \"installed\", \"reason\", \"refusal\"}, ...]
                 the same routes, in the same order, as the table: without PREFIX
                 and --all only the selected and local ones
   sources       [{\"prefix\", \"router_id\", \"seqno\", \"metric\"}, ...]
@@ -55,10 +55,10 @@ JSON output (--json):
   monitor       one compact object per line, flushed as it comes:
                 {\"time_s\", \"event\", ...}, event being neighbour_up,
                 neighbour_down, neighbour_cost, route_added, route_changed,
-                route_withdrawn, peer_up, peer_down, peer_roamed,
-                peer_discovered or peer_refused, with that event's fields (link,
-                address, cost, prefix, metric, public_key, endpoint, interface,
-                reason, place)
+                route_withdrawn, route_refused, peer_up, peer_down,
+                peer_roamed, peer_discovered or peer_refused, with that event's
+                fields (link, address, cost, prefix, metric, router_id, peer,
+                public_key, endpoint, interface, reason, place)
 
   Errors are never JSON: they go to stderr as one line, with exit status 1.
   `routes` and `status` also warn on stderr about prefixes announced by more

@@ -510,6 +510,10 @@ pub fn why_lost(r: &Route) -> Option<String> {
             "unfeasible: it could create a loop (fails the feasibility condition)".to_string()
         }
         "unreachable" => "unreachable: retracted, or its link is down".to_string(),
+        "refused" => format!(
+            "refused: {}",
+            r.refusal.as_deref().unwrap_or("by the import policy")
+        ),
         other => other.to_string(),
     };
     Some(format!("└ lost: {why}"))
@@ -554,7 +558,8 @@ pub fn routes(list: &[Route], explain: bool, style: Style) -> Vec<String> {
             Cell::new(&*r.router_id),
             Cell::new(flags).paint(paint),
         ]);
-        if explain {
+        // A refused route always says why: `--all` is where an operator looks for it.
+        if explain || r.reason == "refused" {
             if let Some(why) = why_lost(r) {
                 table.note(Cell::new(why).paint(Paint::Dim));
             }
@@ -867,6 +872,16 @@ pub fn event(received: SystemTime, time_s: f64, what: &EventKind, style: Style) 
             format!("peer refused    {public_key} on {place}: {reason}"),
             Paint::Red,
         ),
+        EventKind::RouteRefused {
+            prefix,
+            router_id,
+            link,
+            reason,
+            ..
+        } => (
+            format!("route refused   {prefix} from {router_id} link {link}: {reason}"),
+            Paint::Red,
+        ),
     };
     format!(
         "{}  {}  {}",
@@ -999,6 +1014,7 @@ mod tests {
             last_handshake_s: Some(86399),
             rx_bytes: u64::MAX,
             tx_bytes: 1023,
+            refused_routes: 0,
         }
     }
 
@@ -1034,7 +1050,23 @@ mod tests {
             feasible: reason != "unfeasible",
             installed: reason == "selected",
             reason: reason.into(),
+            refusal: (reason == "refused").then(|| "overlaps lan0 192.0.2.0/24".into()),
         }
+    }
+
+    #[test]
+    fn a_refused_route_says_why_even_unexplained() {
+        let list = vec![
+            route("192.0.2.0/25", 192, "refused"),
+            route("192.0.3.0/24", 192, "worse"),
+        ];
+        let lines = routes(&list, false, PLAIN);
+        assert_eq!(lines.len(), 1 + 2 + 1, "{lines:#?}");
+        assert!(
+            lines[2].contains("lost: refused: overlaps lan0 192.0.2.0/24"),
+            "{lines:#?}"
+        );
+        assert!(lines.iter().all(|l| width(l) <= WIDTH), "{lines:#?}");
     }
 
     #[test]

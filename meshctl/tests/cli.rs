@@ -110,6 +110,7 @@ fn neighbours() -> Vec<Neighbour> {
             last_handshake_s: Some(12),
             rx_bytes: 1536,
             tx_bytes: 20 * 1024 * 1024,
+            refused_routes: 0,
         },
         Neighbour {
             peer: None,
@@ -124,6 +125,7 @@ fn neighbours() -> Vec<Neighbour> {
             last_handshake_s: None,
             rx_bytes: 0,
             tx_bytes: 0,
+            refused_routes: 0,
         },
     ]
 }
@@ -142,6 +144,7 @@ fn route(prefix: &str, metric: u16, reason: &str, peer: Option<&str>) -> Route {
         feasible: reason != "unfeasible",
         installed: reason == "selected",
         reason: reason.into(),
+        refusal: None,
     }
 }
 

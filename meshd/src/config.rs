@@ -43,6 +43,19 @@ pub struct Config {
     pub discovery: DiscoveryConfig,
     pub membership: MembershipConfig,
     pub gateway: GatewayConfig,
+    pub import: ImportConfig,
+}
+
+/// `[import]`: which routes the mesh may give this router (docs/import-policy.md). What is
+/// always refused (martians, the router's own networks) is not configured here.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ImportConfig {
+    /// The community's IPv4 range: routes inside it are imported.
+    pub ipv4_range: Option<babel::Prefix>,
+    /// Further prefixes the mesh may announce to this router (with everything inside them).
+    pub allow: Vec<babel::Prefix>,
+    /// Prefixes never imported, with everything inside them, whatever `allow` says.
+    pub refuse: Vec<babel::Prefix>,
 }
 
 /// `[node]`: this router.
@@ -366,6 +379,56 @@ struct RawConfig {
     membership: RawMembership,
     #[serde(default)]
     gateway: RawGateway,
+    #[serde(default)]
+    import: RawImport,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawImport {
+    ipv4_range: Option<Spanned<String>>,
+    #[serde(default)]
+    allow: Vec<Spanned<String>>,
+    #[serde(default)]
+    refuse: Vec<Spanned<String>>,
+}
+
+impl RawImport {
+    fn check(self, source: &Source<'_>) -> Result<ImportConfig, ConfigError> {
+        let ipv4_range = match self.ipv4_range {
+            None => None,
+            Some(v) => {
+                let span = v.span();
+                let text = v.into_inner();
+                let prefix = parse_prefix(&text)
+                    .map_err(|why| source.error(span.clone(), format!("ipv4_range: {why}")))?;
+                if !prefix.addr().is_ipv4() {
+                    return Err(
+                        source.error(span, format!("ipv4_range: `{text}` is not an IPv4 prefix"))
+                    );
+                }
+                Some(prefix)
+            }
+        };
+        let list = |values: Vec<Spanned<String>>, key: &str| {
+            let mut out: Vec<babel::Prefix> = Vec::with_capacity(values.len());
+            for v in values {
+                let span = v.span();
+                let prefix = parse_prefix(v.get_ref())
+                    .map_err(|why| source.error(span.clone(), format!("{key}: {why}")))?;
+                if out.contains(&prefix) {
+                    return Err(source.error(span, format!("{key}: {prefix} is listed twice")));
+                }
+                out.push(prefix);
+            }
+            Ok::<_, ConfigError>(out)
+        };
+        Ok(ImportConfig {
+            ipv4_range,
+            allow: list(self.allow, "allow")?,
+            refuse: list(self.refuse, "refuse")?,
+        })
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -509,7 +572,9 @@ impl RawConfig {
             });
         }
         let gateway = self.gateway.check(source, &node)?;
+        let import = self.import.check(source)?;
         Ok(Config {
+            import,
             node,
             babel,
             peers,
@@ -1527,6 +1592,11 @@ public_key = "{KEY_B}"
                 share: Some("wan".to_string()),
                 use_gateway: GatewayUse::Auto,
             },
+            import: ImportConfig {
+                ipv4_range: Some(prefix("198.51.100.0/24")),
+                allow: vec![prefix("2001:db8:100::/40")],
+                refuse: vec![prefix("2001:db8:100:66::/64")],
+            },
         };
         assert_eq!(config, expected);
     }
@@ -1565,15 +1635,19 @@ public_key = "{KEY_B}"
             "community_id",
             "share",
             "use",
+            "ipv4_range",
+            "refuse",
         ];
         for key in keys {
             let set = text
                 .lines()
                 .filter(|l| l.starts_with(&format!("{key} = ")))
                 .count();
+            // [membership] and [import] both have an allow list.
+            let expected = if key == "allow" { 2 } else { 1 };
             assert_eq!(
-                set, 1,
-                "{key} should appear once as a setting in the example"
+                set, expected,
+                "{key} should appear {expected} times as a setting in the example"
             );
         }
         let settings = text
@@ -1582,7 +1656,7 @@ public_key = "{KEY_B}"
             .count();
         assert_eq!(
             settings,
-            keys.len(),
+            keys.len() + 1, // allow, twice
             "a setting in the example is not in this list"
         );
     }
@@ -1718,5 +1792,37 @@ public_key = "{KEY_B}"
         }
         let err = Config::from_toml_str("[gateway]\nexit = true\n", "t.toml").unwrap_err();
         assert!(err.to_string().contains("exit"), "{err}");
+    }
+
+    #[test]
+    fn import_section_is_checked() {
+        let config = Config::from_toml_str(
+            "[import]\nallow = [\"::/0\", \"192.0.2.0/24\"]\nrefuse = [\"192.0.2.128/25\"]\n",
+            "t.toml",
+        )
+        .unwrap();
+        assert_eq!(
+            config.import.allow,
+            [prefix("::/0"), prefix("192.0.2.0/24")]
+        );
+        assert_eq!(config.import.refuse, [prefix("192.0.2.128/25")]);
+        assert_eq!(config.import.ipv4_range, None);
+        for (text, message) in [
+            (
+                "[import]\nipv4_range = \"2001:db8::/32\"\n",
+                "t.toml:2:14: ipv4_range: `2001:db8::/32` is not an IPv4 prefix",
+            ),
+            (
+                "[import]\nallow = [\"192.0.2.1/24\"]\n",
+                "t.toml:2:10: allow: `192.0.2.1/24` has host bits set; the network is 192.0.2.0/24",
+            ),
+            (
+                "[import]\nrefuse = [\"fd00::/8\", \"fd00::/8\"]\n",
+                "t.toml:2:23: refuse: fd00::/8 is listed twice",
+            ),
+        ] {
+            let err = Config::from_toml_str(text, "t.toml").unwrap_err();
+            assert_eq!(err.to_string(), message);
+        }
     }
 }

@@ -40,7 +40,9 @@ use crate::tun::Tun;
 use crate::tunnel::{PeerSpec, TunnelEvent, Tunnels};
 use crate::uci::ConfigFile;
 
+mod importing;
 mod joining;
+use importing::Importing;
 use joining::Joining;
 
 /// The forwarding table's "link" for prefixes this node originates: deliver to `mesh0`.
@@ -243,6 +245,8 @@ struct Daemon {
     runtime_peers: std::collections::BTreeSet<PublicKey>,
     /// Discovery and membership (`daemon/joining.rs`).
     joining: Joining,
+    /// The router's own networks and the import filter they make (`daemon/importing.rs`).
+    importing: Importing,
     /// Mesh gateways: the known ones, the policy, the flows pinned to each.
     gateways: Selector,
     /// Where packets to a gateway are wrapped.
@@ -347,6 +351,7 @@ async fn run(config: Config, config_path: Option<ConfigFile>) -> Result<(), Stri
     let (control, calls) = ControlServer::start(&config.node.control_socket)?;
     let mut daemon = Daemon {
         joining,
+        importing: Importing::start(now),
         control,
         started: now,
         runtime_peers: std::collections::BTreeSet::new(),
@@ -372,6 +377,8 @@ async fn run(config: Config, config_path: Option<ConfigFile>) -> Result<(), Stri
         datagram: vec![0; BUFFER],
         babel_packet: Vec::with_capacity(BUFFER),
     };
+    // The filter is in place before the first neighbour can announce anything.
+    daemon.reread_local_networks(now).await;
     let peers = daemon.config.peers.clone();
     for peer in peers {
         daemon.add_peer(now, peer);
@@ -477,6 +484,7 @@ impl Daemon {
                 .poll_timeout()
                 .map_or(next_tunnel_tick, |t| t.min(next_tunnel_tick))
                 .min(self.joining.poll_timeout().unwrap_or(next_tunnel_tick))
+                .min(self.importing.reread_at)
                 .max(now);
             tokio::select! {
                 _ = terminate.recv() => { info!("SIGTERM: stopping"); return Ok(()); }
@@ -538,6 +546,9 @@ impl Daemon {
                 () = joining::netlink_news(&self.joining.watch) => {
                     self.interfaces_changed(Instant::now());
                 }
+                () = importing::netlink_news(&self.importing.watch) => {
+                    self.local_networks_changed(Instant::now());
+                }
                 _ = tokio::time::sleep_until(wake.into()) => {}
             }
             let now = Instant::now();
@@ -553,6 +564,7 @@ impl Daemon {
                 self.resolve_down_peers(&resolved_tx);
             }
             self.discovery_tick(now);
+            self.reread_local_networks(now).await;
             self.publish_refusals();
             if self.node.poll_timeout().is_some_and(|t| t <= now) {
                 self.node.handle_timeout(now);
@@ -865,6 +877,16 @@ impl Daemon {
                     cost,
                 },
                 babel::Event::BadPacket { .. } => continue,
+                babel::Event::RouteRefused {
+                    link,
+                    prefix,
+                    router_id,
+                    refusal,
+                    ..
+                } => {
+                    self.route_refused(link, prefix, router_id, refusal);
+                    continue;
+                }
             };
             self.publish(what);
         }
@@ -1111,6 +1133,7 @@ impl Daemon {
                     last_handshake_s: peer.and_then(|p| p.last_handshake).map(|d| d.as_secs()),
                     rx_bytes: peer.map_or(0, |p| p.rx_bytes as u64),
                     tx_bytes: peer.map_or(0, |p| p.tx_bytes as u64),
+                    refused_routes: n.refused_routes,
                 }
             })
             .collect()
@@ -1128,6 +1151,13 @@ impl Daemon {
                     babel::RouteStatus::Worse => ("worse", false),
                     babel::RouteStatus::Unfeasible => ("unfeasible", false),
                     babel::RouteStatus::Unreachable => ("unreachable", false),
+                    babel::RouteStatus::Refused(_) => ("refused", false),
+                };
+                let refusal = match r.status {
+                    babel::RouteStatus::Refused(refusal) => {
+                        Some(crate::import::describe(refusal, &self.importing.networks))
+                    }
+                    _ => None,
                 };
                 let link = r.neighbour.map(|(link, _)| link);
                 control::Route {
@@ -1144,6 +1174,7 @@ impl Daemon {
                     installed: r.status == babel::RouteStatus::Selected
                         && self.installed.contains_key(&r.prefix),
                     reason: reason.to_string(),
+                    refusal,
                 }
             })
             .collect()
@@ -1288,6 +1319,11 @@ impl Daemon {
         }
         if config.gateway != self.config.gateway {
             warn!("reload: [gateway] changes take effect at the next restart");
+        }
+        if config.import != self.config.import {
+            self.config.import = config.import;
+            self.apply_import_filter(now);
+            info!("reload: new [import] policy applied");
         }
         self.config.peers = config.peers;
         info!("reloaded {}", path.display());

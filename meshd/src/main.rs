@@ -11,6 +11,7 @@ mod discovery;
 mod forward;
 mod gateway;
 mod identity;
+mod import;
 mod inner;
 mod kernel;
 mod keys;

@@ -23,7 +23,8 @@
 //!   (= `use`).
 //! - `config discovery` (at most one) is `[discovery]`, with `list interface` for the TOML array
 //!   `interfaces`; `config membership` (at most one) is `[membership]`, with `list allow` and
-//!   `list deny`;
+//!   `list deny`; `config import` (at most one) is `[import]`, with `list allow` and
+//!   `list refuse`;
 //! - each `config peer` section is a `[[peer]]`; `option enabled '0'` leaves the peer out (it is
 //!   still checked, on its own).
 //!
@@ -417,6 +418,13 @@ const MEMBERSHIP_OPTIONS: &[Known] = &[
     known("community_id", "membership", "community_id", Kind::Text),
 ];
 
+/// `config import`: `[import]`.
+const IMPORT_OPTIONS: &[Known] = &[
+    known("ipv4_range", "import", "ipv4_range", Kind::Text),
+    known("allow", "import", "allow", Kind::TextList),
+    known("refuse", "import", "refuse", Kind::TextList),
+];
+
 /// Options every section type has besides its own.
 const SWITCHES_MAIN: &[&str] = &["enabled", "gateway", "uplink"];
 const SWITCHES_PEER: &[&str] = &["enabled"];
@@ -743,7 +751,7 @@ fn map(sections: &[Section], origin: &str) -> Result<UciConfig, UciError> {
     let mut singles: Vec<(&str, &Section)> = Vec::new();
     for section in sections {
         match section.kind.as_str() {
-            kind @ ("discovery" | "membership") => {
+            kind @ ("discovery" | "membership" | "import") => {
                 if let Some((_, first)) = singles.iter().find(|(k, _)| *k == kind) {
                     return Err(mapper.error(
                         section,
@@ -778,7 +786,7 @@ fn map(sections: &[Section], origin: &str) -> Result<UciConfig, UciError> {
                     None,
                     format!(
                         "unknown section type `{other}` (meshd reads `meshd`, `peer`, \
-                         `discovery` and `membership`)"
+                         `discovery`, `membership` and `import`)"
                     ),
                 ));
             }
@@ -844,10 +852,10 @@ fn map(sections: &[Section], origin: &str) -> Result<UciConfig, UciError> {
             toml_key: None,
         };
         doc.line(&format!("[{kind}]"), Some(header));
-        let options = if *kind == "discovery" {
-            DISCOVERY_OPTIONS
-        } else {
-            MEMBERSHIP_OPTIONS
+        let options = match *kind {
+            "discovery" => DISCOVERY_OPTIONS,
+            "import" => IMPORT_OPTIONS,
+            _ => MEMBERSHIP_OPTIONS,
         };
         mapper.emit(&mut doc, section, kind, options, &[])?;
     }
@@ -1265,6 +1273,7 @@ mod tests {
             .chain(PEER_OPTIONS)
             .chain(DISCOVERY_OPTIONS)
             .chain(MEMBERSHIP_OPTIONS)
+            .chain(IMPORT_OPTIONS)
             .map(|k| k.uci)
             .chain(["enabled", "gateway", "uplink"])
             .collect();
@@ -1288,6 +1297,15 @@ mod tests {
              \tlist deny '{KEY_B}'\n\toption community_id 'harbour'\n"
         );
         let config = parse_ok(&text).config;
+        let import = parse_ok(
+            "config import\n\toption ipv4_range '198.51.100.0/24'\n\tlist allow '2001:db8::/32'\n\
+             \tlist refuse '2001:db8:66::/48'\n",
+        )
+        .config
+        .import;
+        assert_eq!(import.ipv4_range, Some("198.51.100.0/24".parse().unwrap()));
+        assert_eq!(import.allow, ["2001:db8::/32".parse().unwrap()]);
+        assert_eq!(import.refuse, ["2001:db8:66::/48".parse().unwrap()]);
         assert_eq!(config.discovery.interfaces, vec!["wlan0-mesh", "lan*"]);
         assert_eq!(config.discovery.interval, Duration::from_millis(2500));
         assert_eq!(config.discovery.max_peers, 8);

@@ -19,6 +19,7 @@
 
 mod memory;
 mod netlink;
+pub mod networks;
 pub mod socket;
 
 use std::fmt;
@@ -30,6 +31,8 @@ use std::net::IpAddr;
 pub use memory::{MemoryKernel, MemoryLink, MemoryRoute};
 #[allow(unused_imports)]
 pub use netlink::Netlink;
+#[allow(unused_imports)]
+pub use networks::LocalNetwork;
 
 /// meshd's own rtnetlink route protocol number. It is unassigned in iproute2's
 /// `/etc/iproute2/rt_protos` (which names 0-18, 42 babel, 99 openr, 186-192), so meshd's routes are

@@ -10,7 +10,9 @@
 use std::io;
 use std::net::IpAddr;
 
-use netlink_packet_route::address::{AddressAttribute, AddressFlag, AddressMessage};
+use netlink_packet_route::address::{
+    AddressAttribute, AddressFlag, AddressMessage, AddressMessageBuffer,
+};
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteMessageBuffer, RouteMetric,
     RouteProtocol, RouteScope, RouteType,
@@ -18,9 +20,10 @@ use netlink_packet_route::route::{
 use netlink_packet_route::AddressFamily;
 use netlink_packet_utils::{Emitable, Parseable};
 
+use super::networks::{InterfaceAddress, KernelRoute, LocalNetwork, RouteKind};
 use super::socket::{
     push_attribute, RouteSocket, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, RTM_DELADDR,
-    RTM_DELROUTE, RTM_GETROUTE, RTM_NEWADDR, RTM_NEWROUTE, RTM_SETLINK,
+    RTM_DELROUTE, RTM_GETADDR, RTM_GETROUTE, RTM_NEWADDR, RTM_NEWROUTE, RTM_SETLINK,
 };
 use super::{address_what, route_what, Kernel, KernelError, ROUTE_PROTOCOL};
 
@@ -209,6 +212,119 @@ impl Netlink {
                     })
             })
             .collect()
+    }
+
+    /// Every address of every interface, both families.
+    async fn addresses(&mut self) -> io::Result<Vec<AddressMessage>> {
+        let request = AddressMessage::default();
+        let bodies = self.socket.dump(RTM_GETADDR, &body_of(&request)).await?;
+        bodies
+            .iter()
+            .map(|body| {
+                AddressMessageBuffer::new_checked(body)
+                    .and_then(|buffer| AddressMessage::parse(&buffer))
+                    .map_err(|e| {
+                        io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!("unreadable address from the kernel: {e}"),
+                        )
+                    })
+            })
+            .collect()
+    }
+
+    /// The networks this router has itself ([`super::networks::local_networks`]), from an
+    /// address dump and a route dump of both families.
+    pub async fn local_networks(
+        &mut self,
+        mesh_interface: &str,
+    ) -> Result<Vec<LocalNetwork>, KernelError> {
+        let what = |e: io::Error| os_error("reading the router's own networks".to_owned(), e);
+        let names: Vec<(u32, String)> = nix::net::if_::if_nameindex()
+            .map(|list| {
+                list.iter()
+                    .map(|i| (i.index(), i.name().to_string_lossy().into_owned()))
+                    .collect()
+            })
+            .map_err(|e| what(e.into()))?;
+        let name = |index: u32| {
+            names
+                .iter()
+                .find(|(i, _)| *i == index)
+                .map_or_else(|| format!("if{index}"), |(_, n)| n.clone())
+        };
+        let addresses: Vec<InterfaceAddress> = self
+            .addresses()
+            .await
+            .map_err(what)?
+            .iter()
+            .filter_map(|m| {
+                let find = |local: bool| {
+                    m.attributes.iter().find_map(|a| match a {
+                        AddressAttribute::Local(a) if local => Some(*a),
+                        AddressAttribute::Address(a) if !local => Some(*a),
+                        _ => None,
+                    })
+                };
+                let (local, address) = (find(true), find(false));
+                let own = local.or(address)?;
+                Some(InterfaceAddress {
+                    interface: name(m.header.index),
+                    local: own,
+                    peer: address.filter(|a| *a != own),
+                    prefix_len: m.header.prefix_len,
+                })
+            })
+            .collect();
+        let mut routes: Vec<KernelRoute> = Vec::new();
+        for family in [AddressFamily::Inet, AddressFamily::Inet6] {
+            for r in self.routes(family).await.map_err(what)? {
+                let len = r.header.destination_prefix_length;
+                let unspecified = match family {
+                    AddressFamily::Inet => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+                    _ => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+                };
+                let Some(destination) =
+                    babel::Prefix::new(destination(&r).unwrap_or(unspecified), len)
+                else {
+                    continue;
+                };
+                let mut interface = None;
+                let mut gateway = None;
+                for a in &r.attributes {
+                    match a {
+                        RouteAttribute::Oif(index) => interface = Some(name(*index)),
+                        RouteAttribute::Gateway(RouteAddress::Inet(g)) => {
+                            gateway = Some(IpAddr::V4(*g))
+                        }
+                        RouteAttribute::Gateway(RouteAddress::Inet6(g)) => {
+                            gateway = Some(IpAddr::V6(*g))
+                        }
+                        _ => {}
+                    }
+                }
+                let kind = match r.header.kind {
+                    RouteType::Unicast => RouteKind::Unicast,
+                    RouteType::BlackHole | RouteType::Unreachable | RouteType::Prohibit => {
+                        RouteKind::Drop
+                    }
+                    _ => RouteKind::Other,
+                };
+                routes.push(KernelRoute {
+                    destination,
+                    interface,
+                    gateway,
+                    protocol: u8::from(r.header.protocol),
+                    table: table(&r),
+                    kind,
+                });
+            }
+        }
+        Ok(super::networks::local_networks(
+            &addresses,
+            &routes,
+            mesh_interface,
+        ))
     }
 
     /// Adds `prefix dev <index> proto 109`; with `replace`, over an existing route of the same key.
