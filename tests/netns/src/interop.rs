@@ -159,6 +159,24 @@ pub struct Babeld {
 /// Starts babeld in node `node` on `tunnels`, announcing only the addresses on `lo` in
 /// fd00:b::/32 and 203.0.113.0/24.
 pub fn start_babeld(mesh: &mut Mesh, node: usize, tunnels: &[Tunnel]) -> Babeld {
+    start_babeld_redistributing(
+        mesh,
+        node,
+        tunnels,
+        "redistribute local ip fd00:b::/32 le 128 allow\n\
+         redistribute local ip 203.0.113.0/24 le 32 allow\n\
+         redistribute local deny\n",
+    )
+}
+
+/// [`start_babeld`] with `redistribute` lines of the caller's: babeld announces any route of
+/// its namespace they allow (babeld itself leaves out what it considers martian).
+pub fn start_babeld_redistributing(
+    mesh: &mut Mesh,
+    node: usize,
+    tunnels: &[Tunnel],
+    redistribute: &str,
+) -> Babeld {
     let dir = mesh.node_dir(node).to_path_buf();
     let pidfile = dir.join("babeld.pid");
     let state = dir.join("babeld.state");
@@ -173,11 +191,7 @@ pub fn start_babeld(mesh: &mut Mesh, node: usize, tunnels: &[Tunnel]) -> Babeld 
             tunnel.ifname
         ));
     }
-    text.push_str(
-        "redistribute local ip fd00:b::/32 le 128 allow\n\
-         redistribute local ip 203.0.113.0/24 le 32 allow\n\
-         redistribute local deny\n",
-    );
+    text.push_str(redistribute);
     std::fs::write(&config, text).expect("write babeld.conf");
     let (config, pid, state) = (
         config.to_string_lossy().into_owned(),

@@ -50,6 +50,13 @@ pub const NS_PREFIX: &str = "mshn-";
 pub const LISTEN_PORT: u16 = 51820;
 /// The mesh prefix written into every configuration.
 pub const MESH_PREFIX: &str = "fd6d:6573:6800::/48";
+/// The `[import]` table of [`Mesh::config_text`]: what the tests announce (the node addresses in
+/// 198.51.100.0/24, and LANs, gateways' uplinks and other routers' prefixes in the ranges of
+/// the test rules) is imported. meshd's default imports only the mesh prefix and default
+/// routes; `tests/import.rs` replaces this table to test that default and the filters.
+pub const TEST_IMPORT: &str = "\n[import]\n\
+     ipv4_range = \"198.51.100.0/24\"\n\
+     allow = [\"fd00::/8\", \"2001:db8::/32\", \"192.0.2.0/24\", \"203.0.113.0/24\"]\n";
 /// The TUN device meshd is told to create.
 pub const MESH_INTERFACE: &str = "mesh0";
 /// The routing protocol number meshd's kernel routes carry.
@@ -714,7 +721,8 @@ impl Mesh {
              \n\
              [babel]\n\
              hello_interval = 1\n\
-             update_interval = 4\n",
+             update_interval = 4\n\
+             {TEST_IMPORT}",
             toml_string(MESH_INTERFACE),
             toml_string(&node.dir.to_string_lossy()),
             toml_string(MESH_PREFIX),
