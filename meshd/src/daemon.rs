@@ -351,7 +351,7 @@ async fn run(config: Config, config_path: Option<ConfigFile>) -> Result<(), Stri
     let (control, calls) = ControlServer::start(&config.node.control_socket)?;
     let mut daemon = Daemon {
         joining,
-        importing: Importing::start(now),
+        importing: Importing::start(now, &config),
         control,
         started: now,
         runtime_peers: std::collections::BTreeSet::new(),

@@ -43,7 +43,13 @@ pub(super) struct Importing {
 }
 
 impl Importing {
-    pub fn start(now: Instant) -> Importing {
+    pub fn start(now: Instant, config: &crate::config::Config) -> Importing {
+        if config.node.ipv4_address.is_some() && config.import.ipv4_range.is_none() {
+            warn!(
+                "import: [import] ipv4_range is not set, so other nodes' IPv4 addresses are not \
+                 imported unless [import] allow covers them (docs/import-policy.md)"
+            );
+        }
         let groups =
             RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_IFADDR | RTMGRP_IPV6_ROUTE;
         let watch = match socket::open_route_socket(groups) {
