@@ -21,6 +21,9 @@ use crate::wire::{
     parse_packet, seqno_newer, Encoder, IhuTimestamps, Message, Prefix, RouterId, INFINITY,
 };
 
+// Import filtering's side of the node (`node/import.rs`): setting a filter and re-judging.
+mod import;
+
 /// A link (RFC 8966 "interface"), numbered by the caller. In meshd each WireGuard session is one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct LinkId(pub u32);
@@ -248,8 +251,6 @@ fn centis(duration: Duration) -> u16 {
 fn from_centis(centis: u16) -> Duration {
     Duration::from_millis(u64::from(centis) * 10)
 }
-
-mod import;
 
 /// One Babel node.
 #[derive(Debug)]

@@ -25,6 +25,9 @@ const RTMGRP_IPV6_ROUTE: u32 = 0x400;
 /// Events come in bursts (an interface renumbered is several addresses and routes): one dump
 /// this long after the first covers them all.
 const SETTLE: Duration = Duration::from_millis(100);
+/// At most one dump this often, however busy the kernel's tables are (another routing daemon on
+/// the router, say): each one reads every route.
+const MIN_GAP: Duration = Duration::from_millis(500);
 /// A dump at least this often, in case an event was lost (a full socket buffer drops them).
 const REREAD_INTERVAL: Duration = Duration::from_secs(30);
 /// Datagrams drained per wake-up; the rest wait (the dump reads the truth anyway).
@@ -40,6 +43,8 @@ pub(super) struct Importing {
     pub networks: Vec<LocalNetwork>,
     /// When the networks are read again.
     pub reread_at: Instant,
+    /// When they were last read.
+    pub last_read: Option<Instant>,
 }
 
 impl Importing {
@@ -63,6 +68,7 @@ impl Importing {
             watch,
             networks: Vec::new(),
             reread_at: now,
+            last_read: None,
         }
     }
 }
@@ -117,7 +123,9 @@ pub(super) async fn netlink_news(watch: &Option<AsyncFd<OwnedFd>>) {
 impl Daemon {
     /// A netlink event that matters: reread soon.
     pub(super) fn local_networks_changed(&mut self, now: Instant) {
-        self.importing.reread_at = self.importing.reread_at.min(now + SETTLE);
+        let earliest = self.importing.last_read.map_or(now, |t| t + MIN_GAP);
+        let at = (now + SETTLE).max(earliest);
+        self.importing.reread_at = self.importing.reread_at.min(at);
     }
 
     /// Reads the router's networks again if it is time, and gives the core the filter they
@@ -127,6 +135,7 @@ impl Daemon {
             return;
         }
         self.importing.reread_at = now + REREAD_INTERVAL;
+        self.importing.last_read = Some(now);
         let ifname = self.config.node.interface.clone();
         match self.kernel.local_networks(&ifname).await {
             Ok(networks) => {
