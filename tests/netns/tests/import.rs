@@ -10,7 +10,8 @@
 //! filter (169.254.7.0/24, fec0::/16), a prefix outside A's policy and one inside it. The
 //! martians babeld refuses to announce (loopback, unspecified, link-local, multicast,
 //! IPv4-mapped, 0/8, 127/8, 224/4, 240/4) come in one Babel packet sent inside the same tunnel.
-//! Then A's LAN is renumbered away from 192.0.2.0/25 and back, without a restart.
+//! Then A's LAN is renumbered away from 192.0.2.0/25 and back, and A's policy reloaded, without
+//! a restart.
 //!
 //! One mesh for all of it: babeld takes up to 15 s to make a new link usable.
 
@@ -331,4 +332,21 @@ fn a_neighbour_cannot_take_the_routers_own_networks_nor_announce_martians() {
     assert_eq!(events.len(), 1, "route_refused events: {events:#?}");
     assert_eq!(events[0]["reason"], "overlaps lan0 192.0.2.0/24");
     assert_eq!(events[0]["peer"], mesh.public_key(B));
+
+    // A new policy on reload, without a restart: what was allowed is refused now.
+    let refusing = config.replacen(
+        "[import]\n",
+        "[import]\nrefuse = [\"2001:db8:bb::/64\"]\n",
+        1,
+    );
+    assert_ne!(refusing, config);
+    std::fs::write(mesh.node_dir(A).join("meshd.toml"), refusing).expect("write config");
+    meshctl_json(&mesh, A, &["reload"]);
+    let refused = mesh.wait_until(FOLLOW, || {
+        last = routes(&mesh);
+        !installed(&mesh, ALLOWED)
+            && refusal(&last, ALLOWED).as_deref()
+                == Some("refused by import policy (2001:db8:bb::/64)")
+    });
+    assert!(refused, "the reloaded policy left {ALLOWED}: {last:#?}");
 }
