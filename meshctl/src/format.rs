@@ -444,6 +444,8 @@ pub fn neighbours(list: &[Neighbour], style: Style) -> Vec<String> {
         Column::right("TXCOST"),
         Column::right("COST"),
         Column::right("RTT"),
+        // Routes of its that the import policy refuses now (docs/import-policy.md).
+        Column::right("REFUSED"),
     ]);
     let mut second = Table::new(vec![
         Column::left("HELLOS"),
@@ -463,6 +465,11 @@ pub fn neighbours(list: &[Neighbour], style: Style) -> Vec<String> {
             Cell::new(cost(n.txcost)),
             Cell::new(cost(n.cost)).paint(cost_paint),
             Cell::new(n.rtt_ms.map_or("-".into(), |r| format!("{r:.1} ms"))),
+            Cell::new(n.refused_routes.to_string()).paint(if n.refused_routes > 0 {
+                Paint::Yellow
+            } else {
+                Paint::Plain
+            }),
         ]);
         let missed = n.hello_history.contains('0');
         second.row(vec![

@@ -110,7 +110,7 @@ fn neighbours() -> Vec<Neighbour> {
             last_handshake_s: Some(12),
             rx_bytes: 1536,
             tx_bytes: 20 * 1024 * 1024,
-            refused_routes: 0,
+            refused_routes: 3,
         },
         Neighbour {
             peer: None,
@@ -213,12 +213,15 @@ fn neighbours_table_fits_and_shows_link_quality() {
     assert_eq!(lines.len(), 6, "{text}");
     assert!(lines[0].starts_with("PEER       ADDRESS"));
     assert!(
-        lines[0].ends_with("RXCOST  TXCOST  COST      RTT"),
+        lines[0].ends_with("RXCOST  TXCOST  COST      RTT  REFUSED"),
         "{text}"
     );
     assert!(lines[1].starts_with("  HELLOS            HANDSHAKE"));
     assert!(lines[2].starts_with("9mSg3Q1x…  fe80::8c1:2ff:fe03:4a5b"));
-    assert!(lines[2].ends_with("96     128   128  12.3 ms"), "{text}");
+    assert!(
+        lines[2].ends_with("96     128   128  12.3 ms        3"),
+        "{text}"
+    );
     assert!(
         lines[3].starts_with("  1111111101111111  12s ago"),
         "{text}"
@@ -229,7 +232,10 @@ fn neighbours_table_fits_and_shows_link_quality() {
     );
     assert!(lines[3].ends_with("1.5 KiB  20 MiB"), "{text}");
     assert!(lines[4].starts_with("-          fe80::2"));
-    assert!(lines[4].ends_with("inf     inf   inf        -"), "{text}");
+    assert!(
+        lines[4].ends_with("inf     inf   inf        -        0"),
+        "{text}"
+    );
     assert!(lines[5].starts_with("  0000000000000000  never"), "{text}");
 }
 
