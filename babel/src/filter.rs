@@ -1,6 +1,6 @@
 //! Import filtering: which routes announced by neighbours this node may use. The protocol leaves
-//! this to the implementation; babeld and BIRD filter martians by default, and a router must not
-//! let a neighbour take over the networks it has itself (its LAN, its uplink, its own addresses).
+//! this to the implementation; babeld refuses martians by default, and a router must not let a
+//! neighbour take over the networks it has itself (its LAN, its uplink, its own addresses).
 //!
 //! The filter is plain data that the caller builds and hands to [`crate::Node::set_import_filter`];
 //! [`ImportFilter::judge`] is a pure function of it. A refused route is not dropped: the node keeps
