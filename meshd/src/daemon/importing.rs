@@ -30,6 +30,11 @@ const SETTLE: Duration = Duration::from_millis(100);
 const MIN_GAP: Duration = Duration::from_millis(500);
 /// A dump at least this often, in case an event was lost (a full socket buffer drops them).
 const REREAD_INTERVAL: Duration = Duration::from_secs(30);
+/// Refused routes logged at info level per [`LOG_WINDOW`]; the others are counted and summed up
+/// in one line, so a neighbour announcing thousands of martians cannot flood the log (the
+/// monitor and `meshctl routes --all` still show each one).
+const LOG_BUDGET: u32 = 10;
+const LOG_WINDOW: Duration = Duration::from_secs(10);
 /// Datagrams drained per wake-up; the rest wait (the dump reads the truth anyway).
 const NETLINK_BATCH: usize = 64;
 /// Where the protocol byte sits in a route message's `rtmsg` header (linux/rtnetlink.h: family,
@@ -45,6 +50,10 @@ pub(super) struct Importing {
     pub reread_at: Instant,
     /// When they were last read.
     pub last_read: Option<Instant>,
+    /// Refusals logged in the current window, when it ends, and how many were not logged.
+    logged: u32,
+    log_window_ends: Instant,
+    unlogged: u32,
 }
 
 impl Importing {
@@ -69,7 +78,39 @@ impl Importing {
             networks: Vec::new(),
             reread_at: now,
             last_read: None,
+            logged: 0,
+            log_window_ends: now,
+            unlogged: 0,
         }
+    }
+}
+
+impl Importing {
+    /// Whether one more refusal may be logged now; a window that ended says how many were not.
+    fn may_log(&mut self, now: Instant) -> bool {
+        self.end_log_window(now);
+        if self.logged < LOG_BUDGET {
+            self.logged += 1;
+            true
+        } else {
+            self.unlogged += 1;
+            false
+        }
+    }
+
+    fn end_log_window(&mut self, now: Instant) {
+        if self.log_window_ends > now {
+            return;
+        }
+        if self.unlogged > 0 {
+            info!(
+                "import: {} more routes refused (meshctl routes --all lists them)",
+                self.unlogged
+            );
+        }
+        self.logged = 0;
+        self.unlogged = 0;
+        self.log_window_ends = now + LOG_WINDOW;
     }
 }
 
@@ -136,6 +177,7 @@ impl Daemon {
         }
         self.importing.reread_at = now + REREAD_INTERVAL;
         self.importing.last_read = Some(now);
+        self.importing.end_log_window(now);
         let ifname = self.config.node.interface.clone();
         match self.kernel.local_networks(&ifname).await {
             Ok(networks) => {
@@ -169,10 +211,12 @@ impl Daemon {
     ) {
         let reason = import::describe(refusal, &self.importing.networks);
         let peer = self.key_of(link);
-        info!(
-            "import: refused {prefix} from router-id {router_id} (peer {}): {reason}",
-            peer.as_deref().unwrap_or("?")
-        );
+        if self.importing.may_log(Instant::now()) {
+            info!(
+                "import: refused {prefix} from router-id {router_id} (peer {}): {reason}",
+                peer.as_deref().unwrap_or("?")
+            );
+        }
         self.publish(control::EventKind::RouteRefused {
             prefix: prefix.to_string(),
             router_id: router_id.to_string(),
@@ -186,6 +230,25 @@ impl Daemon {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refusals_are_logged_within_a_budget() {
+        let start = Instant::now();
+        let mut importing = Importing {
+            watch: None,
+            networks: Vec::new(),
+            reread_at: start,
+            last_read: None,
+            logged: 0,
+            log_window_ends: start,
+            unlogged: 0,
+        };
+        let logged = (0..100).filter(|_| importing.may_log(start)).count();
+        assert_eq!(logged, LOG_BUDGET as usize);
+        assert_eq!(importing.unlogged, 100 - LOG_BUDGET);
+        assert!(importing.may_log(start + LOG_WINDOW), "a new window");
+        assert_eq!(importing.unlogged, 0);
+    }
 
     #[test]
     fn our_own_route_changes_are_no_news() {
