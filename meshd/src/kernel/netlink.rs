@@ -10,9 +10,7 @@
 use std::io;
 use std::net::IpAddr;
 
-use netlink_packet_route::address::{
-    AddressAttribute, AddressFlag, AddressMessage, AddressMessageBuffer,
-};
+use netlink_packet_route::address::{AddressAttribute, AddressFlag, AddressMessage};
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteMessageBuffer, RouteMetric,
     RouteProtocol, RouteScope, RouteType,
@@ -214,21 +212,20 @@ impl Netlink {
             .collect()
     }
 
-    /// Every address of every interface, both families.
-    async fn addresses(&mut self) -> io::Result<Vec<AddressMessage>> {
+    /// Every address of every interface, both families, as [`super::networks::parse_address`]
+    /// reads them.
+    async fn addresses(&mut self) -> io::Result<Vec<(u32, u8, Option<IpAddr>, Option<IpAddr>)>> {
         let request = AddressMessage::default();
         let bodies = self.socket.dump(RTM_GETADDR, &body_of(&request)).await?;
         bodies
             .iter()
             .map(|body| {
-                AddressMessageBuffer::new_checked(body)
-                    .and_then(|buffer| AddressMessage::parse(&buffer))
-                    .map_err(|e| {
-                        io::Error::new(
-                            io::ErrorKind::InvalidData,
-                            format!("unreadable address from the kernel: {e}"),
-                        )
-                    })
+                super::networks::parse_address(body).ok_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "unreadable address from the kernel",
+                    )
+                })
             })
             .collect()
     }
@@ -258,21 +255,13 @@ impl Netlink {
             .await
             .map_err(what)?
             .iter()
-            .filter_map(|m| {
-                let find = |local: bool| {
-                    m.attributes.iter().find_map(|a| match a {
-                        AddressAttribute::Local(a) if local => Some(*a),
-                        AddressAttribute::Address(a) if !local => Some(*a),
-                        _ => None,
-                    })
-                };
-                let (local, address) = (find(true), find(false));
+            .filter_map(|&(index, prefix_len, local, address)| {
                 let own = local.or(address)?;
                 Some(InterfaceAddress {
-                    interface: name(m.header.index),
+                    interface: name(index),
                     local: own,
                     peer: address.filter(|a| *a != own),
-                    prefix_len: m.header.prefix_len,
+                    prefix_len,
                 })
             })
             .collect();

@@ -28,6 +28,39 @@ pub struct InterfaceAddress {
     pub prefix_len: u8,
 }
 
+/// `ifaddrmsg` (linux/if_addr.h): family, prefix length, flags, scope, interface index.
+const IFADDRMSG_LEN: usize = 8;
+const IFA_ADDRESS: u16 = 1;
+const IFA_LOCAL: u16 = 2;
+
+/// An `RTM_NEWADDR` body: (interface index, prefix length, `IFA_LOCAL`, `IFA_ADDRESS`). Read by
+/// hand: netlink-packet-route's parser for address messages reads every attribute kind there is,
+/// and only these two are wanted. `None` for a truncated message.
+pub fn parse_address(body: &[u8]) -> Option<(u32, u8, Option<IpAddr>, Option<IpAddr>)> {
+    let header = body.get(..IFADDRMSG_LEN)?;
+    let prefix_len = header[1];
+    let index = u32::from_ne_bytes([header[4], header[5], header[6], header[7]]);
+    let (mut local, mut address) = (None, None);
+    let mut rest = &body[IFADDRMSG_LEN..];
+    while rest.len() >= 4 {
+        let len = usize::from(u16::from_ne_bytes([rest[0], rest[1]]));
+        let kind = u16::from_ne_bytes([rest[2], rest[3]]);
+        let value = rest.get(4..len)?;
+        let ip = match value.len() {
+            4 => <[u8; 4]>::try_from(value).ok().map(IpAddr::from),
+            16 => <[u8; 16]>::try_from(value).ok().map(IpAddr::from),
+            _ => None,
+        };
+        match kind {
+            IFA_ADDRESS => address = ip,
+            IFA_LOCAL => local = ip,
+            _ => {}
+        }
+        rest = rest.get(len.next_multiple_of(4)..).unwrap_or(&[]);
+    }
+    Some((index, prefix_len, local, address))
+}
+
 /// What a kernel route is, for this file's purpose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RouteKind {
@@ -247,6 +280,32 @@ mod tests {
                 "lo 2001:db8:aa::/48",
             ]
         );
+    }
+
+    #[test]
+    fn address_messages_are_read_by_hand() {
+        let mut body = vec![2, 24, 0, 0];
+        body.extend_from_slice(&7u32.to_ne_bytes());
+        crate::kernel::socket::push_attribute(&mut body, IFA_ADDRESS, &[192, 0, 2, 1]);
+        crate::kernel::socket::push_attribute(&mut body, 8, &[0; 4]); // IFA_FLAGS: skipped
+        crate::kernel::socket::push_attribute(&mut body, IFA_LOCAL, &[192, 0, 2, 2]);
+        assert_eq!(
+            parse_address(&body),
+            Some((7, 24, Some(ip("192.0.2.2")), Some(ip("192.0.2.1"))))
+        );
+        let v6 = ip("2001:db8:aa::1");
+        let mut body = vec![10, 64, 0, 0];
+        body.extend_from_slice(&3u32.to_ne_bytes());
+        let IpAddr::V6(octets) = v6 else {
+            unreachable!()
+        };
+        crate::kernel::socket::push_attribute(&mut body, IFA_ADDRESS, &octets.octets());
+        assert_eq!(parse_address(&body), Some((3, 64, None, Some(v6))));
+        // Truncated: a header cut short, an attribute longer than the message.
+        assert_eq!(parse_address(&[2, 24, 0]), None);
+        let mut bad = vec![2, 24, 0, 0, 1, 0, 0, 0];
+        bad.extend_from_slice(&[40, 0, 1, 0, 192, 0, 2, 1]);
+        assert_eq!(parse_address(&bad), None);
     }
 
     #[test]
