@@ -936,21 +936,17 @@ impl Node {
             }
             Some(route) => {
                 if is_selected && !feasible && route.router_id == router_id {
-                    // RFC 8966 §3.5.4: an unfeasible update for the selected route with the same
-                    // router-id may be ignored. We keep the route (dropping it would starve us).
-                    // If it got much worse, ask the source for a new seqno, which makes the fresh
-                    // metric feasible; a small increase is not worth a network-wide flood of new
-                    // seqnos (costs creep up as RTT samples arrive after a cold start).
-                    route.expires = expires;
-                    if metric != INFINITY
-                        && metric.saturating_sub(route.advertised_metric) < TRIGGER_THRESHOLD
-                    {
-                        return;
-                    }
+                    // RFC 8966 §3.5.3: an unfeasible update for the selected route with the same
+                    // router-id may be ignored, and we do: the route stays usable at its old
+                    // metric. Ignored, it does not refresh the route either, so it expires unless
+                    // the source answers the unicast seqno request that §3.8.2.2 says to send
+                    // (a newer seqno makes the new metric feasible).
                     let target_seqno = self.wanted_seqno(prefix, router_id, seqno);
                     self.send_seqno_request(now, prefix, router_id, target_seqno, Some(id));
                     return;
                 }
+                // Applied, feasible or not (§3.5.3). An unfeasible route is never selected
+                // (§3.6): `reselect` below unselects it at once if it was selected.
                 route.router_id = router_id;
                 route.seqno = seqno;
                 route.advertised_metric = metric;
@@ -1238,14 +1234,15 @@ impl Node {
             if metric == INFINITY || route.expires <= now {
                 continue;
             }
-            let feasible = entry.selected == Some(route.neighbour)
-                || self.sources.is_feasible(
-                    prefix,
-                    route.router_id,
-                    route.seqno,
-                    route.advertised_metric,
-                );
-            if feasible {
+            // RFC 8966 §3.6: only feasible routes are selected, the current one included (a
+            // selected route stays feasible while its metric does not grow, since what we
+            // announce for it is its metric plus a positive link cost).
+            if self.sources.is_feasible(
+                prefix,
+                route.router_id,
+                route.seqno,
+                route.advertised_metric,
+            ) {
                 candidates.push(Candidate {
                     neighbour: route.neighbour,
                     metric,
