@@ -1011,8 +1011,10 @@ impl Node {
     ) {
         if self.local_prefixes.contains(&prefix) {
             if router_id == self.router_id && seqno_newer(seqno, self.seqno) {
-                // Asked for a newer seqno than ours: move to it (at least one step).
-                self.seqno = seqno;
+                // Asked for a newer seqno than ours: one step, however far ahead the request
+                // is. "A node MUST NOT increase its sequence number by more than 1 in reaction
+                // to a single seqno request" (RFC 8966 §3.8.1.2).
+                self.seqno = self.seqno.wrapping_add(1);
                 self.stats.seqno_increases += 1;
             }
             self.trigger_update(now, prefix, true);

@@ -4,9 +4,11 @@
 
 mod net;
 
-use std::time::Duration;
+use std::net::{IpAddr, Ipv6Addr};
+use std::time::{Duration, Instant};
 
-use babel::{Config, Prefix};
+use babel::wire::{parse_packet, Encoder, Message};
+use babel::{Config, Destination, LinkConfig, LinkId, Node, Prefix, RouterId};
 use net::Net;
 
 fn secs(s: u64) -> Duration {
@@ -78,4 +80,211 @@ fn rfc8966_3_5_3_unfeasible_update_unselects_route() {
             "node {node} does not reach G2: {path:?}"
         );
     }
+}
+
+/// One node under test and one scripted neighbour on a point-to-point link: the test writes the
+/// neighbour's TLVs by hand and reads what the node sends back.
+struct Scripted {
+    node: Node,
+    now: Instant,
+    sent: Vec<(Destination, Message)>,
+    hello_seqno: u16,
+    next_hello: Instant,
+}
+
+const LINK: LinkId = LinkId(0);
+/// What the scripted neighbour reports in its IHUs, so the link costs this much: small, like a
+/// fast wired link, so that a metric can grow by less than any threshold and still be
+/// unfeasible.
+const LINK_COST: u16 = 10;
+const PEER_ROUTER: RouterId = RouterId([9, 9, 9, 9, 9, 9, 9, 9]);
+
+fn local() -> Ipv6Addr {
+    "fe80::1".parse().unwrap()
+}
+
+fn peer() -> Ipv6Addr {
+    "fe80::2".parse().unwrap()
+}
+
+fn far_prefix() -> Prefix {
+    "fd00:99::/64".parse().unwrap()
+}
+
+impl Scripted {
+    fn new() -> Scripted {
+        let now = Instant::now();
+        let mut node = Node::new(Config::default(), RouterId([1; 8]), 1, now);
+        let config = LinkConfig {
+            rtt: None,
+            ..LinkConfig::default()
+        };
+        node.add_link(now, LINK, local(), config);
+        let mut s = Scripted {
+            node,
+            now,
+            sent: Vec::new(),
+            hello_seqno: 100,
+            next_hello: now,
+        };
+        s.run_for(secs(1));
+        s
+    }
+
+    /// Delivers one packet from the neighbour.
+    fn receive(&mut self, messages: &[Message]) {
+        let mut encoder = Encoder::new(1232);
+        for m in messages {
+            encoder.push(m);
+        }
+        for packet in encoder.finish() {
+            self.node.handle_packet(self.now, LINK, peer(), &packet);
+        }
+        self.drain();
+    }
+
+    fn drain(&mut self) {
+        while let Some(t) = self.node.poll_transmit() {
+            if let Ok(parsed) = parse_packet(&t.payload, IpAddr::V6(local())) {
+                for m in parsed.messages {
+                    self.sent.push((t.destination, m));
+                }
+            }
+        }
+        while self.node.poll_route_change().is_some() {}
+        while self.node.poll_event().is_some() {}
+    }
+
+    /// Runs the node's timers for `duration`; the neighbour says Hello (with an IHU) every 4 s.
+    fn run_for(&mut self, duration: Duration) {
+        let until = self.now + duration;
+        for _ in 0..1_000_000 {
+            let timer = self.node.poll_timeout().unwrap_or(until).max(self.now);
+            let next = timer.min(self.next_hello);
+            if next > until {
+                break;
+            }
+            self.now = next;
+            if self.next_hello <= self.now {
+                self.next_hello = self.now + secs(4);
+                self.hello_seqno = self.hello_seqno.wrapping_add(1);
+                let hello = Message::Hello {
+                    unicast: false,
+                    seqno: self.hello_seqno,
+                    interval: 400,
+                    timestamp: None,
+                };
+                let ihu = Message::Ihu {
+                    address: Some(IpAddr::V6(local())),
+                    rxcost: LINK_COST,
+                    interval: 1200,
+                    timestamps: None,
+                };
+                self.receive(&[hello, ihu]);
+            }
+            self.node.handle_timeout(self.now);
+            self.drain();
+        }
+        self.now = until;
+    }
+
+    fn update(&mut self, prefix: Prefix, router_id: RouterId, seqno: u16, metric: u16) {
+        self.receive(&[Message::Update {
+            prefix,
+            router_id,
+            next_hop: None,
+            seqno,
+            interval: 1600,
+            metric,
+        }]);
+    }
+
+    /// The seqno requests the node sent since the last call, as (destination, seqno).
+    fn take_seqno_requests(&mut self, for_prefix: Prefix) -> Vec<(Destination, u16)> {
+        let out = self
+            .sent
+            .iter()
+            .filter_map(|(d, m)| match m {
+                Message::SeqnoRequest { prefix, seqno, .. } if *prefix == for_prefix => {
+                    Some((*d, *seqno))
+                }
+                _ => None,
+            })
+            .collect();
+        self.sent.clear();
+        out
+    }
+}
+
+/// The neighbour keeps advertising a worse metric at the same seqno for our selected route and
+/// never answers our seqno requests. §3.5.3: the update may be ignored, but then it does not
+/// reset the route's expiry timer, so the route expires instead of living for ever at its old,
+/// better metric; §3.8.2.2: the node sends a unicast seqno request to the neighbour.
+#[test]
+fn rfc8966_3_5_3_ignored_unfeasible_update_does_not_refresh_route() {
+    let mut s = Scripted::new();
+    let p = far_prefix();
+    s.update(p, PEER_ROUTER, 10, 100);
+    s.run_for(secs(2));
+    let route = s.node.selected_route(p).expect("route not selected");
+    assert_eq!(route.advertised_metric, 100);
+    s.sent.clear();
+    // Our feasibility distance is 100 + 10: an increase by 15 is unfeasible.
+    s.update(p, PEER_ROUTER, 10, 115);
+    s.run_for(Duration::from_millis(100));
+    let requests = s.take_seqno_requests(p);
+    assert!(
+        requests.contains(&(Destination::Unicast(peer()), 11)),
+        "no unicast seqno request for seqno 11: {requests:?}"
+    );
+    for _ in 0..5 {
+        s.run_for(secs(16));
+        s.update(p, PEER_ROUTER, 10, 115);
+    }
+    let selected = s.node.selected_route(p);
+    assert!(
+        selected.as_ref().is_none_or(|r| r.advertised_metric != 100),
+        "80 s of ignored updates kept the route alive at its old metric: {selected:?}"
+    );
+}
+
+/// A seqno request for our own prefix asks for a seqno far ahead of ours. §3.8.1.2: "A node
+/// MUST NOT increase its sequence number by more than 1 in reaction to a single seqno request."
+#[test]
+fn rfc8966_3_8_1_2_seqno_request_increases_own_seqno_by_one() {
+    let mut s = Scripted::new();
+    let own: Prefix = "fd00:1::/64".parse().unwrap();
+    let now = s.now;
+    s.node.add_local_prefix(now, own);
+    s.run_for(secs(1));
+    let before = s.node.seqno();
+    s.sent.clear();
+    s.receive(&[Message::SeqnoRequest {
+        prefix: own,
+        seqno: before.wrapping_add(0x7000),
+        hop_count: 10,
+        router_id: RouterId([1; 8]),
+    }]);
+    s.run_for(secs(1));
+    assert_eq!(s.node.seqno(), before.wrapping_add(1));
+    let sent_seqnos: Vec<u16> = s
+        .sent
+        .iter()
+        .filter_map(|(_, m)| match m {
+            Message::Update { prefix, seqno, .. } if *prefix == own => Some(*seqno),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        sent_seqnos.contains(&before.wrapping_add(1)),
+        "no update with the new seqno: {sent_seqnos:?}"
+    );
+    // A request for a seqno we already have changes nothing.
+    s.receive(&[Message::SeqnoRequest {
+        prefix: own,
+        seqno: before,
+        hop_count: 10,
+        router_id: RouterId([1; 8]),
+    }]);
+    assert_eq!(s.node.seqno(), before.wrapping_add(1));
 }
