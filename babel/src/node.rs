@@ -231,6 +231,15 @@ const TRIGGER_THRESHOLD: u16 = 32;
 /// updates into packets that each carry their own acknowledgment request.
 const MAX_UPDATE_LEN: usize = 48;
 
+/// A route's metric through its neighbour's current cost (infinite when the neighbour is gone).
+fn route_metric(neighbours: &[Option<Neighbour>], route: &Route) -> u16 {
+    let cost = neighbours
+        .get(route.neighbour.0 as usize)
+        .and_then(|n| n.as_ref())
+        .map_or(INFINITY, |n| n.reported_cost);
+    total_metric(route.advertised_metric, cost)
+}
+
 fn centis(duration: Duration) -> u16 {
     (duration.as_millis() / 10).min(u128::from(u16::MAX)) as u16
 }
@@ -999,10 +1008,15 @@ impl Node {
                 l.schedule_flush(at);
             }
             Some(prefix) => {
+                let max = self.config.max_pending_per_link;
                 let Some(l) = self.links.get_mut(&link) else {
                     return;
                 };
-                l.pending_updates.entry(prefix).or_insert(false);
+                if l.requested.len() >= max && !l.requested.contains(&prefix) {
+                    self.stats.queue_drops += 1;
+                    return;
+                }
+                l.requested.insert(prefix);
                 l.schedule_flush(now + FLUSH_DELAY);
             }
         }
@@ -1028,39 +1042,62 @@ impl Node {
             self.trigger_update(now, prefix, true);
             return;
         }
+        // RFC 8966 §3.8.1.2. Not advertising the prefix (no selected route): neither answer
+        // nor forward.
         let Some(entry) = self.routes.get(&prefix) else {
             return;
         };
-        let next = match entry.selected_route() {
-            Some(route) => {
-                if route.router_id != router_id || !seqno_newer(seqno, route.seqno) {
-                    // What we have already satisfies the request: a different source, or a
-                    // seqno at least as new. Send it.
-                    self.trigger_update(now, prefix, true);
-                    return;
-                }
-                route.neighbour
-            }
-            // Starving ourselves (§3.8.1.2): pass the request on toward the best route we hold,
-            // feasible or not, so that it still reaches the source.
-            None => match entry
-                .routes
-                .iter()
-                .filter(|r| r.neighbour != requester && r.advertised_metric != INFINITY)
-                .map(|r| {
-                    let cost = self.neighbour_cost(r.neighbour);
-                    (total_metric(r.advertised_metric, cost), r.neighbour)
-                })
-                .filter(|(metric, _)| *metric != INFINITY)
-                .min()
-            {
-                Some((_, neighbour)) => neighbour,
-                None => return,
-            },
+        let Some(selected) = entry.selected_route() else {
+            return;
         };
-        if hop_count < 2 || next == requester {
+        if route_metric(&self.neighbours, selected) == INFINITY {
             return;
         }
+        if selected.router_id != router_id || !seqno_newer(seqno, selected.seqno) {
+            // What we have already satisfies the request: a different source, or a seqno at
+            // least as new. Send it.
+            self.trigger_update(now, prefix, true);
+            return;
+        }
+        if hop_count < 2 {
+            return;
+        }
+        // Forward: toward a feasible route whose next hop is not the requester (MUST), the
+        // selected one first; failing that, toward an unfeasible one (SHOULD). Never back to
+        // the requester.
+        let mut best_feasible: Option<(bool, u16, NeighbourId)> = None;
+        let mut best_unfeasible: Option<(u16, NeighbourId)> = None;
+        for route in &entry.routes {
+            if route.neighbour == requester {
+                continue;
+            }
+            let metric = route_metric(&self.neighbours, route);
+            if metric == INFINITY {
+                continue;
+            }
+            let feasible = self.sources.is_feasible(
+                prefix,
+                route.router_id,
+                route.seqno,
+                route.advertised_metric,
+            );
+            if feasible {
+                let key = (
+                    entry.selected != Some(route.neighbour),
+                    metric,
+                    route.neighbour,
+                );
+                if best_feasible.is_none_or(|b| key < b) {
+                    best_feasible = Some(key);
+                }
+            } else if best_unfeasible.is_none_or(|b| (metric, route.neighbour) < b) {
+                best_unfeasible = Some((metric, route.neighbour));
+            }
+        }
+        let next = match (best_feasible, best_unfeasible) {
+            (Some((_, _, n)), _) | (None, Some((_, n))) => n,
+            (None, None) => return,
+        };
         if !self.requests.should_forward(now, prefix, router_id, seqno) {
             self.stats.requests_suppressed += 1;
             return;
@@ -1450,15 +1487,17 @@ impl Node {
     }
 
     /// The Update we would send for `prefix` on `link` now, recording it in the source table.
-    /// `None` when there is nothing to say (no route, or split horizon in a periodic dump).
-    /// Called once per prefix per link for every dump, so it does one table lookup.
+    /// `None` when there is nothing to say: no route and nothing announced before, or split
+    /// horizon. `requested` answers a Route Request, which always gets an answer (RFC 8966
+    /// §3.8.1.1): where we have no route, or split horizon keeps the route from this link, a
+    /// retraction.
     fn update_message(
         &mut self,
         now: Instant,
         link: LinkId,
         point_to_point: bool,
         prefix: Prefix,
-        periodic: bool,
+        requested: bool,
     ) -> Option<Message> {
         let interval = centis(self.config.update_interval);
         if self.local_prefixes.contains(&prefix) {
@@ -1473,8 +1512,22 @@ impl Node {
                 metric: 0,
             });
         }
+        let retraction = |router_id: RouterId, seqno: u16| Message::Update {
+            prefix,
+            router_id,
+            next_hop: None,
+            seqno,
+            interval,
+            metric: INFINITY,
+        };
         let neighbours = &self.neighbours;
-        let entry = self.routes.get_mut(&prefix)?;
+        let Some(entry) = self.routes.get_mut(&prefix) else {
+            if !requested {
+                return None;
+            }
+            self.stats.updates_sent += 1;
+            return Some(retraction(self.router_id, self.seqno));
+        };
         let selected = entry.selected_route().and_then(|r| {
             let neighbour = neighbours.get(r.neighbour.0 as usize)?.as_ref()?;
             let metric = total_metric(r.advertised_metric, neighbour.reported_cost);
@@ -1487,28 +1540,20 @@ impl Node {
                     seqno,
                     metric,
                 };
-                let changed = entry.announced != Some(announcement);
-                entry.announced = Some(announcement);
-                if changed || periodic {
+                if entry.announced != Some(announcement) {
                     self.sources
                         .note_advertised(now, prefix, router_id, seqno, metric);
                 }
+                entry.announced = Some(announcement);
                 if via == link && point_to_point {
                     // Split horizon: never offer a neighbour its own route back. Say nothing,
                     // unless it may still hold a route we announced before it became our next
-                    // hop: retract that once.
-                    if periodic || entry.retract_on != Some(link) {
+                    // hop (retract that once), or it asked.
+                    if entry.retract_on != Some(link) && !requested {
                         return None;
                     }
                     entry.retract_on = None;
-                    Message::Update {
-                        prefix,
-                        router_id,
-                        next_hop: None,
-                        seqno,
-                        interval,
-                        metric: INFINITY,
-                    }
+                    retraction(router_id, seqno)
                 } else {
                     Message::Update {
                         prefix,
@@ -1521,10 +1566,10 @@ impl Node {
                 }
             }
             _ => {
-                if periodic || (point_to_point && entry.last_link == Some(link)) {
+                if point_to_point && entry.last_link == Some(link) && !requested {
                     return None;
                 }
-                // Lost: retract what we announced; unknown: say we have nothing (a request).
+                // Lost: retract what we announced; unknown: say we have nothing.
                 let (router_id, seqno) = match entry.announced.as_mut() {
                     Some(a) => {
                         a.metric = INFINITY;
@@ -1532,14 +1577,7 @@ impl Node {
                     }
                     None => (self.router_id, self.seqno),
                 };
-                Message::Update {
-                    prefix,
-                    router_id,
-                    next_hop: None,
-                    seqno,
-                    interval,
-                    metric: INFINITY,
-                }
+                retraction(router_id, seqno)
             }
         };
         self.stats.updates_sent += 1;
@@ -1556,6 +1594,7 @@ impl Node {
         let point_to_point = l.config.point_to_point;
         let control = std::mem::take(&mut l.pending_control);
         let pending = std::mem::take(&mut l.pending_updates);
+        let requested = std::mem::take(&mut l.requested);
         let full = l.full_update_pending && l.full_update_allowed <= now;
         if full {
             l.full_update_pending = false;
@@ -1604,7 +1643,18 @@ impl Node {
 
         let mut encoder = Encoder::new(max_len);
         for prefix in normal {
+            if requested.contains(&prefix) {
+                continue; // answered below
+            }
             if let Some(message) = self.update_message(now, link, point_to_point, prefix, false) {
+                encoder.push(&message);
+            }
+        }
+        for prefix in requested {
+            if urgent.binary_search(&prefix).is_ok() {
+                continue; // already on its way, acknowledged
+            }
+            if let Some(message) = self.update_message(now, link, point_to_point, prefix, true) {
                 encoder.push(&message);
             }
         }

@@ -84,29 +84,36 @@ fn rfc8966_3_5_3_unfeasible_update_unselects_route() {
     }
 }
 
-/// One node under test and one scripted neighbour on a point-to-point link: the test writes the
-/// neighbour's TLVs by hand and reads what the node sends back.
+/// One node under test and scripted neighbours, each on a point-to-point link of its own: the
+/// test writes the neighbours' TLVs by hand and reads what the node sends back.
 struct Scripted {
     node: Node,
     now: Instant,
-    sent: Vec<(Destination, Message)>,
+    /// Everything the node sent: (link, destination, message).
+    sent: Vec<(LinkId, Destination, Message)>,
+    peers: usize,
     hello_seqno: u16,
     next_hello: Instant,
 }
 
-const LINK: LinkId = LinkId(0);
-/// What the scripted neighbour reports in its IHUs, so the link costs this much: small, like a
+/// What the scripted neighbours report in their IHUs, so a link costs this much: small, like a
 /// fast wired link, so that a metric can grow by less than any threshold and still be
 /// unfeasible.
 const LINK_COST: u16 = 10;
 const PEER_ROUTER: RouterId = RouterId([9, 9, 9, 9, 9, 9, 9, 9]);
 
-fn local() -> Ipv6Addr {
-    "fe80::1".parse().unwrap()
+/// Our link-local address on link `link`.
+fn local_on(link: usize) -> Ipv6Addr {
+    Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, link as u16, 1)
+}
+
+/// Scripted neighbour `i`'s link-local address (it sits on link `i`).
+fn peer_address(i: usize) -> Ipv6Addr {
+    Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, i as u16, 2)
 }
 
 fn peer() -> Ipv6Addr {
-    "fe80::2".parse().unwrap()
+    peer_address(0)
 }
 
 fn far_prefix() -> Prefix {
@@ -115,17 +122,24 @@ fn far_prefix() -> Prefix {
 
 impl Scripted {
     fn new() -> Scripted {
+        Scripted::with_peers(1)
+    }
+
+    fn with_peers(peers: usize) -> Scripted {
         let now = Instant::now();
         let mut node = Node::new(Config::default(), RouterId([1; 8]), 1, now);
-        let config = LinkConfig {
-            rtt: None,
-            ..LinkConfig::default()
-        };
-        node.add_link(now, LINK, local(), config);
+        for i in 0..peers {
+            let config = LinkConfig {
+                rtt: None,
+                ..LinkConfig::default()
+            };
+            node.add_link(now, LinkId(i as u32), local_on(i), config);
+        }
         let mut s = Scripted {
             node,
             now,
             sent: Vec::new(),
+            peers,
             hello_seqno: 100,
             next_hello: now,
         };
@@ -133,23 +147,30 @@ impl Scripted {
         s
     }
 
-    /// Delivers one packet from the neighbour.
+    /// Delivers one packet from neighbour 0.
     fn receive(&mut self, messages: &[Message]) {
+        self.receive_from(0, messages);
+    }
+
+    /// Delivers one packet from neighbour `i`.
+    fn receive_from(&mut self, i: usize, messages: &[Message]) {
         let mut encoder = Encoder::new(1232);
         for m in messages {
             encoder.push(m);
         }
         for packet in encoder.finish() {
-            self.node.handle_packet(self.now, LINK, peer(), &packet);
+            self.node
+                .handle_packet(self.now, LinkId(i as u32), peer_address(i), &packet);
         }
         self.drain();
     }
 
     fn drain(&mut self) {
         while let Some(t) = self.node.poll_transmit() {
-            if let Ok(parsed) = parse_packet(&t.payload, IpAddr::V6(local())) {
+            let from = IpAddr::V6(local_on(t.link.0 as usize));
+            if let Ok(parsed) = parse_packet(&t.payload, from) {
                 for m in parsed.messages {
-                    self.sent.push((t.destination, m));
+                    self.sent.push((t.link, t.destination, m));
                 }
             }
         }
@@ -170,19 +191,21 @@ impl Scripted {
             if self.next_hello <= self.now {
                 self.next_hello = self.now + secs(4);
                 self.hello_seqno = self.hello_seqno.wrapping_add(1);
-                let hello = Message::Hello {
-                    unicast: false,
-                    seqno: self.hello_seqno,
-                    interval: 400,
-                    timestamp: None,
-                };
-                let ihu = Message::Ihu {
-                    address: Some(IpAddr::V6(local())),
-                    rxcost: LINK_COST,
-                    interval: 1200,
-                    timestamps: None,
-                };
-                self.receive(&[hello, ihu]);
+                for i in 0..self.peers {
+                    let hello = Message::Hello {
+                        unicast: false,
+                        seqno: self.hello_seqno,
+                        interval: 400,
+                        timestamp: None,
+                    };
+                    let ihu = Message::Ihu {
+                        address: Some(IpAddr::V6(local_on(i))),
+                        rxcost: LINK_COST,
+                        interval: 1200,
+                        timestamps: None,
+                    };
+                    self.receive_from(i, &[hello, ihu]);
+                }
             }
             self.node.handle_timeout(self.now);
             self.drain();
@@ -191,14 +214,28 @@ impl Scripted {
     }
 
     fn update(&mut self, prefix: Prefix, router_id: RouterId, seqno: u16, metric: u16) {
-        self.receive(&[Message::Update {
-            prefix,
-            router_id,
-            next_hop: None,
-            seqno,
-            interval: 1600,
-            metric,
-        }]);
+        self.update_from(0, prefix, router_id, seqno, metric);
+    }
+
+    fn update_from(
+        &mut self,
+        i: usize,
+        prefix: Prefix,
+        router_id: RouterId,
+        seqno: u16,
+        metric: u16,
+    ) {
+        self.receive_from(
+            i,
+            &[Message::Update {
+                prefix,
+                router_id,
+                next_hop: None,
+                seqno,
+                interval: 1600,
+                metric,
+            }],
+        );
     }
 
     /// The seqno requests the node sent since the last call, as (destination, seqno).
@@ -206,7 +243,7 @@ impl Scripted {
         let out = self
             .sent
             .iter()
-            .filter_map(|(d, m)| match m {
+            .filter_map(|(_, d, m)| match m {
                 Message::SeqnoRequest { prefix, seqno, .. } if *prefix == for_prefix => {
                     Some((*d, *seqno))
                 }
@@ -272,7 +309,7 @@ fn rfc8966_3_8_1_2_seqno_request_increases_own_seqno_by_one() {
     let sent_seqnos: Vec<u16> = s
         .sent
         .iter()
-        .filter_map(|(_, m)| match m {
+        .filter_map(|(_, _, m)| match m {
             Message::Update { prefix, seqno, .. } if *prefix == own => Some(*seqno),
             _ => None,
         })
@@ -351,4 +388,113 @@ fn rfc8966_3_5_4_lost_prefix_is_held_unreachable() {
         matches!(at_0.as_slice(), [RouteChange::Add { .. }]),
         "{at_0:?}"
     );
+}
+
+/// Retractions the node sent for `prefix` on `link`.
+fn retractions(s: &Scripted, link: usize, for_prefix: Prefix) -> usize {
+    s.sent
+        .iter()
+        .filter(|(l, _, m)| {
+            l.0 as usize == link
+                && matches!(m, Message::Update { prefix, metric, .. }
+                    if *prefix == for_prefix && *metric == 0xFFFF)
+        })
+        .count()
+}
+
+/// §3.8.1.1: "If the node has no route to P, it MUST send a retraction" in answer to a Route
+/// Request for P; so it must when split horizon keeps its route from the requester's link.
+#[test]
+fn rfc8966_3_8_1_1_route_request_without_a_route_gets_a_retraction() {
+    let mut s = Scripted::with_peers(2);
+    let unknown: Prefix = "fd00:77::/64".parse().unwrap();
+    s.sent.clear();
+    s.receive_from(
+        0,
+        &[Message::RouteRequest {
+            prefix: Some(unknown),
+        }],
+    );
+    s.run_for(Duration::from_millis(100));
+    assert_eq!(retractions(&s, 0, unknown), 1, "{:?}", s.sent);
+
+    // A route learnt from neighbour 1: neighbour 1 asking for it gets a retraction (split
+    // horizon), neighbour 0 the route.
+    let p = far_prefix();
+    s.update_from(1, p, PEER_ROUTER, 10, 100);
+    s.run_for(secs(1));
+    assert!(s.node.selected_route(p).is_some());
+    s.sent.clear();
+    s.receive_from(1, &[Message::RouteRequest { prefix: Some(p) }]);
+    s.receive_from(0, &[Message::RouteRequest { prefix: Some(p) }]);
+    s.run_for(Duration::from_millis(100));
+    assert_eq!(retractions(&s, 1, p), 1, "{:?}", s.sent);
+    assert!(
+        s.sent.iter().any(|(l, _, m)| l.0 == 0
+            && matches!(m, Message::Update { prefix, metric, .. } if *prefix == p && *metric == 110)),
+        "{:?}",
+        s.sent
+    );
+}
+
+/// The seqno requests the node forwarded (hop count below what the test sent) for `for_prefix`,
+/// as (link, hop count).
+fn forwarded_requests(s: &Scripted, for_prefix: Prefix, sent_hop_count: u8) -> Vec<(u32, u8)> {
+    s.sent
+        .iter()
+        .filter_map(|(l, _, m)| match m {
+            Message::SeqnoRequest {
+                prefix, hop_count, ..
+            } if *prefix == for_prefix && *hop_count < sent_hop_count => Some((l.0, *hop_count)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// §3.8.1.2: a seqno request the node cannot satisfy "MUST" be forwarded toward a feasible
+/// route whose next hop is not the requester, even when the requester is the selected next hop;
+/// and it is not forwarded by a node that is not advertising the prefix.
+#[test]
+fn rfc8966_3_8_1_2_seqno_request_is_forwarded_past_the_requester() {
+    let mut s = Scripted::with_peers(2);
+    let p = far_prefix();
+    // Neighbour 0 offers 100 (110 through it), neighbour 1 offers 105 (115): 0 is selected, 1
+    // is feasible (105 < 110).
+    s.update_from(0, p, PEER_ROUTER, 10, 100);
+    s.run_for(secs(1));
+    s.update_from(1, p, PEER_ROUTER, 10, 105);
+    s.run_for(secs(1));
+    let selected = s.node.selected_route(p).unwrap();
+    assert_eq!(selected.neighbour.map(|n| n.0), Some(LinkId(0)));
+    s.sent.clear();
+    s.receive_from(
+        0,
+        &[Message::SeqnoRequest {
+            prefix: p,
+            seqno: 11,
+            hop_count: 5,
+            router_id: PEER_ROUTER,
+        }],
+    );
+    s.run_for(Duration::from_millis(100));
+    assert_eq!(forwarded_requests(&s, p, 5), vec![(1, 4)], "{:?}", s.sent);
+
+    // Neighbour 0 retracts; neighbour 1 now offers only an unfeasible 200. Not advertising the
+    // prefix any more, the node does not forward neighbour 0's request.
+    s.update_from(1, p, PEER_ROUTER, 10, 200);
+    s.update_from(0, p, PEER_ROUTER, 10, 0xFFFF);
+    s.run_for(secs(1));
+    assert!(s.node.selected_route(p).is_none());
+    s.sent.clear();
+    s.receive_from(
+        0,
+        &[Message::SeqnoRequest {
+            prefix: p,
+            seqno: 12,
+            hop_count: 5,
+            router_id: PEER_ROUTER,
+        }],
+    );
+    s.run_for(Duration::from_millis(100));
+    assert_eq!(forwarded_requests(&s, p, 5), vec![], "{:?}", s.sent);
 }
