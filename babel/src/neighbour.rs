@@ -131,6 +131,9 @@ pub(crate) struct Neighbour {
     pub(crate) eager_ihus: u8,
     /// The cost last used for routing, to notice changes.
     pub(crate) reported_cost: u16,
+    /// It has been usable before: when it becomes usable again it has been presumed dead, and
+    /// it and we exchange full tables at once instead of at the next periodic update.
+    pub(crate) was_up: bool,
 }
 
 impl Neighbour {
@@ -158,6 +161,7 @@ impl Neighbour {
             presumed_dead: false,
             eager_ihus: 3,
             reported_cost: INFINITY,
+            was_up: false,
         }
     }
 
@@ -166,19 +170,22 @@ impl Neighbour {
         self.history.known > 0
     }
 
-    /// A scheduled (multicast) Hello arrived.
-    pub(crate) fn receive_hello(&mut self, now: Instant, seqno: u16, interval: Duration) {
-        if self.history.known == 0 {
+    /// A scheduled (multicast) Hello arrived. Returns false when its seqno is so far from the
+    /// expected one that the neighbour must have restarted (the history starts again).
+    pub(crate) fn receive_hello(&mut self, now: Instant, seqno: u16, interval: Duration) -> bool {
+        let continued = if self.history.known == 0 {
             self.history = HelloHistory::new(seqno);
+            true
         } else {
-            self.history.receive(seqno);
-        }
+            self.history.receive(seqno)
+        };
         self.hello_interval = interval;
         // Our own Hellos come at most a tenth early, never late; a quarter of slack is enough
         // because an overdue Hello only starts a probe, it does not condemn the link.
         self.hello_deadline = now + interval.mul_f32(1.25);
         self.presumed_dead = false;
         self.probe = None;
+        continued
     }
 
     /// A multicast Hello with interval 0 (sent off schedule, as babeld does right after it

@@ -793,10 +793,33 @@ impl Node {
             return;
         }
         let first = !n.has_hellos();
-        n.receive_hello(now, seqno, from_centis(interval));
+        let continued = n.receive_hello(now, seqno, from_centis(interval));
         if first {
             self.greet(now, link, id);
+        } else if !continued {
+            self.neighbour_restarted(now, link, id);
         }
+    }
+
+    /// A neighbour's Hello seqno jumped (RFC 8966 Appendix A.1: it "has probably rebooted"):
+    /// what its earlier instance announced may no longer hold, and a route it no longer has
+    /// would otherwise stay until it expires (3.5 update intervals). Its routes are dropped at
+    /// once (their prefixes are held unreachable if nothing else reaches them) and the tables are
+    /// exchanged as with a new neighbour; what it still has comes back in its answer.
+    fn neighbour_restarted(&mut self, now: Instant, link: LinkId, id: NeighbourId) {
+        let prefixes: Vec<Prefix> = self
+            .routes
+            .iter()
+            .filter(|(_, e)| e.route(id).is_some())
+            .map(|(p, _)| *p)
+            .collect();
+        for prefix in prefixes {
+            if let Some(route) = self.routes.get_mut(&prefix).and_then(|e| e.route_mut(id)) {
+                route.advertised_metric = INFINITY;
+            }
+            self.reselect(now, prefix);
+        }
+        self.greet(now, link, id);
     }
 
     /// A new neighbour said Hello: answer with our own Hello and IHU at once (so it can use the
@@ -1208,6 +1231,24 @@ impl Node {
                 link: link_id,
                 address,
             });
+            let returning = self.neighbour(id).is_some_and(|n| n.was_up);
+            if let Some(n) = self.neighbour_mut(id) {
+                n.was_up = true;
+            }
+            if returning {
+                // Back after being presumed dead: it may have missed any number of updates,
+                // and so may we. Full tables both ways now, not at the next
+                // periodic update (RFC 8966 §3.8.1.1 allows the wildcard request).
+                if let Some(l) = self.links.get_mut(&link_id) {
+                    l.full_update_pending = true;
+                    l.pending_control.push((
+                        Destination::Unicast(address),
+                        Message::RouteRequest { prefix: None },
+                    ));
+                    let at = l.full_update_allowed.max(now + FLUSH_DELAY);
+                    l.schedule_flush(at);
+                }
+            }
         } else if cost == INFINITY {
             self.push_event(Event::NeighbourDown {
                 link: link_id,
