@@ -240,6 +240,11 @@ fn route_metric(neighbours: &[Option<Neighbour>], route: &Route) -> u16 {
     total_metric(route.advertised_metric, cost)
 }
 
+/// An Update's Interval of 0xFFFF: the sender will send no further update for the prefix.
+const UPDATE_INTERVAL_INFINITE: u16 = 0xFFFF;
+/// How long "no expiry" lasts: longer than any node runs.
+const NO_EXPIRY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 fn centis(duration: Duration) -> u16 {
     (duration.as_millis() / 10).min(u128::from(u16::MAX)) as u16
 }
@@ -936,12 +941,16 @@ impl Node {
         if self.local_prefixes.contains(&prefix) {
             return;
         }
-        let interval = if interval == 0 {
-            self.config.update_interval
-        } else {
-            from_centis(interval)
+        let expires = match interval {
+            // Not allowed on the wire; read as our own interval.
+            0 => now + self.config.update_interval.mul_f32(3.5),
+            // "No further update will be sent" (RFC 8966 §4.6.9): the route lasts as long as the
+            // neighbour does, or until it is retracted.
+            UPDATE_INTERVAL_INFINITE => now
+                .checked_add(NO_EXPIRY)
+                .unwrap_or(now + from_centis(interval).mul_f32(3.5)),
+            _ => now + from_centis(interval).mul_f32(3.5),
         };
-        let expires = now + interval.mul_f32(3.5);
         if let Some(route) = self.routes.get_mut(&prefix).and_then(|e| e.route_mut(id)) {
             if route.router_id == router_id
                 && route.seqno == seqno
@@ -949,8 +958,10 @@ impl Node {
                 && route.next_hop == next_hop
             {
                 // A periodic refresh of what we already hold: most of every full dump.
-                // Nothing to select anew.
-                route.expires = expires;
+                // Nothing to select anew (and a repeated retraction resets no timer).
+                if metric != INFINITY {
+                    route.expires = expires;
+                }
                 return;
             }
         }
@@ -991,7 +1002,15 @@ impl Node {
                 route.seqno = seqno;
                 route.advertised_metric = metric;
                 route.next_hop = next_hop;
-                route.expires = expires;
+                if metric != INFINITY {
+                    route.expires = expires;
+                } else {
+                    // A retraction does not reset the expiry timer (§3.5.3); the retracted
+                    // route is forgotten `RETRACTED_HOLD` after it. Capped, for a route that
+                    // was announced with no expiry.
+                    let cap = now + self.config.update_interval.mul_f32(3.5);
+                    route.expires = route.expires.min(cap);
+                }
             }
         }
         if feasible && metric != INFINITY {
@@ -1662,14 +1681,14 @@ impl Node {
         }
 
         // Urgent updates: on a point-to-point link, each packet asks for an Ack and is sent
-        // again until acknowledged (§3.7.2).
+        // again until acknowledged; elsewhere it is sent a few times (§3.7.2).
         let mut urgent: Vec<Prefix> = Vec::new();
         let mut normal: Vec<Prefix> = Vec::new();
         for (prefix, is_urgent) in pending {
             if full && !is_urgent {
                 continue; // the dump covers it
             }
-            if is_urgent && point_to_point {
+            if is_urgent {
                 urgent.push(prefix);
             } else {
                 normal.push(prefix);
@@ -1800,10 +1819,14 @@ impl Node {
         };
         let nonce = self.rng.next_u16();
         let mut encoder = Encoder::new(max_len);
-        encoder.push(&Message::AckRequest {
-            nonce,
-            interval: centis(URGENT_ACK_TIMEOUT),
-        });
+        if point_to_point {
+            encoder.push(&Message::AckRequest {
+                nonce,
+                interval: centis(URGENT_ACK_TIMEOUT),
+            });
+        }
+        // On a link with several neighbours no one acknowledges a multicast: the update simply
+        // goes out `URGENT_ATTEMPTS` times (RFC 8966 §3.7.2).
         let mut any = false;
         for prefix in &prefixes {
             if let Some(message) = self.update_message(now, link, point_to_point, *prefix, false) {
@@ -1910,9 +1933,10 @@ impl Node {
         }
         if self.next_full_update <= now {
             let update = self.config.update_interval;
-            // Jittered around the interval (not only below it), so the mean is the interval.
-            let jitter = self.jitter(update / 4);
-            self.next_full_update = now + update - update / 8 + jitter;
+            // Never later than the interval our updates advertise (RFC 8966 §4.6.9: it is an
+            // upper bound, and neighbours expire our routes by it), jittered below it.
+            let jitter = self.jitter(update / 8);
+            self.next_full_update = now + update - jitter;
             self.full_dump(now, &links, true);
         }
         self.neighbour_timers(now);

@@ -126,11 +126,17 @@ impl Scripted {
     }
 
     fn with_peers(peers: usize) -> Scripted {
+        Scripted::with_links(peers, true)
+    }
+
+    /// `peers` neighbours, each on a link of its own, point-to-point (tunnels) or not.
+    fn with_links(peers: usize, point_to_point: bool) -> Scripted {
         let now = Instant::now();
         let mut node = Node::new(Config::default(), RouterId([1; 8]), 1, now);
         for i in 0..peers {
             let config = LinkConfig {
                 rtt: None,
+                point_to_point,
                 ..LinkConfig::default()
             };
             node.add_link(now, LinkId(i as u32), local_on(i), config);
@@ -497,4 +503,86 @@ fn rfc8966_3_8_1_2_seqno_request_is_forwarded_past_the_requester() {
     );
     s.run_for(Duration::from_millis(100));
     assert_eq!(forwarded_requests(&s, p, 5), vec![], "{:?}", s.sent);
+}
+
+/// §3.7.2: an urgent update (here a retraction) is made reliable: on a point-to-point link with
+/// an acknowledgment request, resent until acknowledged; on a link that is not point-to-point,
+/// where no one acknowledges a multicast, by sending it a few times.
+#[test]
+fn rfc8966_3_7_2_urgent_updates_are_repeated_on_shared_links() {
+    for point_to_point in [true, false] {
+        let mut s = Scripted::with_links(2, point_to_point);
+        let p = far_prefix();
+        s.update_from(0, p, PEER_ROUTER, 10, 100);
+        s.run_for(secs(2));
+        assert!(s.node.selected_route(p).is_some());
+        s.sent.clear();
+        s.update_from(0, p, PEER_ROUTER, 10, 0xFFFF);
+        s.run_for(secs(3));
+        let sent = retractions(&s, 1, p);
+        assert!(
+            sent >= 2,
+            "point-to-point {point_to_point}: the retraction went out {sent} times on link 1"
+        );
+    }
+}
+
+/// §4.6.9: an Update's Interval of 0xFFFF says no further update will be sent, so the route
+/// does not expire by the timer (it used to last 3.5 x 655.35 s); it still goes with a retraction.
+#[test]
+fn rfc8966_4_6_9_infinite_update_interval_never_expires() {
+    let mut s = Scripted::new();
+    let p = far_prefix();
+    s.receive(&[Message::Update {
+        prefix: p,
+        router_id: PEER_ROUTER,
+        next_hop: None,
+        seqno: 10,
+        interval: 0xFFFF,
+        metric: 100,
+    }]);
+    s.run_for(secs(3000));
+    assert!(
+        s.node.selected_route(p).is_some(),
+        "the route expired although its neighbour said it sends no further update"
+    );
+    s.update(p, PEER_ROUTER, 10, 0xFFFF);
+    s.run_for(secs(1));
+    assert!(s.node.selected_route(p).is_none());
+}
+
+/// §4.6.9: the Interval in our Updates is "an upper bound ... on the time after which the
+/// sending node will send a new update", and neighbours expire our routes by it: our periodic
+/// updates never come later than that.
+#[test]
+fn rfc8966_4_6_9_periodic_updates_come_within_the_advertised_interval() {
+    let mut s = Scripted::new();
+    let own: Prefix = "fd00:1::/64".parse().unwrap();
+    let now = s.now;
+    s.node.add_local_prefix(now, own);
+    let mut last: Option<Instant> = None;
+    let mut advertised = None;
+    let mut longest = Duration::ZERO;
+    for _ in 0..4000 {
+        s.run_for(Duration::from_millis(100));
+        let interval = s.sent.iter().find_map(|(_, _, m)| match m {
+            Message::Update {
+                prefix, interval, ..
+            } if *prefix == own => Some(*interval),
+            _ => None,
+        });
+        s.sent.clear();
+        if let Some(interval) = interval {
+            advertised = Some(Duration::from_millis(u64::from(interval) * 10));
+            if let Some(last) = last {
+                longest = longest.max(s.now - last);
+            }
+            last = Some(s.now);
+        }
+    }
+    let advertised = advertised.expect("no update for our prefix");
+    assert!(
+        longest <= advertised,
+        "{longest:?} between two updates, more than the {advertised:?} they advertise"
+    );
 }
