@@ -475,6 +475,14 @@ impl Node {
             .wrapping_add(1)
     }
 
+    /// The Interval our Updates carry: "an upper bound ... on the time after which the sending
+    /// node will send a new update" (RFC 8966 §4.6.9), which neighbours expire our routes by.
+    /// Periodic dumps are jittered up to an eighth past the configured interval, so that is the
+    /// bound.
+    fn advertised_update_interval(&self) -> Duration {
+        self.config.update_interval + self.config.update_interval / 8
+    }
+
     fn timestamp(&self, now: Instant) -> u32 {
         // Microseconds modulo 2^32, as RFC 9616 timestamps are.
         now.saturating_duration_since(self.epoch).as_micros() as u32
@@ -1559,7 +1567,7 @@ impl Node {
         prefix: Prefix,
         requested: bool,
     ) -> Option<Message> {
-        let interval = centis(self.config.update_interval);
+        let interval = centis(self.advertised_update_interval());
         if self.local_prefixes.contains(&prefix) {
             self.sources
                 .note_advertised(now, prefix, self.router_id, self.seqno, 0);
@@ -1729,7 +1737,7 @@ impl Node {
     /// so it must not look each one up again per link). Split horizon leaves a route out on the
     /// point-to-point link it was learnt from.
     fn full_dump(&mut self, now: Instant, links: &[LinkId], with_hello: bool) {
-        let interval = centis(self.config.update_interval);
+        let interval = centis(self.advertised_update_interval());
         let mut targets: Vec<(LinkId, bool, Encoder)> = Vec::with_capacity(links.len());
         for id in links {
             let Some(l) = self.links.get(id) else {
@@ -1933,10 +1941,10 @@ impl Node {
         }
         if self.next_full_update <= now {
             let update = self.config.update_interval;
-            // Never later than the interval our updates advertise (RFC 8966 §4.6.9: it is an
-            // upper bound, and neighbours expire our routes by it), jittered below it.
-            let jitter = self.jitter(update / 8);
-            self.next_full_update = now + update - jitter;
+            // Jittered around the interval, so the mean is the interval; what our updates
+            // advertise is the latest the next one can come (`advertised_update_interval`).
+            let jitter = self.jitter(update / 4);
+            self.next_full_update = now + update - update / 8 + jitter;
             self.full_dump(now, &links, true);
         }
         self.neighbour_timers(now);

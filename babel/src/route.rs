@@ -14,11 +14,11 @@ use crate::wire::{RouterId, INFINITY};
 pub(crate) const RETRACTED_HOLD: Duration = Duration::from_secs(60);
 
 /// How long a lost prefix stays unreachable before it is forgotten (RFC 8966 §3.5.4: while a
-/// prefix is held, its packets must not follow a route for a shorter prefix). As long as its
-/// retracted routes are held, and longer than the 56 s a neighbour keeps a route it no longer
-/// hears about (3.5 update intervals of 16 s), so a neighbour that still routes the prefix
-/// through us has forgotten it by the time our own shorter prefix would take over.
-pub const HOLD_TIME: Duration = RETRACTED_HOLD;
+/// prefix is held, its packets must not follow a route for a shorter prefix). Longer than the
+/// 63 s a neighbour keeps a route it no longer hears about (3.5 advertised update intervals of
+/// 18 s with the default settings), so a neighbour that still routes the prefix through us has
+/// forgotten it by the time our own shorter prefix would take over.
+pub const HOLD_TIME: Duration = Duration::from_secs(64);
 
 #[derive(Debug, Clone)]
 pub(crate) struct Route {

@@ -581,8 +581,9 @@ fn rfc8966_4_6_9_periodic_updates_come_within_the_advertised_interval() {
         }
     }
     let advertised = advertised.expect("no update for our prefix");
+    // Seen within one 100 ms step of being sent.
     assert!(
-        longest <= advertised,
+        longest <= advertised + Duration::from_millis(100),
         "{longest:?} between two updates, more than the {advertised:?} they advertise"
     );
 }
