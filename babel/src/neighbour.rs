@@ -54,10 +54,14 @@ impl HelloHistory {
                 self.push(false);
             }
             self.push(true);
-        } else if seqno == self.expected_seqno.wrapping_sub(1) {
-            // A Hello we already counted as missed arrived late: it was not lost after all.
-            self.bits |= 0x8000;
-            return true;
+        } else if self.expected_seqno.wrapping_sub(seqno) <= u16::from(self.known).min(15) {
+            // Behind: Hellos we already counted as missed (the neighbour's interval grew, or
+            // this one was held up) were not lost after all. Undo those slots and record this
+            // one (RFC 8966 Appendix A.1), rather than start the history again.
+            let behind = self.expected_seqno.wrapping_sub(seqno);
+            self.bits = self.bits.checked_shl(u32::from(behind)).unwrap_or(0);
+            self.known -= behind as u8;
+            self.push(true);
         } else {
             *self = HelloHistory::new(seqno);
             return false;
@@ -368,6 +372,31 @@ mod tests {
         n.receive_hello(now, 12, Duration::from_secs(4));
         assert_eq!(n.history.received_count(), 3);
         assert_eq!(n.history.bits & 0xE000, 0xE000);
+    }
+
+    /// Appendix A.1: a Hello a few seqnos behind the expected one undoes the slots counted as
+    /// missed since it, instead of resetting the history (which made a good link look new).
+    #[test]
+    fn rfc8966_appendix_a_1_hello_behind_undoes_missed_slots() {
+        let mut h = HelloHistory::new(5);
+        for seqno in 6..12 {
+            assert!(h.receive(seqno));
+        }
+        // Four Hellos counted as missed (12..=15), then 12 arrives, late.
+        for _ in 0..4 {
+            h.miss();
+        }
+        assert_eq!(h.received_count(), 7);
+        assert_eq!(h.known, 11);
+        assert!(h.receive(12), "a late Hello is no restart");
+        assert_eq!(h.known, 8, "four slots undone, one recorded");
+        assert_eq!(h.received_count(), 8);
+        assert_eq!(h.expected_seqno, 13);
+        assert!(h.receive(13));
+        assert_eq!(h.received_count(), 9);
+        // Further behind than the history reaches: a restart.
+        assert!(!h.receive(13u16.wrapping_sub(40)));
+        assert_eq!(h.known, 1);
     }
 
     #[test]
