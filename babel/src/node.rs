@@ -240,6 +240,8 @@ fn route_metric(neighbours: &[Option<Neighbour>], route: &Route) -> u16 {
     total_metric(route.advertised_metric, cost)
 }
 
+/// The longest wait between two rounds of seqno requests for a starving prefix.
+const STARVATION_BACKOFF_MAX: Duration = Duration::from_secs(32);
 /// An Update's Interval of 0xFFFF: the sender will send no further update for the prefix.
 const UPDATE_INTERVAL_INFINITE: u16 = 0xFFFF;
 /// How long "no expiry" lasts: longer than any node runs.
@@ -271,8 +273,9 @@ pub struct Node {
     /// Prefixes with a slightly better route waiting out `switch_delay`.
     switch_watch: BTreeSet<Prefix>,
     /// Prefixes with routes but none feasible: we keep asking for a new seqno until one comes,
-    /// since a request can be lost on a path that is itself still repairing.
-    starving: BTreeSet<Prefix>,
+    /// since a request can be lost on a path that is itself still repairing, at growing
+    /// intervals: when the next round of requests is due, and the interval after it.
+    starving: BTreeMap<Prefix, (Instant, Duration)>,
     next_housekeeping: Instant,
     housekeeping_ticks: u32,
     /// When our whole table next goes out on every link (RFC 8966 §3.7.1).
@@ -307,7 +310,7 @@ impl Node {
             local_prefixes: BTreeSet::new(),
             requests: Requests::default(),
             switch_watch: BTreeSet::new(),
-            starving: BTreeSet::new(),
+            starving: BTreeMap::new(),
             next_housekeeping: now + HOUSEKEEPING_INTERVAL,
             housekeeping_ticks: 0,
             next_full_update: first_dump,
@@ -1488,35 +1491,43 @@ impl Node {
             }
             _ => {}
         }
-        if had_routes_unfeasible {
-            self.starving.insert(prefix);
-        } else {
+        if !had_routes_unfeasible {
             self.starving.remove(&prefix);
-        }
-        if had_routes_unfeasible {
-            // Starvation (§3.8.2.1): routes exist but none is feasible. Ask for a new seqno
-            // through the neighbour offering the best of them (a request toward a neighbour we
-            // cannot reach would be lost).
-            let best = self.routes.get(&prefix).and_then(|e| {
-                e.routes
-                    .iter()
-                    .map(|r| {
-                        let metric =
-                            total_metric(r.advertised_metric, self.neighbour_cost(r.neighbour));
-                        (metric, r.router_id, r.seqno, r.neighbour)
-                    })
-                    .filter(|(metric, ..)| *metric != INFINITY)
-                    .min()
-            });
-            if let Some((_, router_id, seqno, neighbour)) = best {
-                let target_seqno = self.wanted_seqno(prefix, router_id, seqno);
-                self.send_seqno_request(now, prefix, router_id, target_seqno, Some(neighbour));
-            }
+        } else {
+            self.request_when_starving(now, prefix);
         }
         if let Some(entry) = self.routes.get(&prefix) {
             if entry.is_empty() {
                 self.routes.remove(&prefix);
             }
+        }
+    }
+
+    /// Starvation (RFC 8966 §3.8.2.1): routes exist but none is feasible. Every neighbour
+    /// advertising one of them is asked for a new seqno of its route's source, unicast (one of
+    /// them may sit on the path that is repairing); unanswered, the round is repeated at
+    /// doubling intervals up to [`STARVATION_BACKOFF_MAX`], not every second for ever.
+    fn request_when_starving(&mut self, now: Instant, prefix: Prefix) {
+        let backoff = match self.starving.get(&prefix) {
+            Some((next, _)) if *next > now => return,
+            Some((_, backoff)) => (*backoff * 2).min(STARVATION_BACKOFF_MAX),
+            None => REQUEST_RESEND,
+        };
+        self.starving.insert(prefix, (now + backoff, backoff));
+        let Some(entry) = self.routes.get(&prefix) else {
+            return;
+        };
+        let asks: Vec<(NeighbourId, RouterId, u16)> = entry
+            .routes
+            .iter()
+            .filter(|r| route_metric(&self.neighbours, r) != INFINITY)
+            .map(|r| {
+                let seqno = self.wanted_seqno(prefix, r.router_id, r.seqno);
+                (r.neighbour, r.router_id, seqno)
+            })
+            .collect();
+        for (neighbour, router_id, seqno) in asks {
+            self.emit_seqno_request(now, prefix, router_id, seqno, Some(neighbour));
         }
     }
 
@@ -2087,7 +2098,7 @@ impl Node {
     fn housekeeping(&mut self, now: Instant) {
         let mut changed: Vec<Prefix> = std::mem::take(&mut self.switch_watch)
             .into_iter()
-            .chain(self.starving.iter().copied())
+            .chain(self.starving.keys().copied())
             .collect();
         self.housekeeping_ticks = self.housekeeping_ticks.wrapping_add(1);
         if self.housekeeping_ticks % EXPIRY_EVERY_TICKS != 0 {

@@ -587,3 +587,49 @@ fn rfc8966_4_6_9_periodic_updates_come_within_the_advertised_interval() {
         "{longest:?} between two updates, more than the {advertised:?} they advertise"
     );
 }
+
+/// §3.8.2.1: a node whose routes for a prefix are all unfeasible asks for a new seqno. Both
+/// neighbours advertising the prefix are asked (either may be on the path being repaired), and
+/// while no answer comes the rounds grow further apart instead of coming every second for ever.
+#[test]
+fn rfc8966_3_8_2_1_starvation_asks_every_advertising_neighbour_with_backoff() {
+    let mut s = Scripted::with_peers(2);
+    let p = far_prefix();
+    // Selected through neighbour 0 (110, our distance); neighbour 1's 120 is unfeasible.
+    s.update_from(0, p, PEER_ROUTER, 10, 100);
+    s.update_from(1, p, PEER_ROUTER, 10, 120);
+    s.run_for(secs(1));
+    assert_eq!(
+        s.node
+            .selected_route(p)
+            .and_then(|r| r.neighbour)
+            .map(|n| n.0),
+        Some(LinkId(0))
+    );
+    // Neighbour 0 loses it and comes back with an unfeasible 150: starvation.
+    s.update_from(0, p, PEER_ROUTER, 10, 0xFFFF);
+    s.update_from(0, p, PEER_ROUTER, 10, 150);
+    s.sent.clear();
+    let mut per_link = [0usize; 2];
+    for _ in 0..6 {
+        s.run_for(secs(10));
+        // The neighbours keep their routes alive, and never answer.
+        s.update_from(0, p, PEER_ROUTER, 10, 150);
+        s.update_from(1, p, PEER_ROUTER, 10, 120);
+        assert!(s.node.selected_route(p).is_none());
+        for (link, _, m) in s.sent.drain(..) {
+            if matches!(m, Message::SeqnoRequest { prefix, seqno: 11, .. } if prefix == p) {
+                per_link[link.0 as usize] += 1;
+            }
+        }
+    }
+    eprintln!("seqno requests in 60 s of starvation, per neighbour: {per_link:?}");
+    assert!(
+        per_link.iter().all(|n| *n >= 2),
+        "each advertising neighbour should be asked: {per_link:?}"
+    );
+    assert!(
+        per_link.iter().all(|n| *n <= 10),
+        "60 s of starvation sent {per_link:?} requests: no backoff"
+    );
+}
