@@ -240,6 +240,9 @@ fn route_metric(neighbours: &[Option<Neighbour>], route: &Route) -> u16 {
     total_metric(route.advertised_metric, cost)
 }
 
+/// A selected route this close to expiring is asked for (§3.8.2.3): more than the expiry scan's
+/// period, so the request goes out before the route expires.
+const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(10);
 /// The longest wait between two rounds of seqno requests for a starving prefix.
 const STARVATION_BACKOFF_MAX: Duration = Duration::from_secs(32);
 /// An Update's Interval of 0xFFFF: the sender will send no further update for the prefix.
@@ -972,6 +975,7 @@ impl Node {
                 // Nothing to select anew (and a repeated retraction resets no timer).
                 if metric != INFINITY {
                     route.expires = expires;
+                    route.refresh_requested = false;
                 }
                 return;
             }
@@ -994,6 +998,7 @@ impl Node {
                     advertised_metric: metric,
                     next_hop,
                     expires,
+                    refresh_requested: false,
                 });
             }
             Some(route) => {
@@ -1015,6 +1020,7 @@ impl Node {
                 route.next_hop = next_hop;
                 if metric != INFINITY {
                     route.expires = expires;
+                    route.refresh_requested = false;
                 } else {
                     // A retraction does not reset the expiry timer (§3.5.3); the retracted
                     // route is forgotten `RETRACTED_HOLD` after it. Capped, for a route that
@@ -2107,11 +2113,29 @@ impl Node {
             }
             return;
         }
+        let mut refresh: Vec<(NeighbourId, Prefix)> = Vec::new();
         for (prefix, entry) in self.routes.iter_mut() {
             if entry.held_until.is_some_and(|t| t <= now) {
                 entry.held_until = None;
                 self.route_changes
                     .push_back(RouteChange::Remove { prefix: *prefix });
+            }
+            // A selected route about to expire: ask its neighbour for it once, unicast, so that
+            // lost updates do not cost us the route (RFC 8966 §3.8.2.3).
+            let selected = entry.selected;
+            if let Some(route) = entry
+                .routes
+                .iter_mut()
+                .find(|r| Some(r.neighbour) == selected)
+            {
+                if !route.refresh_requested
+                    && route.advertised_metric != INFINITY
+                    && route.expires > now
+                    && route.expires <= now + REFRESH_BEFORE_EXPIRY
+                {
+                    route.refresh_requested = true;
+                    refresh.push((route.neighbour, *prefix));
+                }
             }
             let before = entry.routes.len();
             let mut expired = false;
@@ -2125,6 +2149,18 @@ impl Node {
             });
             if expired || entry.routes.len() != before {
                 changed.push(*prefix);
+            }
+        }
+        for (neighbour, prefix) in refresh {
+            if let Some((link, address)) = self.neighbour(neighbour).map(|n| (n.link, n.address)) {
+                self.queue_control(
+                    now,
+                    link,
+                    Destination::Unicast(address),
+                    Message::RouteRequest {
+                        prefix: Some(prefix),
+                    },
+                );
             }
         }
         for prefix in changed {

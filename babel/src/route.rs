@@ -30,6 +30,8 @@ pub(crate) struct Route {
     pub(crate) next_hop: IpAddr,
     /// After this the route is treated as retracted.
     pub(crate) expires: Instant,
+    /// We asked the neighbour for it because it was about to expire (§3.8.2.3).
+    pub(crate) refresh_requested: bool,
 }
 
 /// What we last announced for a prefix, to decide whether a change deserves a triggered update.

@@ -633,3 +633,46 @@ fn rfc8966_3_8_2_1_starvation_asks_every_advertising_neighbour_with_backoff() {
         "60 s of starvation sent {per_link:?} requests: no backoff"
     );
 }
+
+/// §3.8.2.3: shortly before a selected route expires (its neighbour's updates were lost), the
+/// node asks the neighbour for it with a unicast route request, once; an answer keeps it.
+#[test]
+fn rfc8966_3_8_2_3_route_request_before_the_selected_route_expires() {
+    let mut s = Scripted::new();
+    let p = far_prefix();
+    s.update(p, PEER_ROUTER, 10, 100);
+    let announced = s.now;
+    let mut asked = Vec::new();
+    for _ in 0..700 {
+        s.run_for(Duration::from_millis(100));
+        for (_, d, m) in s.sent.drain(..) {
+            if matches!(m, Message::RouteRequest { prefix: Some(q) } if q == p) {
+                asked.push((s.now - announced, d));
+            }
+        }
+        if !asked.is_empty() && s.node.selected_route(p).is_some() {
+            // Answer the first request.
+            s.update(p, PEER_ROUTER, 10, 100);
+            break;
+        }
+    }
+    // The update said 16 s, so the route lives 56 s.
+    let lifetime = Duration::from_millis(1600 * 10 * 35 / 10);
+    let (at, destination) = *asked
+        .first()
+        .expect("no route request before the route expired");
+    assert_eq!(destination, Destination::Unicast(peer()));
+    assert!(
+        at < lifetime,
+        "asked {at:?} after the update, past its lifetime"
+    );
+    assert!(
+        at + secs(20) > lifetime,
+        "asked {at:?} after the update: too early"
+    );
+    s.run_for(secs(30));
+    assert!(
+        s.node.selected_route(p).is_some(),
+        "the answer did not keep it"
+    );
+}
