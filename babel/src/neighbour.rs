@@ -91,6 +91,14 @@ impl HelloHistory {
     }
 }
 
+/// What we know of a neighbour's unicast Hellos: their own history, interval and deadline.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UnicastHellos {
+    pub(crate) history: HelloHistory,
+    pub(crate) interval: Duration,
+    pub(crate) deadline: Instant,
+}
+
 /// Probing state for a neighbour whose Hello is overdue.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Probe {
@@ -135,6 +143,8 @@ pub(crate) struct Neighbour {
     pub(crate) eager_ihus: u8,
     /// The cost last used for routing, to notice changes.
     pub(crate) reported_cost: u16,
+    /// Unicast Hellos, if it sends any.
+    pub(crate) unicast: Option<UnicastHellos>,
     /// It has been usable before: when it becomes usable again it has been presumed dead, and
     /// it and we exchange full tables at once instead of at the next periodic update.
     pub(crate) was_up: bool,
@@ -166,6 +176,7 @@ impl Neighbour {
             eager_ihus: 3,
             reported_cost: INFINITY,
             was_up: false,
+            unicast: None,
         }
     }
 
@@ -214,40 +225,92 @@ impl Neighbour {
         self.hello_deadline += step;
     }
 
-    /// Our cost of receiving from this neighbour, as sent in our IHUs.
-    pub(crate) fn rxcost(&self, config: &LinkConfig) -> u16 {
-        if !self.has_hellos() || self.presumed_dead {
-            return INFINITY;
-        }
-        match config.cost_model {
-            CostModel::KOutOfJ => {
-                // At least 2 of the last 3 expected Hellos (fewer if we know fewer).
-                let recent = (self.history.bits & 0xE000).count_ones();
-                let needed = u32::from(self.history.known.min(2));
-                if recent >= needed {
-                    config.rxcost
-                } else {
-                    INFINITY
-                }
+    /// A unicast Hello arrived. Unicast Hellos have a seqno counter of their own, so they have
+    /// a history of their own (RFC 8966 Appendix A.1), which link sensing uses beside the
+    /// multicast one.
+    pub(crate) fn receive_unicast_hello(&mut self, now: Instant, seqno: u16, interval: Duration) {
+        match self.unicast.as_mut() {
+            None => {
+                self.unicast = Some(UnicastHellos {
+                    history: HelloHistory::new(seqno),
+                    interval,
+                    deadline: now + interval.mul_f32(1.25),
+                });
             }
-            CostModel::Etx => {
-                if self.history.last_three_missed() {
-                    return INFINITY;
-                }
-                // Slots not yet filled count as received: a new neighbour is presumed good until
-                // it shows otherwise, so one early loss costs 1/16 and not half the link (which
-                // would raise every route through it at once and, downstream, make them all
-                // unfeasible together).
-                let received = self.history.received_count() + 16 - u32::from(self.history.known);
-                if received == 0 {
-                    return INFINITY;
-                }
-                let cost = u32::from(config.rxcost) * 16 / received;
-                cost.min(u32::from(INFINITY - 1)) as u16
+            Some(u) => {
+                u.history.receive(seqno);
+                u.interval = interval;
+                u.deadline = now + interval.mul_f32(1.25);
             }
         }
     }
 
+    /// The unicast Hello deadline, while the neighbour sends scheduled unicast Hellos.
+    pub(crate) fn unicast_deadline(&self) -> Option<Instant> {
+        self.unicast
+            .as_ref()
+            .filter(|u| !u.interval.is_zero())
+            .map(|u| u.deadline)
+    }
+
+    /// Records the unicast Hellos due by `now` and not received (at most 16 at once).
+    pub(crate) fn miss_unicast_hellos(&mut self, now: Instant) {
+        if let Some(u) = self.unicast.as_mut() {
+            let mut misses = 0;
+            while !u.interval.is_zero() && u.deadline <= now && misses < 16 {
+                u.history.miss();
+                u.deadline += u.interval;
+                misses += 1;
+            }
+        }
+    }
+
+    /// Our cost of receiving from this neighbour, as sent in our IHUs: from the better of its
+    /// multicast and unicast Hello histories.
+    pub(crate) fn rxcost(&self, config: &LinkConfig) -> u16 {
+        if !self.has_hellos() || self.presumed_dead {
+            return INFINITY;
+        }
+        let multicast = history_rxcost(&self.history, config);
+        match &self.unicast {
+            Some(u) => multicast.min(history_rxcost(&u.history, config)),
+            None => multicast,
+        }
+    }
+}
+
+/// The rxcost one Hello history gives (RFC 8966 Appendix A.2).
+fn history_rxcost(history: &HelloHistory, config: &LinkConfig) -> u16 {
+    match config.cost_model {
+        CostModel::KOutOfJ => {
+            // At least 2 of the last 3 expected Hellos (fewer if we know fewer).
+            let recent = (history.bits & 0xE000).count_ones();
+            let needed = u32::from(history.known.min(2));
+            if recent >= needed {
+                config.rxcost
+            } else {
+                INFINITY
+            }
+        }
+        CostModel::Etx => {
+            if history.last_three_missed() {
+                return INFINITY;
+            }
+            // Slots not yet filled count as received: a new neighbour is presumed good until
+            // it shows otherwise, so one early loss costs 1/16 and not half the link (which
+            // would raise every route through it at once and, downstream, make them all
+            // unfeasible together).
+            let received = history.received_count() + 16 - u32::from(history.known);
+            if received == 0 {
+                return INFINITY;
+            }
+            let cost = u32::from(config.rxcost) * 16 / received;
+            cost.min(u32::from(INFINITY - 1)) as u16
+        }
+    }
+}
+
+impl Neighbour {
     /// The cost of routing through this neighbour (RFC 8966 Appendix A.2), including the RTT
     /// penalty when timestamps are on.
     pub(crate) fn cost(&self, config: &LinkConfig) -> u16 {

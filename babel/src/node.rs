@@ -804,7 +804,13 @@ impl Node {
             }
         }
         if unicast {
-            // Unicast Hellos prove liveness but have a seqno counter of their own.
+            // Unicast Hellos have a seqno counter of their own, so a history of their own,
+            // which link sensing uses too (RFC 8966 Appendix A.1); they prove liveness.
+            n.receive_unicast_hello(now, seqno, from_centis(interval));
+            if n.has_hellos() {
+                n.presumed_dead = false;
+                n.probe = None;
+            }
             return;
         }
         if interval == 0 {
@@ -2001,6 +2007,7 @@ impl Node {
                     misses += 1;
                     missed_now = true;
                 }
+                n.miss_unicast_hellos(now);
                 if n.rtt_deadline.is_some_and(|t| t <= now) {
                     n.rtt_deadline = None;
                 }
@@ -2211,6 +2218,9 @@ impl Node {
         for n in self.neighbours.iter().flatten() {
             if n.has_hellos() {
                 consider(n.hello_deadline);
+            }
+            if let Some(t) = n.unicast_deadline() {
+                consider(t);
             }
             if let Some(t) = n.ihu_expiry {
                 consider(t);

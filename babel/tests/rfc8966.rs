@@ -94,6 +94,11 @@ struct Scripted {
     peers: usize,
     hello_seqno: u16,
     next_hello: Instant,
+    /// Whether the neighbours' multicast Hellos arrive.
+    multicast_hellos: bool,
+    /// Whether the neighbours also send unicast Hellos (with a seqno counter of their own).
+    unicast_hellos: bool,
+    unicast_seqno: u16,
 }
 
 /// What the scripted neighbours report in their IHUs, so a link costs this much: small, like a
@@ -148,6 +153,9 @@ impl Scripted {
             peers,
             hello_seqno: 100,
             next_hello: now,
+            multicast_hellos: true,
+            unicast_hellos: false,
+            unicast_seqno: 5000,
         };
         s.run_for(secs(1));
         s
@@ -197,20 +205,32 @@ impl Scripted {
             if self.next_hello <= self.now {
                 self.next_hello = self.now + secs(4);
                 self.hello_seqno = self.hello_seqno.wrapping_add(1);
+                self.unicast_seqno = self.unicast_seqno.wrapping_add(1);
                 for i in 0..self.peers {
-                    let hello = Message::Hello {
-                        unicast: false,
-                        seqno: self.hello_seqno,
-                        interval: 400,
-                        timestamp: None,
-                    };
                     let ihu = Message::Ihu {
                         address: Some(IpAddr::V6(local_on(i))),
                         rxcost: LINK_COST,
                         interval: 1200,
                         timestamps: None,
                     };
-                    self.receive_from(i, &[hello, ihu]);
+                    if self.multicast_hellos {
+                        let hello = Message::Hello {
+                            unicast: false,
+                            seqno: self.hello_seqno,
+                            interval: 400,
+                            timestamp: None,
+                        };
+                        self.receive_from(i, &[hello, ihu.clone()]);
+                    }
+                    if self.unicast_hellos {
+                        let hello = Message::Hello {
+                            unicast: true,
+                            seqno: self.unicast_seqno,
+                            interval: 400,
+                            timestamp: None,
+                        };
+                        self.receive_from(i, &[hello, ihu]);
+                    }
                 }
             }
             self.node.handle_timeout(self.now);
@@ -675,4 +695,32 @@ fn rfc8966_3_8_2_3_route_request_before_the_selected_route_expires() {
         s.node.selected_route(p).is_some(),
         "the answer did not keep it"
     );
+}
+
+/// Appendix A.1: unicast Hellos carry a seqno counter of their own and feed link sensing with
+/// a history of their own. A neighbour whose multicast Hellos stop arriving while its unicast
+/// ones do is still heard, and its link stays usable.
+#[test]
+fn rfc8966_appendix_a_1_unicast_hellos_feed_link_sensing() {
+    let mut s = Scripted::new();
+    s.unicast_hellos = true;
+    let p = far_prefix();
+    s.update(p, PEER_ROUTER, 10, 100);
+    s.run_for(secs(20));
+    assert!(s.node.selected_route(p).is_some());
+    s.multicast_hellos = false;
+    for _ in 0..3 {
+        s.run_for(secs(10));
+        s.update(p, PEER_ROUTER, 10, 100);
+    }
+    let neighbour = &s.node.neighbours()[0];
+    assert!(
+        neighbour.cost < 0xFFFF,
+        "30 s of unicast Hellos, yet the link is down: {neighbour:?}"
+    );
+    assert!(s.node.selected_route(p).is_some());
+    // Without either, the link goes down.
+    s.unicast_hellos = false;
+    s.run_for(secs(30));
+    assert_eq!(s.node.neighbours()[0].cost, 0xFFFF);
 }
