@@ -948,9 +948,10 @@ impl Node {
         interval: u16,
         metric: u16,
     ) {
-        if router_id == self.router_id {
+        if router_id == self.router_id && metric != INFINITY {
             // Our own announcement echoed back with a newer seqno: we restarted and lost ours.
-            // Jump past it so our updates are feasible again (RFC 8966 §3.5.4).
+            // Jump past it so our updates are feasible again. (The RFC leaves this to us; it
+            // bounds only what a seqno request may do, §3.8.1.2.)
             if seqno_newer(seqno, self.seqno) && self.local_prefixes.contains(&prefix) {
                 self.seqno = seqno.wrapping_add(1);
                 self.stats.seqno_increases += 1;
@@ -958,6 +959,8 @@ impl Node {
             }
             return;
         }
+        // A retraction naming our router-id still retracts the neighbour's route: a neighbour
+        // that took our old announcement, and lost it, retracts with the router-id it had.
         if self.local_prefixes.contains(&prefix) {
             return;
         }
@@ -1657,7 +1660,12 @@ impl Node {
                 }
             }
             _ => {
-                if point_to_point && entry.last_link == Some(link) && !requested {
+                // Split horizon told the last next hop nothing, so a retraction there is noise;
+                // unless it may still hold what we announced before it became our next hop.
+                let owed = entry
+                    .retract_until
+                    .is_some_and(|(l, until)| l == link && until > now);
+                if point_to_point && entry.last_link == Some(link) && !requested && !owed {
                     return None;
                 }
                 // Lost: retract what we announced; unknown: say we have nothing.
@@ -1801,6 +1809,30 @@ impl Node {
         let neighbours = &self.neighbours;
         for (prefix, entry) in self.routes.iter_mut() {
             let Some(route) = entry.selected_route() else {
+                // Nothing to offer, but a neighbour may hold what we lost to tell it.
+                let Some(owed) = entry
+                    .retract_until
+                    .filter(|(_, until)| *until > now)
+                    .map(|(link, _)| link)
+                else {
+                    continue;
+                };
+                let (router_id, seqno) = entry
+                    .announced
+                    .map_or((self.router_id, self.seqno), |a| (a.router_id, a.seqno));
+                if let Some((_, _, encoder)) =
+                    targets.iter_mut().find(|(l, p2p, _)| *l == owed && *p2p)
+                {
+                    encoder.push(&Message::Update {
+                        prefix: *prefix,
+                        router_id,
+                        next_hop: None,
+                        seqno,
+                        interval,
+                        metric: INFINITY,
+                    });
+                    sent += 1;
+                }
                 continue;
             };
             let Some(neighbour) = neighbours
@@ -1829,8 +1861,20 @@ impl Node {
                 interval,
                 metric,
             };
+            let retract_until = entry.retract_until;
             for (link, point_to_point, encoder) in targets.iter_mut() {
                 if *point_to_point && *link == via {
+                    if retract_until.is_some_and(|(l, until)| l == *link && until > now) {
+                        encoder.push(&Message::Update {
+                            prefix: *prefix,
+                            router_id,
+                            next_hop: None,
+                            seqno,
+                            interval,
+                            metric: INFINITY,
+                        });
+                        sent += 1;
+                    }
                     continue;
                 }
                 encoder.push(&message);
@@ -1870,7 +1914,8 @@ impl Node {
         }
         self.stats.urgent_packets_sent += 1;
         self.send_packets(link, Destination::Multicast, encoder.finish());
-        if attempt < URGENT_ATTEMPTS {
+        // The last attempt is tracked too: unacknowledged, it is given up in `resend_unacked`.
+        if attempt <= URGENT_ATTEMPTS {
             if let Some(l) = self.links.get_mut(&link) {
                 l.unacked.push(Unacked {
                     nonce,
@@ -2080,8 +2125,24 @@ impl Node {
         let (due, keep): (Vec<Unacked>, Vec<Unacked>) =
             l.unacked.drain(..).partition(|u| u.deadline <= now);
         l.unacked = keep;
+        let point_to_point = l.config.point_to_point;
+        let lifetime = self.advertised_update_interval().mul_f32(3.5);
         for unacked in due {
-            self.send_urgent(now, link, unacked.prefixes, unacked.attempts + 1);
+            if unacked.attempts < URGENT_ATTEMPTS {
+                self.send_urgent(now, link, unacked.prefixes, unacked.attempts + 1);
+                continue;
+            }
+            if !point_to_point {
+                continue; // repeats, never acknowledged: nothing to give up
+            }
+            // Given up: the neighbour may still hold what we said before. Where split horizon
+            // (or having no route) would say nothing more there, we keep retracting on this link
+            // for as long as it may keep that route.
+            for prefix in unacked.prefixes {
+                if let Some(entry) = self.routes.get_mut(&prefix) {
+                    entry.retract_until = Some((link, now + lifetime));
+                }
+            }
         }
     }
 

@@ -59,6 +59,11 @@ pub(crate) struct PrefixEntry {
     /// The link whose neighbour became our next hop while it may still hold a finite route from
     /// us: split horizon owes it one retraction.
     pub(crate) retract_on: Option<LinkId>,
+    /// A link where an urgent update for the prefix went unacknowledged, and until when our
+    /// updates there carry a retraction where split horizon (or having no route) would say
+    /// nothing: the neighbour may still hold what we said before, and keeps a route it hears
+    /// nothing about for its whole lifetime, long enough to come back into use through us.
+    pub(crate) retract_until: Option<(LinkId, Instant)>,
     /// A route better than the selected one, by too little to switch at once, and since when.
     pub(crate) better_since: Option<(NeighbourId, Instant)>,
 }

@@ -724,3 +724,54 @@ fn rfc8966_appendix_a_1_unicast_hellos_feed_link_sensing() {
     s.run_for(secs(30));
     assert_eq!(s.node.neighbours()[0].cost, 0xFFFF);
 }
+
+/// Split horizon (§3.7.4) with a lost retraction. Gateway G1 stops announcing `::/0` while its
+/// updates to X are lost, and takes X's route to G2; its retraction never reaches X, which
+/// keeps G1's old route as an alternative. When X's own path gets worse, X takes that stale
+/// route: X -> G1 -> X. Split horizon kept G1 from ever telling X anything about the prefix,
+/// so the loop lasted until X's copy expired. G1 now retracts on that link (in its full updates,
+/// and when its own route goes) for as long as X may hold the old route.
+#[test]
+fn rfc8966_3_7_4_split_horizon_still_retracts_what_the_neighbour_may_hold() {
+    let (g1, x, y, g2) = (0, 1, 2, 3);
+    let mut net = Net::new(4, Config::default());
+    net.connect_with_costs(g1, x, 300, 300);
+    net.connect(x, y);
+    net.connect(y, g2);
+    let p = default_route();
+    let now = net.now;
+    net.nodes[g1].add_local_prefix(now, p);
+    net.nodes[g2].add_local_prefix(now, p);
+    net.run_for(secs(20));
+    assert_eq!(net.walk_prefix(x, p), Some(vec![x, y, g2]));
+
+    // G1 withdraws; X hears G1's Hellos but not its updates.
+    net.updates_lost.push((g1, x));
+    let now = net.now;
+    net.nodes[g1].remove_local_prefix(now, p);
+    net.run_for(secs(5));
+    assert_eq!(net.walk_prefix(g1, p), Some(vec![g1, x, y, g2]));
+    net.updates_lost.clear();
+    net.run_for(secs(1));
+
+    // X's way to G2 gets expensive: G1's stale route looks better.
+    let (xl, yl) = (
+        net.link_between(x, y).unwrap(),
+        net.link_between(y, x).unwrap(),
+    );
+    net.set_rxcost(x, xl, 2000);
+    net.set_rxcost(y, yl, 2000);
+    let (mut looping, mut stranded) = (Duration::ZERO, Duration::ZERO);
+    for _ in 0..700 {
+        net.run_for(Duration::from_millis(100));
+        match net.walk_prefix(x, p) {
+            None => looping += Duration::from_millis(100),
+            Some(path) if path.last() != Some(&g2) => stranded += Duration::from_millis(100),
+            Some(_) => {}
+        }
+    }
+    eprintln!("X looped for {looping:?}, and followed a stale route to nowhere for {stranded:?}");
+    assert!(looping <= secs(1), "looped for {looping:?}");
+    assert!(stranded <= secs(1), "stranded for {stranded:?}");
+    assert_eq!(net.walk_prefix(x, p), Some(vec![x, y, g2]));
+}

@@ -20,7 +20,8 @@ pub struct Net {
     pub fib: Vec<BTreeMap<Prefix, (LinkId, IpAddr)>>,
     pub delay: Duration,
     pub changes: Vec<(usize, RouteChange)>,
-    /// (from, to): Update TLVs from `from` to `to` are stripped, everything else arrives.
+    /// (from, to): Update TLVs from `from` to `to` are lost (with the acknowledgment requests
+    /// that would vouch for them); everything else arrives.
     pub updates_lost: Vec<(usize, usize)>,
 }
 
@@ -51,7 +52,8 @@ pub fn router_id(node: usize) -> RouterId {
     RouterId(id)
 }
 
-/// `packet` with its Update TLVs (type 8) taken out: Hellos, IHUs and requests still arrive.
+/// `packet` with its Update TLVs (type 8) and acknowledgment requests (type 2, so a lost update
+/// is not acknowledged) taken out: Hellos, IHUs and requests still arrive.
 fn without_updates(packet: &[u8]) -> Vec<u8> {
     if packet.len() < 4 {
         return packet.to_vec();
@@ -68,7 +70,7 @@ fn without_updates(packet: &[u8]) -> Vec<u8> {
             break;
         };
         let end = (at + 2 + usize::from(len)).min(packet.len());
-        if packet[at] != 8 {
+        if packet[at] != 8 && packet[at] != 2 {
             out.extend_from_slice(&packet[at..end]);
         }
         at = end;
