@@ -1461,6 +1461,13 @@ impl Node {
             Some((link, route.next_hop, c.metric))
         });
         let old_install = entry.installed;
+        // Lost because our own import filter now refuses the route (filter.rs): the filter, not
+        // a neighbour, took it, so there is no stale path to hold off (§3.5.4), and a held
+        // `unreachable` route would shadow the very network the refusal protects (a LAN the
+        // announcement overlapped). Removed at once instead.
+        let lost_to_filter = previous
+            .and_then(|n| entry.route(n))
+            .is_some_and(|r| r.refused.is_some());
         let Some(entry) = self.routes.get_mut(&prefix) else {
             return;
         };
@@ -1496,6 +1503,11 @@ impl Node {
                     link,
                     metric,
                 });
+            }
+            (Some(_), None) if lost_to_filter => {
+                entry.installed = None;
+                entry.held_until = None;
+                self.route_changes.push_back(RouteChange::Remove { prefix });
             }
             (Some(_), None) => {
                 entry.installed = None;

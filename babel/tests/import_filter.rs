@@ -159,3 +159,32 @@ fn refusing_and_allowing_in_a_ring_never_loops() {
         }
     }
 }
+
+/// A prefix the filter takes is removed at once, not held `unreachable` for the hold time
+/// (§3.5.4): the hold would shadow the router's own network that the refusal protects.
+#[test]
+fn a_route_refused_by_the_filter_is_removed_not_held_unreachable() {
+    use babel::RouteChange;
+    let mut net = line(3);
+    net.changes.clear();
+    let now = net.now;
+    net.nodes[1].set_import_filter(now, owning(2));
+    net.run_for(secs(1));
+    let mine: Vec<&RouteChange> = net
+        .changes
+        .iter()
+        .filter(|(node, change)| *node == 1 && change.prefix() == node_prefix(2))
+        .map(|(_, change)| change)
+        .collect();
+    assert!(
+        matches!(mine.as_slice(), [RouteChange::Remove { .. }]),
+        "node 1's changes for the refused prefix: {mine:?}"
+    );
+    assert!(
+        status(&net, 1, 2)
+            .iter()
+            .all(|s| matches!(s, RouteStatus::Refused(_))),
+        "{:?}",
+        status(&net, 1, 2)
+    );
+}
