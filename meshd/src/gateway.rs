@@ -1,5 +1,6 @@
 //! Shared internet gateways, the user side: which gateway each connection uses, and the tunnel
-//! that carries it there (DESIGN.md, "Gateways and LANs").
+//! that carries it there (`docs/architecture.md`, "Gateways"; configuration and figures in
+//! `docs/gateways.md`).
 //!
 //! The source chooses the gateway. A packet from `mesh0` whose destination only the default route
 //! covers is looked up in a bounded [`FlowTable`]: a new flow is pinned to the best gateway by

@@ -1,5 +1,6 @@
-//! A node's addresses and router-id, derived from its WireGuard public key (DESIGN.md, "Identity
-//! and addressing"), so that anyone holding the key knows them without asking.
+//! A node's addresses and router-id, derived from its WireGuard public key
+//! (`docs/architecture.md`, "Identity and addressing"), so that anyone holding the key knows them
+//! without asking.
 //!
 //! - mesh address: the configured `/48` mesh prefix followed by the first 80 bits of
 //!   `BLAKE2s-256("meshd identity v1" || public key)`; it is the node's `/128` on `mesh0`.
