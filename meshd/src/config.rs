@@ -9,9 +9,6 @@
 //! position at hand. This module owns parsing and checking only; applying a configuration is the
 //! daemon's job.
 
-// Used by the daemon driver, being written.
-#![allow(dead_code)]
-
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -258,11 +255,6 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    /// The file (or other origin) the configuration came from.
-    pub fn origin(&self) -> &str {
-        &self.origin
-    }
-
     /// 1-based line and column of the problem, when it has a place in the text.
     pub fn position(&self) -> Option<(usize, usize)> {
         self.position

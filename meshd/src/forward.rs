@@ -6,9 +6,6 @@
 //! tunnels, and it does not choose routes (the Babel core does; the driver mirrors its route
 //! changes into `Fib`).
 
-// Used by the daemon driver, being written.
-#![allow(dead_code)]
-
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Instant;
@@ -86,6 +83,7 @@ impl Table {
         })
     }
 
+    #[cfg(test)]
     fn len(&self) -> usize {
         self.by_length.iter().map(|(_, map)| map.len()).sum()
     }
@@ -131,10 +129,12 @@ impl Fib {
         }
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.v4.len() + self.v6.len()
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -226,12 +226,9 @@ impl Router {
         }
     }
 
+    #[cfg(test)]
     pub fn stats(&self) -> ForwardStats {
         self.stats
-    }
-
-    pub fn set_locals(&mut self, locals: Vec<IpAddr>) {
-        self.locals = locals;
     }
 
     /// Decides the fate of a packet that came out of a tunnel (decrypted) or from `mesh0`.

@@ -20,9 +20,6 @@
 //! address too so the two stay equal. The same rule keeps the link-local interface identifier away
 //! from all zeros and all ones.
 
-// Used by the daemon driver, being written.
-#![allow(dead_code)]
-
 use std::net::{IpAddr, Ipv6Addr};
 
 use blake2::{Blake2s256, Digest as _};

@@ -6,9 +6,6 @@
 //! from forwarded data. It owns no sockets and no tunnels; the Babel payload itself is the `babel`
 //! crate's business.
 
-// Used by the daemon driver, being written.
-#![allow(dead_code)]
-
 use std::net::Ipv6Addr;
 
 use smoltcp::phy::ChecksumCapabilities;
