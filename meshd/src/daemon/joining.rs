@@ -228,7 +228,12 @@ impl Daemon {
         {
             let group = discovery::GROUP;
             let port = self.joining.port;
-            for (index, beacon) in self.joining.discovery.poll_beacons(now) {
+            // The beacons' counter is the wall clock (discovery.rs says why); only the driver
+            // reads clocks.
+            let clock_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+            for (index, beacon) in self.joining.discovery.poll_beacons(now, clock_ms) {
                 let to = SocketAddr::V6(SocketAddrV6::new(group, port, 0, index));
                 if let Some(socket) = &self.joining.socket {
                     if let Err(e) = socket.try_send_to(&beacon, to) {
