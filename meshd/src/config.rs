@@ -969,8 +969,7 @@ fn check_announced_prefix(
             prefix.len() > 0 && (a.is_multicast() || a.is_loopback() || a.is_link_local())
         }
         IpAddr::V6(a) => {
-            let first = a.segments()[0];
-            prefix.len() > 0 && (a.is_multicast() || a.is_loopback() || first & 0xffc0 == 0xfe80)
+            prefix.len() > 0 && (a.is_multicast() || a.is_loopback() || a.is_unicast_link_local())
         }
     };
     if unroutable {
@@ -997,7 +996,7 @@ fn check_endpoint(text: &str) -> Result<(), String> {
         let parsed = address
             .parse::<Ipv6Addr>()
             .map_err(|_| format!("`{address}` is not an IPv6 address"))?;
-        let link_local = parsed.segments()[0] & 0xffc0 == 0xfe80;
+        let link_local = parsed.is_unicast_link_local();
         match scope {
             Some(scope) if !link_local => {
                 return Err(format!(

@@ -476,7 +476,7 @@ impl Discovery {
     }
 
     fn check(&mut self, from: SocketAddrV6, bytes: &[u8]) -> Result<Heard, Dropped> {
-        let link_local = from.ip().segments()[0] & 0xffc0 == 0xfe80;
+        let link_local = from.ip().is_unicast_link_local();
         let Some(interface) = self.interfaces.get(&from.scope_id()) else {
             return Err(Dropped::NotLinkLocal);
         };

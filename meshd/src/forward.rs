@@ -13,6 +13,8 @@ use std::time::Instant;
 use babel::{LinkId, Prefix};
 use smoltcp::wire::{IpProtocol, Ipv4Packet, Ipv6Packet};
 
+use crate::ip::{ipv6_at, Checksum};
+
 /// The forwarding table: one exact-match map per prefix length present, searched longest first.
 /// A lookup masks the address once per length in use (a handful in a real mesh: /128, /64, /48,
 /// /32, /24, /0) and never allocates.
@@ -258,7 +260,7 @@ impl Router {
         if self.locals.contains(&IpAddr::V6(dst)) {
             return Verdict::Local;
         }
-        if dst.is_multicast() || dst.is_unspecified() || dst.segments()[0] & 0xffc0 == 0xfe80 {
+        if dst.is_multicast() || dst.is_unspecified() || dst.is_unicast_link_local() {
             self.stats.not_forwardable += 1;
             return Verdict::Drop;
         }
@@ -484,12 +486,6 @@ fn is_valid_ipv4(packet: &[u8]) -> bool {
         .is_ok_and(|ip| usize::from(ip.header_len()) >= IPV4_HEADER && ip.version() == 4)
 }
 
-fn ipv6_at(packet: &[u8], offset: usize) -> Ipv6Addr {
-    let mut octets = [0u8; 16];
-    octets.copy_from_slice(&packet[offset..offset + 16]);
-    Ipv6Addr::from(octets)
-}
-
 /// An ICMPv6 error (types 0–127) directly after the IPv6 header. Errors behind extension headers
 /// are not recognised; answering one of those is harmless (it is rate-limited and cannot loop,
 /// since our own errors carry no extension headers).
@@ -510,35 +506,6 @@ fn is_icmpv4_error(packet: &[u8]) -> bool {
     packet
         .get(header_len)
         .is_some_and(|t| matches!(t, 3 | 4 | 5 | 11 | 12))
-}
-
-/// The Internet checksum (RFC 1071) over concatenated even-length pieces (the last may be odd).
-#[derive(Default)]
-struct Checksum {
-    sum: u32,
-}
-
-impl Checksum {
-    fn add(&mut self, bytes: &[u8]) {
-        let mut pairs = bytes.chunks_exact(2);
-        for pair in &mut pairs {
-            self.sum += u32::from(u16::from_be_bytes([pair[0], pair[1]]));
-            self.fold();
-        }
-        if let [last] = pairs.remainder() {
-            self.sum += u32::from(*last) << 8;
-            self.fold();
-        }
-    }
-
-    fn fold(&mut self) {
-        self.sum = (self.sum & 0xffff) + (self.sum >> 16);
-    }
-
-    fn finish(mut self) -> u16 {
-        self.fold();
-        !(self.sum as u16)
-    }
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ mod forward;
 mod gateway;
 mod identity;
 mod inner;
+mod ip;
 mod kernel;
 mod keys;
 mod logging;

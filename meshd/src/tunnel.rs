@@ -517,7 +517,8 @@ fn count_error(stats: &mut TunnelStats, error: &WireGuardError) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inner::{build_babel, classify, Inner, BABEL_MULTICAST};
+    use crate::inner::{build_babel, classify, Inner};
+    use babel::wire::MULTICAST_V6;
     use std::net::Ipv6Addr;
 
     type Queue = Vec<(SocketAddr, Vec<u8>)>;
@@ -618,7 +619,7 @@ mod tests {
     fn hello(from_last: u16) -> Vec<u8> {
         let mut packet = Vec::new();
         let src = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, from_last);
-        build_babel(src, BABEL_MULTICAST, b"\x2a\x02\x00\x00", &mut packet);
+        build_babel(src, MULTICAST_V6, b"\x2a\x02\x00\x00", &mut packet);
         packet
     }
 

@@ -198,7 +198,7 @@ fn scan(patterns: &[String], skip: &str) -> Vec<(u32, String, Ipv6Addr)> {
             continue;
         };
         let ip = address.ip();
-        if ip.segments()[0] & 0xffc0 != 0xfe80 || found.iter().any(|(_, n, _)| *n == name) {
+        if !ip.is_unicast_link_local() || found.iter().any(|(_, n, _)| *n == name) {
             continue;
         }
         let Ok(index) = nix::net::if_::if_nametoindex(name.as_str()) else {
@@ -315,7 +315,7 @@ impl Daemon {
                     // A link-local endpoint on an interface that went away is useless; one the
                     // peer roamed to elsewhere (authenticated by WireGuard) is its choice.
                     let stale = match current {
-                        Some(SocketAddr::V6(e)) if e.ip().segments()[0] & 0xffc0 == 0xfe80 => {
+                        Some(SocketAddr::V6(e)) if e.ip().is_unicast_link_local() => {
                             !self.joining.discovery.is_active(e.scope_id())
                         }
                         Some(_) => false,
@@ -460,8 +460,7 @@ impl Daemon {
         };
         let local = match from {
             SocketAddr::V6(v6) => {
-                v6.ip().segments()[0] & 0xffc0 == 0xfe80
-                    && joining.discovery.is_active(v6.scope_id())
+                v6.ip().is_unicast_link_local() && joining.discovery.is_active(v6.scope_id())
             }
             SocketAddr::V4(_) => false,
         };
