@@ -836,10 +836,16 @@ mod tests {
         let mut r = router();
         let start = Instant::now();
         let mut sent = 0;
+        let offending = udp_v6("fd00:9::1", "fd00:77::1", 64, 8);
         for _ in 0..200 {
-            let mut p = udp_v6("fd00:9::1", "fd00:77::1", 64, 8);
-            if let Verdict::Icmp(_) = r.route(start, &mut p, false) {
-                sent += 1;
+            match r.route(start, &mut offending.clone(), false) {
+                Verdict::Icmp(out) => {
+                    // No route: destination unreachable, code 0, to the sender.
+                    assert_icmpv6(&out, "fd00:9::1", 1, 0, &offending);
+                    sent += 1;
+                }
+                Verdict::Drop => {}
+                other => panic!("a packet with no route was {other:?}"),
             }
         }
         assert_eq!(sent, 50, "the burst");
@@ -848,8 +854,13 @@ mod tests {
         let later = start + Duration::from_millis(100);
         let mut refilled = 0;
         for _ in 0..20 {
-            if let Verdict::Icmp(_) = r.route(later, &mut p.clone(), false) {
-                refilled += 1;
+            match r.route(later, &mut p.clone(), false) {
+                Verdict::Icmp(out) => {
+                    assert_icmpv6(&out, "fd00:9::1", 1, 0, &p);
+                    refilled += 1;
+                }
+                Verdict::Drop => {}
+                other => panic!("a packet with no route was {other:?}"),
             }
         }
         assert_eq!(refilled, 10, "100 per second");
@@ -870,21 +881,40 @@ mod tests {
         let now = Instant::now();
         let good_v6 = udp_v6("fd00:9::1", "fd00:2::1", 64, 40);
         let good_v4 = udp_v4("203.0.113.9", "198.51.100.1", 64, false, 40);
+        // Each bad packet is dropped and counted once as malformed: a drop counted as something
+        // else (or not at all) would hide bad input from the operator.
+        let mut dropped = |r: &mut Router, p: &mut [u8], what: &str| {
+            let before = r.stats().malformed;
+            assert_eq!(r.route(now, p, false), Verdict::Drop, "{what}");
+            assert_eq!(
+                r.stats().malformed,
+                before + 1,
+                "{what} counted as malformed"
+            );
+        };
         for good in [&good_v6, &good_v4] {
             for len in 0..good.len() {
-                let mut p = good[..len].to_vec();
-                assert_eq!(r.route(now, &mut p, false), Verdict::Drop, "length {len}");
+                dropped(
+                    &mut r,
+                    &mut good[..len].to_vec(),
+                    &format!("cut to {len} bytes"),
+                );
             }
         }
         let mut bad_checksum = good_v4.clone();
         bad_checksum[10] ^= 1;
-        assert_eq!(r.route(now, &mut bad_checksum, false), Verdict::Drop);
+        dropped(&mut r, &mut bad_checksum, "bad IPv4 header checksum");
         let mut short_ihl = good_v4.clone();
         short_ihl[0] = 0x41;
-        assert_eq!(r.route(now, &mut short_ihl, false), Verdict::Drop);
-        let mut other = vec![0x50; 60];
-        assert_eq!(r.route(now, &mut other, false), Verdict::Drop);
-        assert!(r.stats().malformed > 80);
+        dropped(&mut r, &mut short_ihl, "IPv4 header length 4");
+        dropped(&mut r, &mut [0x50; 60], "IP version 5");
+        let total = u32::try_from(good_v6.len() + good_v4.len() + 3).unwrap();
+        assert_eq!(r.stats().malformed, total);
+        // The whole packets themselves are forwarded, so the drops above were the cuts.
+        for good in [good_v6, good_v4] {
+            let verdict = r.route(now, &mut good.clone(), false);
+            assert!(matches!(verdict, Verdict::Forward { .. }), "{verdict:?}");
+        }
     }
 
     #[test]
