@@ -883,7 +883,7 @@ mod tests {
         let good_v4 = udp_v4("203.0.113.9", "198.51.100.1", 64, false, 40);
         // Each bad packet is dropped and counted once as malformed: a drop counted as something
         // else (or not at all) would hide bad input from the operator.
-        let mut dropped = |r: &mut Router, p: &mut [u8], what: &str| {
+        let dropped = |r: &mut Router, p: &mut [u8], what: &str| {
             let before = r.stats().malformed;
             assert_eq!(r.route(now, p, false), Verdict::Drop, "{what}");
             assert_eq!(
