@@ -1249,6 +1249,56 @@ fn write_private_key(path: &Path, key: &str) {
     writeln!(file, "{key}").expect("write the private key");
 }
 
+/// `meshctl --json monitor` on a control socket, its lines read by a thread of its own. Killed
+/// (by its PID) and reaped when dropped, also when a failing test unwinds.
+#[derive(Debug)]
+pub struct Monitor {
+    child: Child,
+    /// One JSON event per line, as meshctl printed them.
+    pub lines: std::sync::mpsc::Receiver<String>,
+    reader: Option<thread::JoinHandle<()>>,
+}
+
+impl Monitor {
+    pub fn start(socket: &Path) -> Monitor {
+        let mut child = Command::new(meshctl_binary())
+            .arg("--socket")
+            .arg(socket)
+            .args(["--json", "monitor"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start meshctl monitor");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (send, lines) = std::sync::mpsc::channel();
+        let reader = thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Monitor {
+            child,
+            lines,
+            reader: Some(reader),
+        }
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        kill_and_reap(&mut self.child);
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+    }
+}
+
 fn kill_and_reap(child: &mut Child) -> Option<ExitStatus> {
     if let Ok(Some(status)) = child.try_wait() {
         return Some(status);

@@ -255,9 +255,6 @@ fn a_reload_that_denies_a_discovered_peer_drops_it() {
 
 #[test]
 fn monitor_shows_who_was_found_and_who_was_refused() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
-
     let Some(mut mesh) = Mesh::new(3) else { return };
     mesh.join_segment();
     let membership = format!(
@@ -271,21 +268,7 @@ fn monitor_shows_who_was_found_and_who_was_refused() {
         mesh.wait_until(Duration::from_secs(10), || socket.exists()),
         "no control socket"
     );
-    let mut monitor = Command::new(meshd_netns_tests::meshctl_binary())
-        .args(["--socket", &socket.to_string_lossy(), "--json", "monitor"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start meshctl monitor");
-    let stdout = monitor.stdout.take().expect("piped");
-    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if lines_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let monitor = meshd_netns_tests::Monitor::start(&socket);
     // Events are not replayed: give meshctl time to subscribe before anything happens.
     std::thread::sleep(Duration::from_secs(1));
     for i in [1, 2] {
@@ -296,7 +279,7 @@ fn monitor_shows_who_was_found_and_who_was_refused() {
     let (mut found, mut refused) = (false, false);
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while !(found && refused) && std::time::Instant::now() < deadline {
-        let Ok(line) = lines_rx.recv_timeout(Duration::from_millis(500)) else {
+        let Ok(line) = monitor.lines.recv_timeout(Duration::from_millis(500)) else {
             continue;
         };
         let event: Value = serde_json::from_str(&line).unwrap_or_default();
@@ -307,9 +290,7 @@ fn monitor_shows_who_was_found_and_who_was_refused() {
             && event["public_key"] == key2.as_str()
             && event["reason"] == "not in allowlist";
     }
-    let _ = monitor.kill();
-    let _ = monitor.wait();
-    let _ = reader.join();
+    drop(monitor);
     assert!(found, "no peer_discovered event for the allowed router");
     assert!(refused, "no peer_refused event for the outsider");
 }
