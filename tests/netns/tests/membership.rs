@@ -40,6 +40,23 @@ fn refusals(mesh: &Mesh, i: usize, key: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Waits (for at most three times [`OUTSIDERS`]) until node `i` has refused `key` for `reason`
+/// at least `times` times in all, and says whether it did. The absence checks that follow are
+/// then about an outsider that tried again and again and was turned away for that reason, not
+/// about one that had not tried yet.
+fn refused_again(mesh: &Mesh, i: usize, key: &str, reason: &str, times: u64) -> bool {
+    mesh.wait_until(OUTSIDERS * 3, || {
+        let count: u64 = json(mesh, i, &["refused"])
+            .as_array()
+            .expect("a list")
+            .iter()
+            .filter(|r| r["public_key"] == key && r["reason"] == reason)
+            .filter_map(|r| r["count"].as_u64())
+            .sum();
+        count >= times
+    })
+}
+
 /// Node `i` has neither a peer, a Babel neighbour nor a route for node `outsider`.
 fn assert_shut_out(mesh: &mut Mesh, i: usize, outsider: usize) {
     let key = mesh.public_key(outsider).to_owned();
@@ -85,7 +102,13 @@ fn allowlist_routers_take_each_other_and_refuse_an_outsider() {
         mesh.ping(0, IpAddr::from(addrs[1]), 60, CONVERGE),
         "the allowed pair did not mesh"
     );
-    std::thread::sleep(OUTSIDERS);
+    for i in [0, 1] {
+        assert!(
+            refused_again(&mesh, i, mesh.public_key(2), "not in allowlist", 3),
+            "node {i} did not refuse node 2 three times: {:?}",
+            refusals(&mesh, i, mesh.public_key(2))
+        );
+    }
     for i in [0, 1] {
         assert_shut_out(&mut mesh, i, 2);
         let reasons = refusals(&mesh, i, mesh.public_key(2));
@@ -153,7 +176,17 @@ fn community_routers_take_members_and_refuse_outsiders() {
     let key0 = mesh.public_key(0).to_owned();
     let added = mesh.meshctl(3, &["peers", "add", &key0, &endpoint], MESHCTL);
     assert!(added.success(), "{added}");
-    std::thread::sleep(OUTSIDERS);
+    for (outsider, reason) in [
+        (2, "bad community MAC"),
+        (3, "other community"),
+        (3, "no authenticated beacon"),
+    ] {
+        assert!(
+            refused_again(&mesh, 0, mesh.public_key(outsider), reason, 2),
+            "node 0 did not refuse node {outsider} twice for {reason:?}: {:?}",
+            refusals(&mesh, 0, mesh.public_key(outsider))
+        );
+    }
 
     for outsider in [2, 3] {
         assert_shut_out(&mut mesh, 0, outsider);
@@ -212,7 +245,12 @@ fn a_denied_static_peer_gets_no_session() {
         })
     });
     assert!(refused, "node 0 does not show node 1 as denied");
-    std::thread::sleep(Duration::from_secs(3));
+    // Node 1 retries its handshake (every 5 s): refused again, still shut out.
+    assert!(
+        refused_again(&mesh, 0, &key1, "denied", 2),
+        "node 0 did not refuse node 1's second handshake: {:?}",
+        refusals(&mesh, 0, &key1)
+    );
     assert_shut_out(&mut mesh, 0, 1);
     let to0 = IpAddr::from(mesh.mesh_address(0));
     assert!(!mesh.ping(1, to0, 2, Duration::from_secs(3)));
