@@ -60,6 +60,11 @@ sh openwrt/test.sh
 section "Tests (cargo test --workspace --release)"
 cargo test --workspace --release 2>&1 | tee "$test_log"
 
+# meshctl as the router package builds it (no `docs` feature: no clap, no completions, no man
+# page): its command-line tests, which include the ones only that build has.
+section "meshctl's tests without its docs feature (the router build)"
+cargo test --release -p meshctl --no-default-features 2>&1 | tee -a "$test_log"
+
 # The smoke run checks loop-freedom and feasibility at every step and exits non-zero on a breach.
 section "Simulator smoke run (50 nodes, geometric, 1% loss, 5% of links cut)"
 timeout 600 cargo run --release --bin meshsim -- \

@@ -49,14 +49,24 @@ fn fake(name: &str, conversations: Vec<Vec<Reply>>) -> (PathBuf, JoinHandle<Vec<
 }
 
 fn meshctl(socket: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_meshctl"))
+    meshctl_columns(socket, args, None)
+}
+
+/// meshctl with `COLUMNS` set to `columns`, or unset (then its output is not a terminal, so
+/// its width is unknown and tables fit 80 columns, whatever the terminal the tests run in).
+fn meshctl_columns(socket: &Path, args: &[&str], columns: Option<usize>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_meshctl"));
+    command
         .arg("--socket")
         .arg(socket)
         .args(args)
         .env_remove("NO_COLOR")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
+        .env_remove("COLUMNS")
+        .stdin(Stdio::null());
+    if let Some(columns) = columns {
+        command.env("COLUMNS", columns.to_string());
+    }
+    command.output().unwrap()
 }
 
 fn stdout(out: &Output) -> String {
@@ -228,6 +238,41 @@ fn neighbours_table_fits_and_shows_link_quality() {
     assert!(lines[4].starts_with("-          fe80::2"));
     assert!(lines[4].ends_with("inf     inf   inf        -"), "{text}");
     assert!(lines[5].starts_with("  0000000000000000  never"), "{text}");
+}
+
+#[test]
+fn neighbours_take_one_line_each_when_the_width_allows() {
+    let data = Data::Neighbours {
+        neighbours: neighbours(),
+    };
+    let (socket, server) = fake("neigh-wide", vec![vec![Reply::ok(data.clone())]]);
+    let out = meshctl_columns(&socket, &["neighbours"], Some(200));
+    server.join().unwrap();
+    let text = stdout(&out);
+    let lines = table_lines(&out);
+    assert_eq!(
+        lines.len(),
+        3,
+        "one header and one line per neighbour: {text}"
+    );
+    assert!(lines[0].starts_with("PEER       ADDRESS"), "{text}");
+    assert!(lines[0].contains("RTT  HELLOS"), "{text}");
+    assert!(
+        lines[1].starts_with("9mSg3Q1x…  fe80::8c1:2ff:fe03:4a5b"),
+        "{text}"
+    );
+    assert!(lines[1].ends_with("1.5 KiB  20 MiB"), "{text}");
+    assert!(lines.iter().all(|l| l.chars().count() <= 200), "{text}");
+    // A width too small for one line: folded, as when the width is unknown.
+    let (socket, server) = fake("neigh-narrow", vec![vec![Reply::ok(data)]]);
+    let out = meshctl_columns(&socket, &["neighbours"], Some(90));
+    server.join().unwrap();
+    assert_eq!(
+        table_lines(&out).len(),
+        6,
+        "two lines each: {}",
+        stdout(&out)
+    );
 }
 
 #[test]
