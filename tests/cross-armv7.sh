@@ -251,9 +251,9 @@ core_passed=$passed
 
 # All of meshd's unit tests: configuration, keys, identity and state files, and the daemon's
 # packet path (forwarding, WireGuard tunnels through boringtun, the inner smoltcp stack) whose
-# integer widths and crypto are what 32-bit can break. None needs root or a namespace: the kernel
-# is an in-memory fake there. The namespace tests (tests/netns) run the real daemon as root and
-# stay on x86_64.
+# integer widths and crypto are what 32-bit can break. None needs root or a namespace: none
+# touches the kernel. The namespace tests (tests/netns) run the real daemon as root and stay on
+# x86_64.
 #
 # The command-line tests (tests/cli.rs, tests/uci.rs) run the armv7 meshd itself on real TOML and
 # UCI files, every option and every refusal: the test binary runs under qemu-arm, and starts meshd
