@@ -835,35 +835,30 @@ mod tests {
     fn icmp_errors_are_rate_limited() {
         let mut r = router();
         let start = Instant::now();
-        let mut sent = 0;
         let offending = udp_v6("fd00:9::1", "fd00:77::1", 64, 8);
-        for _ in 0..200 {
-            match r.route(start, &mut offending.clone(), false) {
-                Verdict::Icmp(out) => {
-                    // No route: destination unreachable, code 0, to the sender.
-                    assert_icmpv6(&out, "fd00:9::1", 1, 0, &offending);
-                    sent += 1;
+        // Sends `count` packets with no route at `at`; returns how many were answered, each
+        // with destination unreachable (no route, code 0) to the sender, the rest dropped.
+        let mut answered = |at: Instant, count: usize| {
+            let mut answers = 0;
+            for _ in 0..count {
+                match r.route(at, &mut offending.clone(), false) {
+                    Verdict::Icmp(out) => {
+                        assert_icmpv6(&out, "fd00:9::1", 1, 0, &offending);
+                        answers += 1;
+                    }
+                    Verdict::Drop => {}
+                    other => panic!("a packet with no route was {other:?}"),
                 }
-                Verdict::Drop => {}
-                other => panic!("a packet with no route was {other:?}"),
             }
-        }
-        assert_eq!(sent, 50, "the burst");
-        assert_eq!(r.stats().icmp_rate_limited, 150);
-        let p = udp_v6("fd00:9::1", "fd00:77::1", 64, 8);
-        let later = start + Duration::from_millis(100);
-        let mut refilled = 0;
-        for _ in 0..20 {
-            match r.route(later, &mut p.clone(), false) {
-                Verdict::Icmp(out) => {
-                    assert_icmpv6(&out, "fd00:9::1", 1, 0, &p);
-                    refilled += 1;
-                }
-                Verdict::Drop => {}
-                other => panic!("a packet with no route was {other:?}"),
-            }
-        }
-        assert_eq!(refilled, 10, "100 per second");
+            answers
+        };
+        assert_eq!(answered(start, 200), 50, "the burst");
+        assert_eq!(
+            answered(start + Duration::from_millis(100), 20),
+            10,
+            "100 per second"
+        );
+        assert_eq!(r.stats().icmp_rate_limited, 150 + 10);
     }
 
     #[test]

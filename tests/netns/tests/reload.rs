@@ -18,6 +18,16 @@ fn hangup(mesh: &Mesh, i: usize) {
     assert!(status.success(), "kill -HUP {pid} failed");
 }
 
+/// Ten pings from node 0 to `to`, 0.2 s apart: whether none was lost, and ping's summary.
+fn lossless_pings(mesh: &Mesh, to: IpAddr) -> (bool, String) {
+    let ping = mesh.run_in(
+        0,
+        &["ping", "-c", "10", "-i", "0.2", "-W", "1", &to.to_string()],
+        Duration::from_secs(10),
+    );
+    (ping.stdout.contains(" 0% packet loss"), ping.stdout)
+}
+
 /// Waits until node `i`'s current log contains `needle` `count` times.
 fn wait_log(mesh: &Mesh, i: usize, needle: &str, count: usize) -> bool {
     mesh.wait_until(RECOVER, || {
@@ -41,15 +51,10 @@ fn reload_changes_peers_and_keeps_the_others() {
     let downs_before = mesh.current_log(1).matches("session down").count();
     hangup(&mesh, 1);
     assert!(wait_log(&mesh, 1, "reloaded", 1), "node 1 did not reload");
-    let ping = mesh.run_in(
-        0,
-        &["ping", "-c", "10", "-i", "0.2", "-W", "1", &far.to_string()],
-        Duration::from_secs(10),
-    );
+    let (lossless, summary) = lossless_pings(&mesh, far);
     assert!(
-        ping.stdout.contains(" 0% packet loss"),
-        "traffic across the reloaded node was disturbed: {}",
-        ping.stdout
+        lossless,
+        "traffic across the reloaded node was disturbed: {summary}"
     );
     assert_eq!(
         mesh.current_log(1).matches("session down").count(),
@@ -80,24 +85,10 @@ fn reload_changes_peers_and_keeps_the_others() {
         1,
         "node 1 removed its peer node 2, and only it"
     );
-    let ping = mesh.run_in(
-        0,
-        &[
-            "ping",
-            "-c",
-            "10",
-            "-i",
-            "0.2",
-            "-W",
-            "1",
-            &near.to_string(),
-        ],
-        Duration::from_secs(10),
-    );
+    let (lossless, summary) = lossless_pings(&mesh, near);
     assert!(
-        ping.stdout.contains(" 0% packet loss"),
-        "node 0's session with node 1 was disturbed by a reload that removed another peer: {}",
-        ping.stdout
+        lossless,
+        "a reload that removed another peer disturbed node 0's session with node 1: {summary}"
     );
     // Node 2's own session goes down with it; node 0's (the link meshd named at start) must not.
     let key0 = mesh.public_key(0).to_owned();
