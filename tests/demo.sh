@@ -26,7 +26,7 @@ while [ $# -gt 0 ]; do
         --minutes) minutes=${2:?--minutes needs a number}; shift 2 ;;
         --sim) sim=true; shift ;;
         --discovery) discovery=true; shift ;;
-        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
         *) echo "demo: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
 done
