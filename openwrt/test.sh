@@ -90,6 +90,7 @@ if init "$files/meshd.config" "" start_service &&
 	grep -qx "set_param respawn 3600 5 5" "$work/calls" &&
 	grep -qx "set_param stdout 1" "$work/calls" &&
 	grep -qx "set_param stderr 1" "$work/calls" &&
+	grep -qx "set_param env MESHD_LOG_TIME=0" "$work/calls" &&
 	grep -qx "close_instance" "$work/calls" &&
 	! grep -q "^logger" "$work/calls"; then
 	pass "init: start runs meshd --uci under procd with respawn and logging"

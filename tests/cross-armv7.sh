@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Portability check for routers (issue 8, items 6 and 7): build meshd for 32-bit ARM
-# (armv7-unknown-linux-gnueabihf) with Debian's own Rust 1.85 and its armhf std, as the OpenWrt
+# (armv7-unknown-linux-gnueabihf) with Debian's own Rust and its armhf std, as the OpenWrt
 # package does (router profile, multi-call: meshd is meshctl too when started as `meshctl`), run
 # the wire, core, config and UCI tests under qemu-arm, and print the router sizes for armv7 and
 # x86_64.
 #
 # Run as root on Debian 12 (it installs what is missing; a second run skips straight to the build).
-# Needs Debian's rustc-web/cargo-web 1.85 as /usr/bin/rustc and /usr/bin/cargo (.ci/run installs
-# them) and rustup's cargo on PATH for the x86_64 size figures.
+# Needs Debian's rustc-web/cargo-web as /usr/bin/rustc and /usr/bin/cargo (.ci/run installs them:
+# 1.85 while Debian serves it, else the newest version it does) and rustup's cargo on PATH for the
+# x86_64 size figures. The armhf std it adds is of the installed rustc-web's version.
 #
 # CI runs it in two steps: `.ci/run` calls it with --install-only (the armhf architecture, the
 # cross packages and the armhf std, nothing built), and `tests/run.sh` calls it with --no-install
@@ -58,9 +59,6 @@ can_install() {
 }
 
 TARGET=armv7-unknown-linux-gnueabihf
-# Debian's Rust for routers: the same exact version .ci/run installs. The armhf std is
-# Multi-Arch: same with the amd64 one, so it must be this very version, not just 1.85.
-MSRV_VERSION=1.85.0+dfsg3-1~deb12u3
 DEB_RUSTC=/usr/bin/rustc
 DEB_CARGO=/usr/bin/cargo
 ARMV7_TARGET_DIR=${ARMV7_TARGET_DIR:-target/armv7}
@@ -71,11 +69,15 @@ started=$(date +%s)
 
 section "Debian's Rust toolchain"
 if [ ! -x "$DEB_RUSTC" ] || [ ! -x "$DEB_CARGO" ]; then
-    die "$DEB_RUSTC or $DEB_CARGO is missing: install rustc-web=$MSRV_VERSION cargo-web=$MSRV_VERSION (bash .ci/run does)"
+    die "$DEB_RUSTC or $DEB_CARGO is missing: install rustc-web and cargo-web (bash .ci/run does)"
 fi
+# Debian's Rust for routers: whichever version .ci/run installed. The armhf std is Multi-Arch:
+# same with the amd64 one, so it must be this very version.
 rustc_web=$(dpkg-query -W -f='${Version}' rustc-web 2>/dev/null || true)
-[ "$rustc_web" = "$MSRV_VERSION" ] ||
-    die "rustc-web is '${rustc_web:-not installed}', expected $MSRV_VERSION (bash .ci/run installs it)"
+cargo_web=$(dpkg-query -W -f='${Version}' cargo-web 2>/dev/null || true)
+[ -n "$rustc_web" ] && [ "$rustc_web" = "$cargo_web" ] ||
+    die "rustc-web is '${rustc_web:-not installed}' and cargo-web '${cargo_web:-not installed}': they must be one version (bash .ci/run installs them)"
+DEB_RUST_VERSION=$rustc_web
 "$DEB_RUSTC" --version
 "$DEB_CARGO" --version
 
@@ -124,28 +126,28 @@ fi
 # Debian's rustc has sysroot /usr, so the armhf std that libstd-rust-web-dev:armhf installs lands
 # in /usr/lib/rustlib/$TARGET/lib, where it looks without any flag. The package is Multi-Arch:
 # same with the amd64 one, so it must be exactly rustc-web's version.
-section "Rust std for $TARGET ($STD_PACKAGE=$MSRV_VERSION)"
+section "Rust std for $TARGET ($STD_PACKAGE=$DEB_RUST_VERSION)"
 sysroot=$PWD/$ARMV7_TARGET_DIR/debian-sysroot
 stamp=$sysroot/.version
 use_private_sysroot() {
     sysroot_flags="--sysroot=$sysroot"
     # Target rustflags only: build scripts and proc macros keep Debian's host std in /usr.
     export CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_RUSTFLAGS="$sysroot_flags"
-    std_installed="$MSRV_VERSION (unpacked in $sysroot)"
+    std_installed="$DEB_RUST_VERSION (unpacked in $sysroot)"
 }
 sysroot_flags=
-if [ "$std_installed" = "$MSRV_VERSION" ]; then
+if [ "$std_installed" = "$DEB_RUST_VERSION" ]; then
     echo "$STD_PACKAGE $std_installed already installed"
 elif [ -n "$std_installed" ]; then
-    die "$STD_PACKAGE $std_installed is installed, but rustc-web is $MSRV_VERSION: they must match exactly"
-elif [ "$(cat "$stamp" 2>/dev/null || true)" = "$MSRV_VERSION" ]; then
-    echo "$STD_PACKAGE $MSRV_VERSION already unpacked in $sysroot (apt-get could not install it; see below)"
+    die "$STD_PACKAGE $std_installed is installed, but rustc-web is $DEB_RUST_VERSION: they must match exactly"
+elif [ "$(cat "$stamp" 2>/dev/null || true)" = "$DEB_RUST_VERSION" ]; then
+    echo "$STD_PACKAGE $DEB_RUST_VERSION already unpacked in $sysroot (apt-get could not install it; see below)"
     use_private_sysroot
 else
     can_install "$STD_PACKAGE"
     apt_update
     apt-cache policy "$STD_PACKAGE" | sed -n '1,3p'
-    if apt-get install -y --no-install-recommends "$STD_PACKAGE=$MSRV_VERSION"; then
+    if apt-get install -y --no-install-recommends "$STD_PACKAGE=$DEB_RUST_VERSION"; then
         std_installed=$(installed_version "$STD_PACKAGE")
     else
         # Installing it drags in libstd-rust-web-1.85:armhf, which holds only the armhf *compiler*
@@ -156,27 +158,27 @@ else
         # run-time dependency: unpack that same package at that same version into a sysroot of
         # our own and point rustc at it for this target only.
         echo "WARNING: apt-get could not install $STD_PACKAGE (its armhf compiler dependencies do not resolve);"
-        echo "WARNING: unpacking the same package ($MSRV_VERSION) into a private sysroot instead"
+        echo "WARNING: unpacking the same package ($DEB_RUST_VERSION) into a private sysroot instead"
         download=$(mktemp -d)
         chmod 755 "$download" # apt-get download runs as _apt where it can
         # If the index that failed was the one listing the std itself, apt has no URL for it:
         # fetch the indexes once more (a mirror in sync by then serves them) and try again.
-        if ! (cd "$download" && apt-get download "$STD_PACKAGE=$MSRV_VERSION"); then
+        if ! (cd "$download" && apt-get download "$STD_PACKAGE=$DEB_RUST_VERSION"); then
             echo "WARNING: apt-get download failed; updating the indexes once more"
             apt-get update || echo "apt-get update reported errors again"
-            (cd "$download" && apt-get download "$STD_PACKAGE=$MSRV_VERSION") ||
-                die "cannot download $STD_PACKAGE=$MSRV_VERSION (the armhf std for Debian's rustc)"
+            (cd "$download" && apt-get download "$STD_PACKAGE=$DEB_RUST_VERSION") ||
+                die "Debian serves no $STD_PACKAGE=$DEB_RUST_VERSION, the armhf std for the installed rustc-web, so nothing can be built for armv7"
         fi
         deb=$(compgen -G "$download/libstd-rust-web-dev_*_armhf.deb" | head -n 1) ||
             die "apt-get download gave no $STD_PACKAGE .deb"
         got=$(dpkg-deb -f "$deb" Version)
-        [ "$got" = "$MSRV_VERSION" ] || die "downloaded $STD_PACKAGE is $got, expected $MSRV_VERSION"
+        [ "$got" = "$DEB_RUST_VERSION" ] || die "downloaded $STD_PACKAGE is $got, expected $DEB_RUST_VERSION"
         rm -rf "$sysroot"
         dpkg-deb -x "$deb" "$download/root"
         mkdir -p "$sysroot/lib"
         mv "$download/root/usr/lib/rustlib" "$sysroot/lib/rustlib"
         rm -rf "$download"
-        echo "$MSRV_VERSION" >"$stamp"
+        echo "$DEB_RUST_VERSION" >"$stamp"
         use_private_sysroot
     fi
 fi
@@ -249,9 +251,9 @@ core_passed=$passed
 
 # All of meshd's unit tests: configuration, keys, identity and state files, and the daemon's
 # packet path (forwarding, WireGuard tunnels through boringtun, the inner smoltcp stack) whose
-# integer widths and crypto are what 32-bit can break. None needs root or a namespace: the kernel
-# is an in-memory fake there. The namespace tests (tests/netns) run the real daemon as root and
-# stay on x86_64.
+# integer widths and crypto are what 32-bit can break. None needs root or a namespace: none
+# touches the kernel. The namespace tests (tests/netns) run the real daemon as root and stay on
+# x86_64.
 #
 # The command-line tests (tests/cli.rs, tests/uci.rs) run the armv7 meshd itself on real TOML and
 # UCI files, every option and every refusal: the test binary runs under qemu-arm, and starts meshd

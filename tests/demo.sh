@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # A live mesh on this machine: builds meshd, starts N routers (default 4) in network namespaces
-# joined in a line by veth pairs, each with its neighbours as WireGuard peers, then shows one
-# router's routes and pings across every hop. It keeps running until Ctrl-C (or --minutes), and
-# removes every namespace and process it created on any exit.
+# joined in a line by veth pairs, each with its neighbours as WireGuard peers, waits until every
+# router has routes to every other (both families), then shows router 0's neighbours and routes
+# and pings across every hop. It keeps running until Ctrl-C (or --minutes), and removes every
+# namespace and process it created on any exit.
 #
 #   bash tests/demo.sh [--nodes N] [--minutes M] [--discovery] [--sim]
 #
 # --discovery gives the routers no peers at all: they find each other by discovery beacons on
 # their veths (interfaces = ["to*"]). --sim runs the many-node simulator instead (no root).
-# Run as root on Debian 12 with rustup's Rust; missing Debian packages are installed.
+# Run as root on Debian 12 with rustup's Rust; missing Debian packages are installed (also on a
+# minimal system, such as a debian:12 image: C compiler, iproute2, wireguard-tools, ping, procps).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -24,7 +26,7 @@ while [ $# -gt 0 ]; do
         --minutes) minutes=${2:?--minutes needs a number}; shift 2 ;;
         --sim) sim=true; shift ;;
         --discovery) discovery=true; shift ;;
-        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
         *) echo "demo: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -47,6 +49,7 @@ if [ "$sim" = false ]; then
     command -v ip >/dev/null 2>&1 || need+=(iproute2)
     command -v wg >/dev/null 2>&1 || need+=(wireguard-tools)
     command -v ping >/dev/null 2>&1 || need+=(iputils-ping)
+    command -v sysctl >/dev/null 2>&1 || need+=(procps)
 fi
 if [ "${#need[@]}" -gt 0 ]; then
     echo "installing: ${need[*]}"
@@ -68,13 +71,15 @@ if [ ! -c /dev/net/tun ]; then
     exit 1
 fi
 
-echo "== building meshd"
-cargo build --release -p meshd
+echo "== building meshd and meshctl"
+cargo build --release -p meshd -p meshctl
 meshd="$PWD/target/release/meshd"
+meshctl="$PWD/target/release/meshctl"
 
 prefix="mshd-$$"
 work=$(mktemp -d /tmp/meshd-demo.XXXXXX)
 pids=()
+addresses=()
 
 cleanup() {
     trap - EXIT INT TERM
@@ -166,27 +171,62 @@ for i in $(seq 0 $((nodes - 1))); do
         cat "$work/node$i/log" >&2
         exit 1
     fi
-    echo "router $i: mesh address $(address_of "$i"), IPv4 198.51.100.$((i + 1))"
+    addresses[i]=$(address_of "$i")
+    echo "router $i: mesh address ${addresses[i]}, IPv4 198.51.100.$((i + 1))"
 done
 
 last=$((nodes - 1))
-far=$(address_of "$last")
-echo "== waiting for router 0 to learn a route to router $last"
-for _ in $(seq 1 60); do
-    ip -n "$(ns 0)" -6 route show proto 109 | grep -q "^$far " && break
+far=${addresses[last]}
+
+# Every router must have a route to every other router's mesh address and IPv4 address: then
+# traffic flows both ways between any two of them, not only from router 0 outwards.
+missing_routes() {
+    local i j v6 v4
+    for i in $(seq 0 "$last"); do
+        v6=$(ip -n "$(ns "$i")" -6 route show proto 109) || { echo "router $i: ip route failed"; return; }
+        v4=$(ip -n "$(ns "$i")" -4 route show proto 109) || { echo "router $i: ip route failed"; return; }
+        for j in $(seq 0 "$last"); do
+            [ "$i" = "$j" ] && continue
+            grep -q "^${addresses[j]} " <<<"$v6" || echo "router $i has no IPv6 route to router $j"
+            grep -q "^198\.51\.100\.$((j + 1)) " <<<"$v4" || echo "router $i has no IPv4 route to router $j"
+        done
+    done
+}
+echo "== waiting (up to 60 s) until every router has routes to every other, IPv6 and IPv4"
+started=$SECONDS
+for _ in $(seq 1 120); do
+    [ -z "$(missing_routes)" ] && break
     sleep 0.5
 done
+gaps=$(missing_routes)
+if [ -n "$gaps" ]; then
+    echo "demo: after 60 s the mesh is still incomplete:" >&2
+    echo "$gaps" >&2
+    echo "demo: router logs are in $work/node*/log; router 0's says:" >&2
+    tail -n 20 "$work/node0/log" >&2
+    exit 1
+fi
+echo "complete after $((SECONDS - started)) s"
 
-echo "== router 0's mesh routes (ip route show proto 109 in $(ns 0))"
+echo
+echo "== router 0's neighbours (meshctl neighbours)"
+"$meshctl" --socket "$work/node0/meshd.sock" neighbours
+echo
+echo "== router 0's routes (meshctl routes)"
+"$meshctl" --socket "$work/node0/meshd.sock" routes
+echo
+echo "== the same routes in router 0's kernel (ip route show proto 109 in $(ns 0))"
 ip -n "$(ns 0)" -6 route show proto 109
 ip -n "$(ns 0)" -4 route show proto 109
+echo
 echo "== router 0 pings router $last, $last hops away, over IPv6 and IPv4"
-ip netns exec "$(ns 0)" ping -c 3 -W 2 "$far" || echo "(no answer yet)"
-ip netns exec "$(ns 0)" ping -c 3 -W 2 "198.51.100.$nodes" || echo "(no answer yet)"
+ip netns exec "$(ns 0)" ping -c 3 -W 2 "$far"
+ip netns exec "$(ns 0)" ping -c 3 -W 2 "198.51.100.$nodes"
 
 echo
 echo "The mesh keeps running for $minutes minutes; press Ctrl-C to stop and clean up."
 echo "Look around, e.g.: ip netns exec $(ns 0) ping $far"
+echo "              or: $meshctl --socket $work/node0/meshd.sock monitor"
 echo "Logs: $work/node*/log"
 end=$((SECONDS + minutes * 60))
 while [ "$SECONDS" -lt "$end" ]; do

@@ -29,17 +29,21 @@ cargo clippy --workspace --all-targets -- -D warnings
 # The OpenWrt build: meshd with meshctl inside (multi-call), meshctl without its `docs` feature.
 cargo clippy -p meshd -p meshctl --all-targets --no-default-features --features meshd/meshctl -- -D warnings
 
-# The workspace must keep building with Debian's Rust 1.85, which routers are built with.
-section "Minimum supported Rust (Debian's cargo 1.85)"
+# The workspace must keep building with Rust 1.85 (its rust-version), which routers are built
+# with: Debian's while Debian serves it (.ci/run installs it then), or rustup's 1.85 toolchain if
+# one is installed. Once neither exists (Debian moved on), the check is skipped, loudly.
+section "Minimum supported Rust (1.85)"
+msrv_cargo=()
 if /usr/bin/cargo --version 2>/dev/null | grep -q '^cargo 1\.85\.'; then
-    RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc CARGO_TARGET_DIR=target/msrv \
-        /usr/bin/cargo check --workspace --all-targets --locked
-    echo "builds with $(/usr/bin/rustc --version)"
-elif [ -n "${CI:-}" ]; then
-    echo "error: Debian's Rust 1.85 (/usr/bin/cargo) is missing; .ci/run installs it" >&2
-    exit 1
+    msrv_cargo=(env RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc /usr/bin/cargo)
+elif rustup run 1.85 cargo --version 2>/dev/null | grep -q '^cargo 1\.85\.'; then
+    msrv_cargo=(rustup run 1.85 cargo)
+fi
+if [ "${#msrv_cargo[@]}" -gt 0 ]; then
+    CARGO_TARGET_DIR=target/msrv "${msrv_cargo[@]}" check --workspace --all-targets --locked
+    echo "builds with $("${msrv_cargo[@]}" --version)"
 else
-    echo "WARNING: skipping the Rust 1.85 check: /usr/bin/cargo is not Debian's 1.85 (bash .ci/run installs it)"
+    echo "WARNING: skipping the Rust 1.85 check: neither Debian's cargo (/usr/bin/cargo is $(/usr/bin/cargo --version 2>/dev/null || echo missing)) nor a rustup toolchain 1.85 is 1.85"
 fi
 
 # The namespace tests (tests/netns) run the real daemon binary: build it first.
@@ -55,6 +59,11 @@ sh openwrt/test.sh
 # Release mode: the simulator's tests run thousands of virtual seconds over many nodes.
 section "Tests (cargo test --workspace --release)"
 cargo test --workspace --release 2>&1 | tee "$test_log"
+
+# meshctl as the router package builds it (no `docs` feature: no clap, no completions, no man
+# page): its command-line tests, which include the ones only that build has.
+section "meshctl's tests without its docs feature (the router build)"
+cargo test --release -p meshctl --no-default-features 2>&1 | tee -a "$test_log"
 
 # The smoke run checks loop-freedom and feasibility at every step and exits non-zero on a breach.
 section "Simulator smoke run (50 nodes, geometric, 1% loss, 5% of links cut)"
@@ -74,6 +83,8 @@ fi
 # Repeat cargo test's result lines last, with their sum, so the end of the log tells the outcome.
 section "Test summary"
 grep '^test result:' "$test_log" || true
+# A namespace test that cannot run here prints a "*** SKIP" line and returns, which cargo counts
+# as passed: count those as skipped instead. (Under CI they fail rather than skip.)
 awk '
     /^test result:/ {
         for (i = 1; i <= NF; i++) {
@@ -82,5 +93,9 @@ awk '
             if ($(i + 1) ~ /^ignored;?$/) ignored += $i
         }
     }
-    END { printf "tests: %d passed, %d failed, %d skipped\n", passed, failed, ignored }
+    /^\*\*\* SKIP/ { skipped += 1 }
+    END {
+        printf "tests: %d passed, %d failed, %d skipped (%d ignored, %d not runnable here)\n",
+            passed - skipped, failed, ignored + skipped, ignored, skipped
+    }
 ' "$test_log"

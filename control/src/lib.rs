@@ -16,6 +16,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod time;
+
 /// The protocol version this crate speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
 

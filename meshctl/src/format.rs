@@ -9,7 +9,7 @@
 //! blocks (`█` heard, `░` missed) on a terminal and as plain `1`/`0` otherwise, most recent first
 //! as meshd reports them, so scripts and logs see the protocol's own characters.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use control::{EventKind, Gateway, Neighbour, Peer, Route, Source, Status};
 
@@ -26,6 +26,8 @@ pub struct Style {
     pub colour: bool,
     /// Block characters for hello histories.
     pub blocks: bool,
+    /// The terminal's width, when stdout is a terminal that says (`terminal::width`).
+    pub width: Option<usize>,
 }
 
 /// A cell's colour.
@@ -223,6 +225,12 @@ impl Table {
         widths
     }
 
+    /// Whether every line fits `max` columns once the columns that may shrink have shrunk.
+    pub fn fits(&self, max: usize) -> bool {
+        let widths = self.widths(max);
+        self.indent + widths.iter().sum::<usize>() + GAP * widths.len().saturating_sub(1) <= max
+    }
+
     /// The lines, header first, fitted to `max` columns.
     pub fn render(&self, max: usize, colour: bool) -> Vec<String> {
         let widths = self.widths(max);
@@ -380,30 +388,6 @@ pub fn hellos(history: &str, blocks: bool) -> String {
         .collect()
 }
 
-/// `time` as UTC, RFC 3339 to the millisecond: `2025-11-25T12:03:04.512Z`.
-pub fn utc(time: SystemTime) -> String {
-    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = since.as_secs();
-    let (days, rest) = (secs / 86400, secs % 86400);
-    // Howard Hinnant's days-to-civil algorithm.
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60,
-        since.subsec_millis()
-    )
-}
-
 /// `status` as label: value lines.
 pub fn status(s: &Status, style: Style) -> Vec<String> {
     let rows = [
@@ -431,30 +415,37 @@ pub fn status(s: &Status, style: Style) -> Vec<String> {
         .collect()
 }
 
-/// `neighbours`: two lines per neighbour, each line its own aligned table (link quality, then
-/// hellos, handshake, endpoint and traffic), so all twelve values fit 80 columns.
+/// `neighbours`: one line per neighbour when the terminal is known to be wide enough for all
+/// twelve values; otherwise (a narrow terminal, or output that is not a terminal) two lines per
+/// neighbour, each line its own aligned table (link quality, then hellos, handshake, endpoint and
+/// traffic), so they fit 80 columns.
 pub fn neighbours(list: &[Neighbour], style: Style) -> Vec<String> {
     if list.is_empty() {
         return vec!["no neighbours".into()];
     }
-    let mut first = Table::new(vec![
-        Column::left("PEER"),
-        Column::left("ADDRESS").shrink(Cut::Middle, 14),
-        Column::right("RXCOST"),
-        Column::right("TXCOST"),
-        Column::right("COST"),
-        Column::right("RTT"),
-        // Routes of its that the import policy refuses now (docs/import-policy.md).
-        Column::right("REFUSED"),
-    ]);
-    let mut second = Table::new(vec![
-        Column::left("HELLOS"),
-        Column::left("HANDSHAKE"),
-        Column::left("ENDPOINT").shrink(Cut::Middle, 14),
-        Column::right("IN"),
-        Column::right("OUT"),
-    ])
-    .indent(GAP);
+    let quality = || {
+        vec![
+            Column::left("PEER"),
+            Column::left("ADDRESS").shrink(Cut::Middle, 14),
+            Column::right("RXCOST"),
+            Column::right("TXCOST"),
+            Column::right("COST"),
+            Column::right("RTT"),
+            // Routes of its that the import policy refuses now (docs/import-policy.md).
+            Column::right("REFUSED"),
+        ]
+    };
+    let session = || {
+        vec![
+            Column::left("HELLOS"),
+            Column::left("HANDSHAKE"),
+            Column::left("ENDPOINT").shrink(Cut::Middle, 14),
+            Column::right("IN"),
+            Column::right("OUT"),
+        ]
+    };
+    let mut first = Table::new(quality());
+    let mut second = Table::new(session()).indent(GAP);
     for n in list {
         let usable = n.cost != INFINITY;
         let cost_paint = if usable { Paint::Plain } else { Paint::Red };
@@ -483,6 +474,15 @@ pub fn neighbours(list: &[Neighbour], style: Style) -> Vec<String> {
             Cell::new(bytes(n.rx_bytes)),
             Cell::new(bytes(n.tx_bytes)),
         ]);
+    }
+    if let Some(max) = style.width {
+        let mut whole = Table::new(quality().into_iter().chain(session()).collect());
+        for (a, b) in first.rows.iter().zip(&second.rows) {
+            whole.row(a.cells.iter().chain(&b.cells).cloned().collect());
+        }
+        if whole.fits(max) {
+            return whole.render(max, style.colour);
+        }
     }
     let a = first.render(WIDTH, style.colour);
     let b = second.render(WIDTH, style.colour);
@@ -892,7 +892,7 @@ pub fn event(received: SystemTime, time_s: f64, what: &EventKind, style: Style) 
     };
     format!(
         "{}  {}  {}",
-        Paint::Dim.apply(&utc(received), style.colour),
+        Paint::Dim.apply(&control::time::rfc3339_utc(received), style.colour),
         Paint::Dim.apply(&format!("{time_s:>10.3}"), style.colour),
         paint.apply(&text, style.colour)
     )
@@ -905,6 +905,7 @@ mod tests {
     const PLAIN: Style = Style {
         colour: false,
         blocks: false,
+        width: None,
     };
 
     fn sample() -> Table {
@@ -998,15 +999,6 @@ mod tests {
         assert_eq!(seconds(Duration::from_secs(5)), "5 s");
     }
 
-    #[test]
-    fn utc_is_rfc3339() {
-        assert_eq!(utc(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
-        let t = UNIX_EPOCH + Duration::from_millis(1_764_072_184_512);
-        assert_eq!(utc(t), "2025-11-25T12:03:04.512Z");
-        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400);
-        assert_eq!(utc(leap), "2000-02-29T00:00:00.000Z");
-    }
-
     fn neighbour(i: u8) -> Neighbour {
         Neighbour {
             peer: Some(format!("{i}mSg3Q1xyzyzyzyzyzyzyzyzyzyzyzyzyzyzyzyzyzy=")),
@@ -1038,9 +1030,40 @@ mod tests {
             Style {
                 colour: false,
                 blocks: true,
+                width: None,
             },
         );
         assert!(blocks[3].contains("████████░███████"));
+    }
+
+    #[test]
+    fn neighbours_take_one_line_each_on_a_wide_terminal() {
+        let wide = Style {
+            width: Some(160),
+            ..PLAIN
+        };
+        let lines = neighbours(&[neighbour(1), neighbour(2)], wide);
+        assert_eq!(lines.len(), 3, "{lines:#?}");
+        assert!(lines[0].starts_with("PEER "), "{}", lines[0]);
+        assert!(lines[0].contains("  RTT  REFUSED  HELLOS "), "{}", lines[0]);
+        assert!(lines[0].ends_with("  IN     OUT"), "{}", lines[0]);
+        assert!(lines[1].starts_with("1mSg3Q1x…  fe80::aaaa:bbbb:cccc:1"));
+        assert!(
+            lines[1].contains("1111111101111111  23h59m ago"),
+            "{}",
+            lines[1]
+        );
+        assert!(lines[1].ends_with("16 EiB  1023 B"), "{}", lines[1]);
+        assert!(lines.iter().all(|l| width(l) <= 160), "{lines:#?}");
+        // Too narrow for one line, even with addresses shortened: folded as without a width.
+        let narrow = Style {
+            width: Some(100),
+            ..PLAIN
+        };
+        assert_eq!(
+            neighbours(&[neighbour(1), neighbour(2)], narrow),
+            neighbours(&[neighbour(1), neighbour(2)], PLAIN)
+        );
     }
 
     fn route(prefix: &str, metric: u16, reason: &str) -> Route {

@@ -10,6 +10,7 @@ mod args;
 mod client;
 mod format;
 mod keys;
+mod terminal;
 
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::Path;
@@ -101,6 +102,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             && !cli.no_color
             && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
         blocks: terminal,
+        width: terminal::width(),
     };
     let ask = |request: Request| client::call(&cli.socket, &request, cli.timeout);
     match &cli.command {

@@ -49,14 +49,24 @@ fn fake(name: &str, conversations: Vec<Vec<Reply>>) -> (PathBuf, JoinHandle<Vec<
 }
 
 fn meshctl(socket: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_meshctl"))
+    meshctl_columns(socket, args, None)
+}
+
+/// meshctl with `COLUMNS` set to `columns`, or unset (then its output is not a terminal, so
+/// its width is unknown and tables fit 80 columns, whatever the terminal the tests run in).
+fn meshctl_columns(socket: &Path, args: &[&str], columns: Option<usize>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_meshctl"));
+    command
         .arg("--socket")
         .arg(socket)
         .args(args)
         .env_remove("NO_COLOR")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
+        .env_remove("COLUMNS")
+        .stdin(Stdio::null());
+    if let Some(columns) = columns {
+        command.env("COLUMNS", columns.to_string());
+    }
+    command.output().unwrap()
 }
 
 fn stdout(out: &Output) -> String {
@@ -237,6 +247,41 @@ fn neighbours_table_fits_and_shows_link_quality() {
         "{text}"
     );
     assert!(lines[5].starts_with("  0000000000000000  never"), "{text}");
+}
+
+#[test]
+fn neighbours_take_one_line_each_when_the_width_allows() {
+    let data = Data::Neighbours {
+        neighbours: neighbours(),
+    };
+    let (socket, server) = fake("neigh-wide", vec![vec![Reply::ok(data.clone())]]);
+    let out = meshctl_columns(&socket, &["neighbours"], Some(200));
+    server.join().unwrap();
+    let text = stdout(&out);
+    let lines = table_lines(&out);
+    assert_eq!(
+        lines.len(),
+        3,
+        "one header and one line per neighbour: {text}"
+    );
+    assert!(lines[0].starts_with("PEER       ADDRESS"), "{text}");
+    assert!(lines[0].contains("RTT  REFUSED  HELLOS"), "{text}");
+    assert!(
+        lines[1].starts_with("9mSg3Q1x…  fe80::8c1:2ff:fe03:4a5b"),
+        "{text}"
+    );
+    assert!(lines[1].ends_with("1.5 KiB  20 MiB"), "{text}");
+    assert!(lines.iter().all(|l| l.chars().count() <= 200), "{text}");
+    // A width too small for one line: folded, as when the width is unknown.
+    let (socket, server) = fake("neigh-narrow", vec![vec![Reply::ok(data)]]);
+    let out = meshctl_columns(&socket, &["neighbours"], Some(90));
+    server.join().unwrap();
+    assert_eq!(
+        table_lines(&out).len(),
+        6,
+        "two lines each: {}",
+        stdout(&out)
+    );
 }
 
 #[test]
@@ -769,7 +814,7 @@ fn long_help_documents_every_json_field() {
     let out = run_with_stdin(MESHCTL, &["--help"], "");
     assert!(out.status.success());
     let help = stdout(&out);
-    let samples = [
+    let mut samples = vec![
         serde_json::to_value(status()).unwrap(),
         serde_json::to_value(&neighbours()[0]).unwrap(),
         serde_json::to_value(&routes()[0]).unwrap(),
@@ -793,16 +838,160 @@ fn long_help_documents_every_json_field() {
             interface: Some("lan0".into()),
         })
         .unwrap(),
-        serde_json::to_value(&events()[0]).unwrap(),
+        serde_json::to_value(control::Refused {
+            public_key: String::new(),
+            reason: String::new(),
+            place: String::new(),
+            count: 0,
+            last_seen_s: 0,
+        })
+        .unwrap(),
+        // `dropped` is a map of causes, not fields: left empty.
+        serde_json::to_value(control::Discovery {
+            policy: String::new(),
+            community_id: String::new(),
+            patterns: vec![],
+            port: 0,
+            interfaces: vec![control::DiscoveryInterface {
+                name: String::new(),
+                index: 0,
+                link_local: String::new(),
+                beacons_sent: 0,
+                bytes_sent: 0,
+            }],
+            peers: 0,
+            max_peers: 0,
+            beacons_received: 0,
+            dropped: Default::default(),
+        })
+        .unwrap(),
+        serde_json::to_value(Data::Gateways {
+            sharing: None,
+            policy: String::new(),
+            gateways: vec![control::Gateway {
+                router_id: String::new(),
+                public_key: None,
+                mesh_address: String::new(),
+                metric_v6: None,
+                metric_v4: None,
+                via: None,
+                chosen_v6: false,
+                chosen_v4: false,
+                flows: 0,
+            }],
+            encapsulated: 0,
+            decapsulated: 0,
+            dropped: 0,
+        })
+        .unwrap(),
     ];
-    for sample in samples {
-        for field in sample.as_object().unwrap().keys() {
-            assert!(
-                help.contains(&format!("\"{field}\"")),
-                "{field} not in --help"
-            );
+    let text = String::new;
+    // One event of every kind; the match makes a new kind a compile error here until it has a
+    // sample (and so its fields a check).
+    let kinds = [
+        EventKind::NeighbourUp {
+            link: 0,
+            address: text(),
+        },
+        EventKind::NeighbourDown {
+            link: 0,
+            address: text(),
+        },
+        EventKind::NeighbourCost {
+            link: 0,
+            address: text(),
+            cost: 0,
+        },
+        EventKind::RouteAdded {
+            prefix: text(),
+            link: 0,
+            metric: 0,
+        },
+        EventKind::RouteChanged {
+            prefix: text(),
+            link: 0,
+            metric: 0,
+        },
+        EventKind::RouteWithdrawn { prefix: text() },
+        EventKind::PeerUp {
+            public_key: text(),
+            link: 0,
+        },
+        EventKind::PeerDown {
+            public_key: text(),
+            link: 0,
+        },
+        EventKind::PeerRoamed {
+            public_key: text(),
+            endpoint: text(),
+        },
+        EventKind::PeerDiscovered {
+            public_key: text(),
+            interface: text(),
+            endpoint: text(),
+        },
+        EventKind::PeerRefused {
+            public_key: text(),
+            reason: text(),
+            place: text(),
+        },
+        EventKind::RouteRefused {
+            prefix: text(),
+            router_id: text(),
+            link: 1,
+            peer: Some(text()),
+            reason: text(),
+        },
+    ];
+    let mut seen = std::collections::BTreeSet::new();
+    for kind in kinds {
+        let name = match &kind {
+            EventKind::NeighbourUp { .. } => "neighbour_up",
+            EventKind::NeighbourDown { .. } => "neighbour_down",
+            EventKind::NeighbourCost { .. } => "neighbour_cost",
+            EventKind::RouteAdded { .. } => "route_added",
+            EventKind::RouteChanged { .. } => "route_changed",
+            EventKind::RouteWithdrawn { .. } => "route_withdrawn",
+            EventKind::PeerUp { .. } => "peer_up",
+            EventKind::PeerDown { .. } => "peer_down",
+            EventKind::PeerRoamed { .. } => "peer_roamed",
+            EventKind::PeerDiscovered { .. } => "peer_discovered",
+            EventKind::PeerRefused { .. } => "peer_refused",
+            EventKind::RouteRefused { .. } => "route_refused",
+        };
+        assert!(seen.insert(name), "{name} twice");
+        assert!(help.contains(name), "event {name} not in --help");
+        samples.push(
+            serde_json::to_value(Event {
+                time_s: 0.0,
+                what: kind,
+            })
+            .unwrap(),
+        );
+    }
+    assert_eq!(seen.len(), 12, "one sample of each event kind");
+    // Every field name, nested ones included (a gateway's, a discovery interface's).
+    fn fields(value: &serde_json::Value, out: &mut std::collections::BTreeSet<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, inner) in map {
+                    out.insert(key.clone());
+                    fields(inner, out);
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|i| fields(i, out)),
+            _ => {}
         }
     }
+    let mut names = std::collections::BTreeSet::new();
+    samples.iter().for_each(|s| fields(s, &mut names));
+    // `kind` tags the reply's data object, which --json leaves out.
+    names.remove("kind");
+    let missing: Vec<&String> = names
+        .iter()
+        .filter(|f| !help.contains(&format!("\"{f}\"")))
+        .collect();
+    assert!(missing.is_empty(), "fields not in --help: {missing:?}");
 }
 
 #[test]

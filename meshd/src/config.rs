@@ -9,9 +9,6 @@
 //! position at hand. This module owns parsing and checking only; applying a configuration is the
 //! daemon's job.
 
-// Used by the daemon driver, being written.
-#![allow(dead_code)]
-
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -271,11 +268,6 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    /// The file (or other origin) the configuration came from.
-    pub fn origin(&self) -> &str {
-        &self.origin
-    }
-
     /// 1-based line and column of the problem, when it has a place in the text.
     pub fn position(&self) -> Option<(usize, usize)> {
         self.position
@@ -1042,8 +1034,7 @@ fn check_announced_prefix(
             prefix.len() > 0 && (a.is_multicast() || a.is_loopback() || a.is_link_local())
         }
         IpAddr::V6(a) => {
-            let first = a.segments()[0];
-            prefix.len() > 0 && (a.is_multicast() || a.is_loopback() || first & 0xffc0 == 0xfe80)
+            prefix.len() > 0 && (a.is_multicast() || a.is_loopback() || a.is_unicast_link_local())
         }
     };
     if unroutable {
@@ -1070,7 +1061,7 @@ fn check_endpoint(text: &str) -> Result<(), String> {
         let parsed = address
             .parse::<Ipv6Addr>()
             .map_err(|_| format!("`{address}` is not an IPv6 address"))?;
-        let link_local = parsed.segments()[0] & 0xffc0 == 0xfe80;
+        let link_local = parsed.is_unicast_link_local();
         match scope {
             Some(scope) if !link_local => {
                 return Err(format!(

@@ -416,8 +416,9 @@ impl Discovery {
         self.interfaces.values().map(|i| i.next_beacon).min()
     }
 
-    /// Beacons due by `now`, as `(interface index, datagram)`.
-    pub fn poll_beacons(&mut self, now: Instant) -> Vec<(u32, Vec<u8>)> {
+    /// Beacons due by `now`, as `(interface index, datagram)`. `clock_ms` is the wall clock in
+    /// milliseconds since 1970, as the driver read it: the beacons' counter.
+    pub fn poll_beacons(&mut self, now: Instant, clock_ms: u64) -> Vec<(u32, Vec<u8>)> {
         let due: Vec<u32> = self
             .interfaces
             .values()
@@ -429,10 +430,7 @@ impl Discovery {
             let next = self.jittered_interval();
             // The clock, but strictly increasing: beacons on two interfaces in the same
             // millisecond, or a clock stepped back, must not look like replays.
-            let clock = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as u64);
-            let counter = clock.max(self.last_counter + 1);
+            let counter = clock_ms.max(self.last_counter + 1);
             self.last_counter = counter;
             let beacon = Beacon {
                 public_key: self.settings.our_key,
@@ -478,7 +476,7 @@ impl Discovery {
     }
 
     fn check(&mut self, from: SocketAddrV6, bytes: &[u8]) -> Result<Heard, Dropped> {
-        let link_local = from.ip().segments()[0] & 0xffc0 == 0xfe80;
+        let link_local = from.ip().is_unicast_link_local();
         let Some(interface) = self.interfaces.get(&from.scope_id()) else {
             return Err(Dropped::NotLinkLocal);
         };
@@ -615,6 +613,8 @@ mod tests {
 
     const KEY: [u8; 32] = [7; 32];
     const OURS: [u8; 32] = [9; 32];
+    /// The wall clock the tests' driver reads: 2023-11-14T22:13:20Z.
+    const CLOCK_MS: u64 = 1_700_000_000_000;
 
     fn beacon(id: &str) -> Beacon {
         Beacon {
@@ -766,7 +766,7 @@ mod tests {
         let mut now = t0;
         for _ in 0..2000 {
             now += Duration::from_millis(50);
-            for (index, bytes) in d.poll_beacons(now) {
+            for (index, bytes) in d.poll_beacons(now, CLOCK_MS) {
                 assert_eq!(index, 3);
                 assert!(parse(&bytes, "", None).is_ok());
                 sent.push(now - t0);
@@ -884,13 +884,23 @@ mod tests {
                 (4, "lan1".into(), link_local(1)),
             ],
         );
-        let sent = d.poll_beacons(t0 + Duration::from_secs(1));
+        let sent = d.poll_beacons(t0 + Duration::from_secs(1), CLOCK_MS);
         assert_eq!(sent.len(), 2);
         let counters: Vec<u64> = sent
             .iter()
             .map(|(_, b)| parse(b, "", None).expect("a beacon").counter)
             .collect();
-        assert!(counters[0] < counters[1], "{counters:?}");
+        assert_eq!(counters, [CLOCK_MS, CLOCK_MS + 1]);
+        // The counter is the driver's clock, never less than one past the last one sent, even
+        // when the clock is stepped back.
+        let later = d.poll_timeout().expect("next beacon due");
+        let sent = d.poll_beacons(later, CLOCK_MS - 60_000);
+        let counter = parse(&sent[0].1, "", None).expect("a beacon").counter;
+        assert_eq!(counter, CLOCK_MS + 2);
+        let later = d.poll_timeout().expect("next beacon due");
+        let sent = d.poll_beacons(later, CLOCK_MS + 5_000);
+        let counter = parse(&sent[0].1, "", None).expect("a beacon").counter;
+        assert_eq!(counter, CLOCK_MS + 5_000);
     }
 
     #[test]
@@ -900,7 +910,7 @@ mod tests {
         d.set_interfaces(t0, &[(3, "lan0".into(), link_local(1))]);
         let later = t0 + Duration::from_secs(5);
         for _ in 0..4 {
-            d.poll_beacons(later);
+            d.poll_beacons(later, CLOCK_MS);
         }
         assert!(d
             .poll_timeout()
@@ -909,7 +919,11 @@ mod tests {
         assert!(d
             .poll_timeout()
             .is_some_and(|t| t <= later + Duration::from_millis(100)));
-        assert_eq!(d.poll_beacons(later + Duration::from_millis(100)).len(), 1);
+        assert_eq!(
+            d.poll_beacons(later + Duration::from_millis(100), CLOCK_MS)
+                .len(),
+            1
+        );
         d.answer_soon(later + Duration::from_millis(200), 3);
         assert!(
             d.poll_timeout()

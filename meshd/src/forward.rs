@@ -6,15 +6,14 @@
 //! tunnels, and it does not choose routes (the Babel core does; the driver mirrors its route
 //! changes into `Fib`).
 
-// Used by the daemon driver, being written.
-#![allow(dead_code)]
-
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Instant;
 
 use babel::{LinkId, Prefix};
 use smoltcp::wire::{IpProtocol, Ipv4Packet, Ipv6Packet};
+
+use crate::ip::{ipv6_at, Checksum};
 
 /// The forwarding table's "link" for prefixes this node originates (its addresses, its LAN
 /// `prefixes`, the default routes of a gateway): deliver to `mesh0`. The packet has arrived, so
@@ -95,6 +94,7 @@ impl Table {
         })
     }
 
+    #[cfg(test)]
     fn len(&self) -> usize {
         self.by_length.iter().map(|(_, map)| map.len()).sum()
     }
@@ -140,10 +140,12 @@ impl Fib {
         }
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.v4.len() + self.v6.len()
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -235,12 +237,9 @@ impl Router {
         }
     }
 
+    #[cfg(test)]
     pub fn stats(&self) -> ForwardStats {
         self.stats
-    }
-
-    pub fn set_locals(&mut self, locals: Vec<IpAddr>) {
-        self.locals = locals;
     }
 
     /// Decides the fate of a packet that came out of a tunnel (decrypted) or from `mesh0`.
@@ -270,7 +269,7 @@ impl Router {
         if self.locals.contains(&IpAddr::V6(dst)) {
             return Verdict::Local;
         }
-        if dst.is_multicast() || dst.is_unspecified() || dst.segments()[0] & 0xffc0 == 0xfe80 {
+        if dst.is_multicast() || dst.is_unspecified() || dst.is_unicast_link_local() {
             self.stats.not_forwardable += 1;
             return Verdict::Drop;
         }
@@ -504,12 +503,6 @@ fn is_valid_ipv4(packet: &[u8]) -> bool {
         .is_ok_and(|ip| usize::from(ip.header_len()) >= IPV4_HEADER && ip.version() == 4)
 }
 
-fn ipv6_at(packet: &[u8], offset: usize) -> Ipv6Addr {
-    let mut octets = [0u8; 16];
-    octets.copy_from_slice(&packet[offset..offset + 16]);
-    Ipv6Addr::from(octets)
-}
-
 /// An ICMPv6 error (types 0–127) directly after the IPv6 header. Errors behind extension headers
 /// are not recognised; answering one of those is harmless (it is rate-limited and cannot loop,
 /// since our own errors carry no extension headers).
@@ -530,35 +523,6 @@ fn is_icmpv4_error(packet: &[u8]) -> bool {
     packet
         .get(header_len)
         .is_some_and(|t| matches!(t, 3 | 4 | 5 | 11 | 12))
-}
-
-/// The Internet checksum (RFC 1071) over concatenated even-length pieces (the last may be odd).
-#[derive(Default)]
-struct Checksum {
-    sum: u32,
-}
-
-impl Checksum {
-    fn add(&mut self, bytes: &[u8]) {
-        let mut pairs = bytes.chunks_exact(2);
-        for pair in &mut pairs {
-            self.sum += u32::from(u16::from_be_bytes([pair[0], pair[1]]));
-            self.fold();
-        }
-        if let [last] = pairs.remainder() {
-            self.sum += u32::from(*last) << 8;
-            self.fold();
-        }
-    }
-
-    fn fold(&mut self) {
-        self.sum = (self.sum & 0xffff) + (self.sum >> 16);
-    }
-
-    fn finish(mut self) -> u16 {
-        self.fold();
-        !(self.sum as u16)
-    }
 }
 
 #[cfg(test)]
@@ -931,24 +895,30 @@ mod tests {
     fn icmp_errors_are_rate_limited() {
         let mut r = router();
         let start = Instant::now();
-        let mut sent = 0;
-        for _ in 0..200 {
-            let mut p = udp_v6("fd00:9::1", "fd00:77::1", 64, 8);
-            if let Verdict::Icmp(_) = r.route(start, &mut p, false) {
-                sent += 1;
+        let offending = udp_v6("fd00:9::1", "fd00:77::1", 64, 8);
+        // Sends `count` packets with no route at `at`; returns how many were answered, each
+        // with destination unreachable (no route, code 0) to the sender, the rest dropped.
+        let mut answered = |at: Instant, count: usize| {
+            let mut answers = 0;
+            for _ in 0..count {
+                match r.route(at, &mut offending.clone(), false) {
+                    Verdict::Icmp(out) => {
+                        assert_icmpv6(&out, "fd00:9::1", 1, 0, &offending);
+                        answers += 1;
+                    }
+                    Verdict::Drop => {}
+                    other => panic!("a packet with no route was {other:?}"),
+                }
             }
-        }
-        assert_eq!(sent, 50, "the burst");
-        assert_eq!(r.stats().icmp_rate_limited, 150);
-        let p = udp_v6("fd00:9::1", "fd00:77::1", 64, 8);
-        let later = start + Duration::from_millis(100);
-        let mut refilled = 0;
-        for _ in 0..20 {
-            if let Verdict::Icmp(_) = r.route(later, &mut p.clone(), false) {
-                refilled += 1;
-            }
-        }
-        assert_eq!(refilled, 10, "100 per second");
+            answers
+        };
+        assert_eq!(answered(start, 200), 50, "the burst");
+        assert_eq!(
+            answered(start + Duration::from_millis(100), 20),
+            10,
+            "100 per second"
+        );
+        assert_eq!(r.stats().icmp_rate_limited, 150 + 10);
     }
 
     #[test]
@@ -966,21 +936,40 @@ mod tests {
         let now = Instant::now();
         let good_v6 = udp_v6("fd00:9::1", "fd00:2::1", 64, 40);
         let good_v4 = udp_v4("203.0.113.9", "198.51.100.1", 64, false, 40);
+        // Each bad packet is dropped and counted once as malformed: a drop counted as something
+        // else (or not at all) would hide bad input from the operator.
+        let dropped = |r: &mut Router, p: &mut [u8], what: &str| {
+            let before = r.stats().malformed;
+            assert_eq!(r.route(now, p, false), Verdict::Drop, "{what}");
+            assert_eq!(
+                r.stats().malformed,
+                before + 1,
+                "{what} counted as malformed"
+            );
+        };
         for good in [&good_v6, &good_v4] {
             for len in 0..good.len() {
-                let mut p = good[..len].to_vec();
-                assert_eq!(r.route(now, &mut p, false), Verdict::Drop, "length {len}");
+                dropped(
+                    &mut r,
+                    &mut good[..len].to_vec(),
+                    &format!("cut to {len} bytes"),
+                );
             }
         }
         let mut bad_checksum = good_v4.clone();
         bad_checksum[10] ^= 1;
-        assert_eq!(r.route(now, &mut bad_checksum, false), Verdict::Drop);
+        dropped(&mut r, &mut bad_checksum, "bad IPv4 header checksum");
         let mut short_ihl = good_v4.clone();
         short_ihl[0] = 0x41;
-        assert_eq!(r.route(now, &mut short_ihl, false), Verdict::Drop);
-        let mut other = vec![0x50; 60];
-        assert_eq!(r.route(now, &mut other, false), Verdict::Drop);
-        assert!(r.stats().malformed > 80);
+        dropped(&mut r, &mut short_ihl, "IPv4 header length 4");
+        dropped(&mut r, &mut [0x50; 60], "IP version 5");
+        let total = u32::try_from(good_v6.len() + good_v4.len() + 3).unwrap();
+        assert_eq!(r.stats().malformed, total);
+        // The whole packets themselves are forwarded, so the drops above were the cuts.
+        for good in [good_v6, good_v4] {
+            let verdict = r.route(now, &mut good.clone(), false);
+            assert!(matches!(verdict, Verdict::Forward { .. }), "{verdict:?}");
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Shared internet gateways, the user side: which gateway each connection uses, and the tunnel
-//! that carries it there (DESIGN.md, "Gateways and LANs").
+//! that carries it there (`docs/architecture.md`, "Gateways"; configuration and figures in
+//! `docs/gateways.md`).
 //!
 //! The source chooses the gateway. A packet from `mesh0` whose destination only the default route
 //! covers is looked up in a bounded [`FlowTable`]: a new flow is pinned to the best gateway by
@@ -18,6 +19,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
 use babel::RouterId;
+
+use crate::ip::{checksum, ipv6_at};
 
 /// What a gateway announces.
 pub const DEFAULT_ROUTES: [&str; 2] = ["::/0", "0.0.0.0/0"];
@@ -110,12 +113,6 @@ fn ports(protocol: u8, payload: Option<&[u8]>) -> (u16, u16) {
         ),
         _ => (0, 0),
     }
-}
-
-fn ipv6_at(bytes: &[u8], offset: usize) -> Ipv6Addr {
-    let mut octets = [0u8; 16];
-    octets.copy_from_slice(&bytes[offset..offset + 16]);
-    Ipv6Addr::from(octets)
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -300,7 +297,7 @@ pub fn decapsulate(packet: &[u8]) -> Result<std::ops::Range<usize>, DecapsulateE
             if header_len < 20 || total < header_len || inner.len() < header_len {
                 return Err(DecapsulateError::BadInner);
             }
-            if internet_checksum(&inner[..header_len]) != 0 {
+            if checksum(&inner[..header_len]) != 0 {
                 return Err(DecapsulateError::BadInner);
             }
             total
@@ -310,19 +307,6 @@ pub fn decapsulate(packet: &[u8]) -> Result<std::ops::Range<usize>, DecapsulateE
         return Err(DecapsulateError::BadInner);
     }
     Ok(OUTER_HEADER..OUTER_HEADER + inner_len)
-}
-
-/// RFC 1071 over `bytes`: 0 for a header whose checksum is right.
-fn internet_checksum(bytes: &[u8]) -> u16 {
-    let mut sum: u32 = 0;
-    for pair in bytes.chunks(2) {
-        let word = u16::from_be_bytes([pair[0], *pair.get(1).unwrap_or(&0)]);
-        sum += u32::from(word);
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
 }
 
 /// One gateway as the route table shows it.
@@ -626,7 +610,7 @@ mod tests {
         let mut p = vec![0x45, 0];
         p.extend_from_slice(&total.to_be_bytes());
         p.extend_from_slice(&[0, 1, 0x40, 0, 64, 6, 0, 0, 198, 51, 100, 1, 203, 0, 113, 9]);
-        let sum = internet_checksum(&p);
+        let sum = checksum(&p);
         p[10..12].copy_from_slice(&sum.to_be_bytes());
         p.extend_from_slice(&[0x9c, 0x40, 0x01, 0xbb]);
         p.resize(20 + payload, 0xcd);

@@ -1,5 +1,6 @@
-//! A node's addresses and router-id, derived from its WireGuard public key (DESIGN.md, "Identity
-//! and addressing"), so that anyone holding the key knows them without asking.
+//! A node's addresses and router-id, derived from its WireGuard public key
+//! (`docs/architecture.md`, "Identity and addressing"), so that anyone holding the key knows them
+//! without asking.
 //!
 //! - mesh address: the configured `/48` mesh prefix followed by the first 80 bits of
 //!   `BLAKE2s-256("meshd identity v1" || public key)`; it is the node's `/128` on `mesh0`.
@@ -18,9 +19,6 @@
 //! them (a chance of 2^-63) the lowest bit of the interface identifier is flipped, in the mesh
 //! address too so the two stay equal. The same rule keeps the link-local interface identifier away
 //! from all zeros and all ones.
-
-// Used by the daemon driver, being written.
-#![allow(dead_code)]
 
 use std::net::{IpAddr, Ipv6Addr};
 

@@ -6,19 +6,12 @@
 //! from forwarded data. It owns no sockets and no tunnels; the Babel payload itself is the `babel`
 //! crate's business.
 
-// Used by the daemon driver, being written.
-#![allow(dead_code)]
-
 use std::net::Ipv6Addr;
 
+// The Babel port and group are the babel crate's: one definition for the core and the daemon.
+use babel::wire::{MULTICAST_V6, PORT};
 use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::wire::{IpAddress, IpProtocol, Ipv6Packet, Ipv6Repr, UdpPacket, UdpRepr};
-
-/// The Babel port, source and destination (RFC 8966 §5).
-pub const BABEL_PORT: u16 = 6696;
-
-/// `ff02::1:6`, all Babel routers on the link.
-pub const BABEL_MULTICAST: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 1, 6);
 
 const IPV6_HEADER_LEN: usize = 40;
 const UDP_HEADER_LEN: usize = 8;
@@ -42,8 +35,8 @@ pub fn build_babel(src: Ipv6Addr, dst: Ipv6Addr, payload: &[u8], out: &mut Vec<u
     ip.emit(&mut ip_packet);
 
     let udp = UdpRepr {
-        src_port: BABEL_PORT,
-        dst_port: BABEL_PORT,
+        src_port: PORT,
+        dst_port: PORT,
     };
     let mut udp_packet = UdpPacket::new_unchecked(&mut out[IPV6_HEADER_LEN..]);
     udp.emit(
@@ -85,7 +78,7 @@ pub fn classify(packet: &[u8]) -> Inner<'_> {
     }
     let src = ip.src_addr();
     let dst = ip.dst_addr();
-    if !is_link_local(src) || !(dst == BABEL_MULTICAST || is_link_local(dst)) {
+    if !src.is_unicast_link_local() || !(dst == MULTICAST_V6 || dst.is_unicast_link_local()) {
         return Inner::Data;
     }
     // From here on the packet looks like Babel: the port decides, and damage is Malformed.
@@ -93,7 +86,7 @@ pub fn classify(packet: &[u8]) -> Inner<'_> {
     if ip_payload.len() < UDP_HEADER_LEN {
         return Inner::Malformed;
     }
-    if u16::from_be_bytes([ip_payload[2], ip_payload[3]]) != BABEL_PORT {
+    if u16::from_be_bytes([ip_payload[2], ip_payload[3]]) != PORT {
         return Inner::Data;
     }
     let Ok(udp) = UdpPacket::new_checked(ip_payload) else {
@@ -112,11 +105,6 @@ pub fn classify(packet: &[u8]) -> Inner<'_> {
     }
 }
 
-/// fe80::/10.
-pub fn is_link_local(addr: Ipv6Addr) -> bool {
-    addr.segments()[0] & 0xffc0 == 0xfe80
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,18 +116,18 @@ mod tests {
     #[test]
     fn build_then_classify_round_trips() {
         let mut out = Vec::new();
-        build_babel(ll(1), BABEL_MULTICAST, b"\x2a\x02\x00\x00", &mut out);
+        build_babel(ll(1), MULTICAST_V6, b"\x2a\x02\x00\x00", &mut out);
         assert_eq!(out.len(), 40 + 8 + 4);
         assert_eq!(out[0] >> 4, 6);
         assert_eq!(out[6], 17, "next header UDP");
         assert_eq!(out[7], 1, "hop limit 1");
-        assert_eq!(&out[40..42], &BABEL_PORT.to_be_bytes());
-        assert_eq!(&out[42..44], &BABEL_PORT.to_be_bytes());
+        assert_eq!(&out[40..42], &PORT.to_be_bytes());
+        assert_eq!(&out[42..44], &PORT.to_be_bytes());
         assert_eq!(
             classify(&out),
             Inner::Babel {
                 src: ll(1),
-                dst: BABEL_MULTICAST,
+                dst: MULTICAST_V6,
                 payload: b"\x2a\x02\x00\x00"
             }
         );
@@ -163,7 +151,7 @@ mod tests {
     #[test]
     fn checksum_matches_an_independent_computation() {
         let mut out = Vec::new();
-        build_babel(ll(1), BABEL_MULTICAST, b"abc", &mut out);
+        build_babel(ll(1), MULTICAST_V6, b"abc", &mut out);
         let mut sum: u32 = 0;
         let mut add = |bytes: &[u8]| {
             for pair in bytes.chunks(2) {
@@ -185,7 +173,7 @@ mod tests {
     #[test]
     fn bad_checksum_is_malformed() {
         let mut out = Vec::new();
-        build_babel(ll(1), BABEL_MULTICAST, b"abcd", &mut out);
+        build_babel(ll(1), MULTICAST_V6, b"abcd", &mut out);
         let last = out.len() - 1;
         out[last] ^= 0x55;
         assert_eq!(classify(&out), Inner::Malformed);
@@ -194,7 +182,7 @@ mod tests {
     #[test]
     fn zero_checksum_is_malformed() {
         let mut out = Vec::new();
-        build_babel(ll(1), BABEL_MULTICAST, b"abcd", &mut out);
+        build_babel(ll(1), MULTICAST_V6, b"abcd", &mut out);
         out[46] = 0;
         out[47] = 0;
         assert_eq!(classify(&out), Inner::Malformed);
@@ -203,7 +191,7 @@ mod tests {
     #[test]
     fn truncated_babel_is_malformed_or_data_never_panics() {
         let mut out = Vec::new();
-        build_babel(ll(1), BABEL_MULTICAST, b"abcdefgh", &mut out);
+        build_babel(ll(1), MULTICAST_V6, b"abcdefgh", &mut out);
         for len in 0..out.len() {
             let _ = classify(&out[..len]);
         }
@@ -217,7 +205,7 @@ mod tests {
     fn global_source_or_destination_is_data() {
         let global = Ipv6Addr::new(0xfd00, 1, 2, 3, 0, 0, 0, 1);
         let mut out = Vec::new();
-        build_babel(global, BABEL_MULTICAST, b"x", &mut out);
+        build_babel(global, MULTICAST_V6, b"x", &mut out);
         assert_eq!(classify(&out), Inner::Data);
         build_babel(ll(1), global, b"x", &mut out);
         assert_eq!(classify(&out), Inner::Data);
@@ -243,13 +231,5 @@ mod tests {
         assert_eq!(classify(&[]), Inner::Data);
         assert_eq!(classify(&[0x45; 60]), Inner::Data);
         assert_eq!(classify(&[0x60; 10]), Inner::Data);
-    }
-
-    #[test]
-    fn link_local_is_fe80_slash_10() {
-        assert!(is_link_local(ll(1)));
-        assert!(is_link_local("febf::1".parse().unwrap()));
-        assert!(!is_link_local("fec0::1".parse().unwrap()));
-        assert!(!is_link_local("fd00::1".parse().unwrap()));
     }
 }

@@ -6,9 +6,6 @@
 //! generated and written atomically so a crash cannot leave a half-written identity. A private
 //! key never appears in `Display` or `Debug` output, so it cannot reach a log by accident.
 
-// Used by the daemon driver, being written.
-#![allow(dead_code)]
-
 use std::fmt;
 use std::fs;
 use std::io::{self, Read as _};
@@ -78,6 +75,7 @@ impl PrivateKey {
     }
 
     /// Parses the base64 text of a key, as `wg genkey` prints it (surrounding whitespace allowed).
+    #[cfg(test)]
     pub fn from_base64(s: &str) -> Result<PrivateKey, KeyError> {
         decode_key(s).map(PrivateKey)
     }
@@ -215,11 +213,6 @@ impl KeyError {
 
     fn is_not_found(&self) -> bool {
         matches!(&self.kind, KeyErrorKind::Io { error, .. } if error.kind() == io::ErrorKind::NotFound)
-    }
-
-    /// The file concerned, if the key came from a file.
-    pub fn path(&self) -> Option<&Path> {
-        self.path.as_deref()
     }
 }
 

@@ -10,13 +10,23 @@
 //! angle brackets (`<3>` error, `<4>` warn, `<6>` info, `<7>` debug and trace), which journald
 //! and `logger --prio-prefix` turn into the record's level. It is off by default because procd
 //! copies stderr to syslog as it is, and the prefix would then only clutter `logread`.
-
-// Used by the daemon driver, being written.
-#![allow(dead_code)]
+//!
+//! Run by hand (or into a file), each line starts with the time, UTC, RFC 3339 to the
+//! millisecond, as `meshctl monitor` prints its events: `2026-11-25T13:55:12.236Z info meshd:
+//! ...`, so one `grep 2026-11-25T13:55` finds a moment in both. Under a supervisor that stamps
+//! lines itself the time is left out, so `logread` and `journalctl` do not show two: systemd
+//! says so in `JOURNAL_STREAM` (the device and inode of the stream it gave us, which must be our
+//! stderr: a child that inherited the variable but not the stream still gets times), and procd
+//! starts services as PID 1 with stderr a pipe it reads. `MESHD_LOG_TIME=1` or `=0` decides
+//! instead. This is the one clock meshd reads outside the driver: a log line's time says when it
+//! was written, not when anything happened in the protocol.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
+use std::os::fd::AsFd;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::sync::OnceLock;
+use std::time::SystemTime;
 
 use serde::Deserialize;
 
@@ -87,6 +97,7 @@ static LOGGER: OnceLock<StderrLogger> = OnceLock::new();
 pub fn init(level: log::LevelFilter) {
     let logger = LOGGER.get_or_init(|| StderrLogger {
         with_priority: std::env::var_os("MESHD_LOG_PRIORITY").is_some_and(|v| v == "1"),
+        with_time: with_time(),
     });
     // Fails only when a logger is already installed, which is the reload case above.
     let _ = log::set_logger(logger);
@@ -96,6 +107,57 @@ pub fn init(level: log::LevelFilter) {
 #[derive(Debug)]
 struct StderrLogger {
     with_priority: bool,
+    with_time: bool,
+}
+
+/// Whether lines start with the time: `MESHD_LOG_TIME` if it says 0 or 1, else unless stderr
+/// goes to a supervisor that stamps lines itself.
+fn with_time() -> bool {
+    match std::env::var("MESHD_LOG_TIME").as_deref() {
+        Ok("1") => return true,
+        Ok("0") => return false,
+        _ => {}
+    }
+    let stderr = std::io::stderr()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(std::fs::File::from)
+        .and_then(|f| f.metadata());
+    let Ok(stderr) = stderr else {
+        // No stderr to look at: nobody reads the lines anyway.
+        return true;
+    };
+    let supervised = supervised(
+        Stream {
+            device: stderr.dev(),
+            inode: stderr.ino(),
+            pipe: stderr.file_type().is_fifo(),
+        },
+        std::env::var("JOURNAL_STREAM").ok().as_deref(),
+        std::os::unix::process::parent_id(),
+    );
+    !supervised
+}
+
+/// What [`supervised`] needs to know of stderr.
+#[derive(Debug, Clone, Copy)]
+struct Stream {
+    device: u64,
+    inode: u64,
+    pipe: bool,
+}
+
+/// Whether stderr is a supervisor's stream that timestamps each line: systemd's journal
+/// (`JOURNAL_STREAM` is `<device>:<inode>` of that stream, see systemd.exec(5)), or procd's pipe
+/// (procd is PID 1 on OpenWrt and reads services' stderr through a pipe).
+fn supervised(stderr: Stream, journal_stream: Option<&str>, parent: u32) -> bool {
+    let journal = journal_stream
+        .and_then(|v| v.split_once(':'))
+        .and_then(|(d, i)| Some((d.parse::<u64>().ok()?, i.parse::<u64>().ok()?)));
+    if journal == Some((stderr.device, stderr.inode)) {
+        return true;
+    }
+    parent == 1 && stderr.pipe
 }
 
 impl log::Log for StderrLogger {
@@ -110,7 +172,8 @@ impl log::Log for StderrLogger {
         if !self.enabled(record.metadata()) {
             return;
         }
-        let line = format_line(record.level(), record.args(), self.with_priority);
+        let time = self.with_time.then(SystemTime::now);
+        let line = format_line(record.level(), record.args(), self.with_priority, time);
         // Whole lines in one write, so records from different threads do not interleave. A
         // logger has nowhere to report its own failure.
         let _ = std::io::stderr().lock().write_all(line.as_bytes());
@@ -141,15 +204,21 @@ fn level_name(level: log::Level) -> &'static str {
     }
 }
 
-/// One record as one line, newline included.
+/// One record as one line, newline included. The priority comes first, where journald and
+/// `logger --prio-prefix` look for it.
 fn format_line(
     level: log::Level,
     message: &std::fmt::Arguments<'_>,
     with_priority: bool,
+    time: Option<SystemTime>,
 ) -> String {
     let mut line = String::new();
     if with_priority {
         let _ = write!(line, "<{}>", syslog_priority(level));
+    }
+    if let Some(time) = time {
+        line.push_str(&control::time::rfc3339_utc(time));
+        line.push(' ');
     }
     let _ = write!(line, "{} meshd: ", level_name(level));
     let message = message.to_string();
@@ -170,18 +239,55 @@ mod tests {
 
     #[test]
     fn plain_line() {
-        let line = format_line(log::Level::Info, &format_args!("peer {} up", "abc"), false);
+        let line = format_line(
+            log::Level::Info,
+            &format_args!("peer {} up", "abc"),
+            false,
+            None,
+        );
         assert_eq!(line, "info meshd: peer abc up\n");
     }
 
     #[test]
     fn priority_prefix() {
-        let line = format_line(log::Level::Warn, &format_args!("x"), true);
+        let line = format_line(log::Level::Warn, &format_args!("x"), true, None);
         assert_eq!(line, "<4>warn meshd: x\n");
-        let line = format_line(log::Level::Trace, &format_args!("x"), true);
+        let line = format_line(log::Level::Trace, &format_args!("x"), true, None);
         assert_eq!(line, "<7>trace meshd: x\n");
-        let line = format_line(log::Level::Error, &format_args!("x"), true);
+        let line = format_line(log::Level::Error, &format_args!("x"), true, None);
         assert_eq!(line, "<3>error meshd: x\n");
+    }
+
+    #[test]
+    fn time_comes_after_the_priority() {
+        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(1_764_078_912_236);
+        let line = format_line(log::Level::Info, &format_args!("x"), false, Some(t));
+        assert_eq!(line, "2025-11-25T13:55:12.236Z info meshd: x\n");
+        let line = format_line(log::Level::Warn, &format_args!("x"), true, Some(t));
+        assert_eq!(line, "<4>2025-11-25T13:55:12.236Z warn meshd: x\n");
+    }
+
+    #[test]
+    fn supervisors_that_stamp_lines_are_recognised() {
+        let pipe = Stream {
+            device: 12,
+            inode: 345,
+            pipe: true,
+        };
+        let file = Stream {
+            pipe: false,
+            ..pipe
+        };
+        // systemd: only when the stream it names is our stderr.
+        assert!(supervised(file, Some("12:345"), 4242));
+        assert!(!supervised(file, Some("12:346"), 4242));
+        assert!(!supervised(file, Some("junk"), 4242));
+        // procd: PID 1 reading our stderr through a pipe.
+        assert!(supervised(pipe, None, 1));
+        assert!(!supervised(file, None, 1));
+        // A shell, a pipe into `tee`, a test harness: times wanted.
+        assert!(!supervised(pipe, None, 4242));
+        assert!(!supervised(file, None, 4242));
     }
 
     #[test]
@@ -190,6 +296,7 @@ mod tests {
             log::Level::Info,
             &format_args!("name {}", "evil\nerror meshd: fake\r\t"),
             false,
+            None,
         );
         assert_eq!(line, "info meshd: name evil\\nerror meshd: fake\\r\\t\n");
         assert_eq!(line.matches('\n').count(), 1);

@@ -2,7 +2,11 @@
 //! `noise::Tunn`, all on one UDP socket), Babel (the `babel` crate) inside the tunnels, userspace
 //! forwarding between the tunnels and the TUN device `mesh0`, and kernel routes over rtnetlink.
 //!
-//! This binary is being built; until the daemon issue lands it only checks configurations.
+//! `daemon.rs` is the driver: it parses the command line (`--config`, `--uci`, `--check-config`,
+//! `--check-uci`), runs the event loop and is the only code that reads the clock for the protocol;
+//! the other modules are the parts it drives. `docs/architecture.md` follows one packet and one
+//! route through them. Built with the feature `meshctl`, the same binary is meshctl when started
+//! under that name.
 
 mod config;
 mod control;
@@ -13,6 +17,7 @@ mod gateway;
 mod identity;
 mod import;
 mod inner;
+mod ip;
 mod kernel;
 mod keys;
 mod logging;

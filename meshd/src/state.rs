@@ -16,9 +16,6 @@
 //! after an upgrade still starts. A file that is not TOML, or a value out of range, is corrupt and
 //! an error naming the file: the daemon decides whether to start without it.
 
-// Used by the daemon driver, being written.
-#![allow(dead_code)]
-
 use std::fmt;
 use std::fs;
 use std::io::{self, Write as _};
@@ -159,11 +156,6 @@ impl StateError {
             path: path.to_path_buf(),
             kind: StateErrorKind::Corrupt { reason },
         }
-    }
-
-    /// The file or directory concerned.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 }
 

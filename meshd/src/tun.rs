@@ -9,8 +9,6 @@
 // Creating a TUN device needs the TUNSETIFF ioctl, which no safe wrapper offers: this file is the
 // one place in meshd that needs `unsafe`, for that single call.
 #![allow(unsafe_code)]
-// Used by the daemon driver, being written.
-#![allow(dead_code)]
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -105,17 +103,6 @@ impl Tun {
         loop {
             let mut guard = self.fd.readable().await?;
             match guard.try_io(|fd| read_packet(fd.get_ref(), buf)) {
-                Ok(result) => return result,
-                Err(_would_block) => continue,
-            }
-        }
-    }
-
-    /// Waits until the kernel takes `packet` (one whole IPv4 or IPv6 packet).
-    pub async fn send(&self, packet: &[u8]) -> io::Result<usize> {
-        loop {
-            let mut guard = self.fd.writable().await?;
-            match guard.try_io(|fd| write_packet(fd.get_ref(), packet)) {
                 Ok(result) => return result,
                 Err(_would_block) => continue,
             }

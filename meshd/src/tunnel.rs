@@ -10,9 +10,6 @@
 //! upper 24 bits are the session's slot (`Tunn::new` shifts the index it is given by 8 and keeps
 //! the low 8 bits for its own session counter).
 
-// Used by the daemon driver, being written.
-#![allow(dead_code)]
-
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -159,11 +156,6 @@ impl Tunnels {
         }
     }
 
-    /// Our public key.
-    pub fn our_public_key(&self) -> [u8; 32] {
-        self.public.to_bytes()
-    }
-
     /// Adds a neighbour and returns its link. Link numbers are never reused, so a stale `LinkId`
     /// can never name a different neighbour. Adding a key that is already a peer returns its link
     /// (updating the endpoint if one is given): one session per neighbour.
@@ -254,6 +246,7 @@ impl Tunnels {
         self.peers.get(&link).and_then(|p| p.last_authenticated)
     }
 
+    #[cfg(test)]
     pub fn stats(&self) -> TunnelStats {
         self.stats
     }
@@ -261,7 +254,9 @@ impl Tunnels {
     /// A datagram arrived on the UDP socket from `from`. A decrypted inner packet is written to
     /// `out` and returned as `(link, length)`; handshake replies, cookies and packets that were
     /// waiting for the session go to `send`. `out` must hold `datagram.len()` bytes, or the
-    /// datagram is dropped and counted.
+    /// datagram is dropped and counted. (The daemon always admits by policy, so only tests
+    /// need this form.)
+    #[cfg(test)]
     pub fn decapsulate(
         &mut self,
         now: Instant,
@@ -522,7 +517,8 @@ fn count_error(stats: &mut TunnelStats, error: &WireGuardError) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inner::{build_babel, classify, Inner, BABEL_MULTICAST};
+    use crate::inner::{build_babel, classify, Inner};
+    use babel::wire::MULTICAST_V6;
     use std::net::Ipv6Addr;
 
     type Queue = Vec<(SocketAddr, Vec<u8>)>;
@@ -623,7 +619,7 @@ mod tests {
     fn hello(from_last: u16) -> Vec<u8> {
         let mut packet = Vec::new();
         let src = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, from_last);
-        build_babel(src, BABEL_MULTICAST, b"\x2a\x02\x00\x00", &mut packet);
+        build_babel(src, MULTICAST_V6, b"\x2a\x02\x00\x00", &mut packet);
         packet
     }
 

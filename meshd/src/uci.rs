@@ -13,7 +13,8 @@
 //! `'it'\''s'` is `it's`; a backslash outside single quotes takes the next character literally),
 //! `#` comments and blank lines. Line continuations and `;` separators are refused.
 //!
-//! How it maps (documented for users in `openwrt/README.md` and `openwrt/files/meshd.config`):
+//! How it maps (documented for users in `docs/openwrt.md` and in the shipped file,
+//! `openwrt/net/meshd/files/meshd.config`):
 //!
 //! - one `config meshd` section (usually `'main'`; may be anonymous or absent) holds the `[node]`
 //!   and `[babel]` keys under their TOML names, except that the TOML array `prefixes` is written

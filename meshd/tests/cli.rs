@@ -15,12 +15,28 @@ fn meshd(args: &[&str]) -> (i32, String, String) {
     )
 }
 
-fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("meshd-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let path = dir.join(name);
-    std::fs::write(&path, text).expect("write");
-    path
+/// A directory of this test's own, removed when it goes out of scope, also when the test fails.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(test: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("meshd-cli-{}-{test}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+
+    fn file(&self, name: &str, text: &str) -> std::path::PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).expect("write");
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 #[test]
@@ -33,7 +49,8 @@ fn example_configuration_checks_clean() {
 
 #[test]
 fn unknown_key_is_reported_with_line_and_column() {
-    let path = temp_file(
+    let dir = TempDir::new("typo");
+    let path = dir.file(
         "typo.toml",
         "[node]\ninterface = \"mesh0\"\nlisten_prot = 51820\n",
     );
@@ -48,7 +65,8 @@ fn unknown_key_is_reported_with_line_and_column() {
 
 #[test]
 fn bad_value_is_reported() {
-    let path = temp_file("badport.toml", "[node]\nlisten_port = 700000\n");
+    let dir = TempDir::new("badport");
+    let path = dir.file("badport.toml", "[node]\nlisten_port = 700000\n");
     let (code, _, stderr) = meshd(&["--check-config", path.to_str().unwrap()]);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("badport.toml:2:"), "{stderr}");
@@ -86,10 +104,8 @@ fn help_and_version() {
 #[cfg(feature = "meshctl")]
 #[test]
 fn multi_call_build_started_as_meshctl_is_meshctl() {
-    let dir = std::env::temp_dir().join(format!("meshd-multicall-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let link = dir.join("meshctl");
-    let _ = std::fs::remove_file(&link);
+    let dir = TempDir::new("multicall");
+    let link = dir.0.join("meshctl");
     std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_meshd"), &link).expect("symlink");
     let meshctl = |args: &[&str], stdin: &str| {
         use std::io::Write;
@@ -131,7 +147,7 @@ fn multi_call_build_started_as_meshctl_is_meshctl() {
     assert_eq!(public.trim().len(), 44, "{public}");
     assert_ne!(public, private);
 
-    let socket = dir.join("no-meshd.sock");
+    let socket = dir.0.join("no-meshd.sock");
     let (code, _, stderr) = meshctl(&["--socket", socket.to_str().expect("utf-8"), "status"], "");
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("no-meshd.sock"), "{stderr}");
@@ -140,5 +156,4 @@ fn multi_call_build_started_as_meshctl_is_meshctl() {
     let (code, stdout, _) = meshd(&["--version"]);
     assert_eq!(code, 0);
     assert!(stdout.starts_with("meshd "), "{stdout}");
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,6 +1,7 @@
 //! meshsim: many nodes of the real Babel core (`babel::Node`) in one process, on simulated
 //! point-to-point links with seeded loss and delay, in virtual time; after every event it checks
-//! that forwarding never loops and every selected route is feasible (DESIGN.md, tests level 3).
+//! that forwarding never loops and every selected route is feasible (`docs/architecture.md`,
+//! "Tests, in four levels": level 3).
 //!
 //! - [`topology`]: graph generators (line, ring, grid, random geometric).
 //! - [`sim`]: the event loop, links, FIBs, and the per-event invariant checks.

@@ -198,7 +198,7 @@ fn scan(patterns: &[String], skip: &str) -> Vec<(u32, String, Ipv6Addr)> {
             continue;
         };
         let ip = address.ip();
-        if ip.segments()[0] & 0xffc0 != 0xfe80 || found.iter().any(|(_, n, _)| *n == name) {
+        if !ip.is_unicast_link_local() || found.iter().any(|(_, n, _)| *n == name) {
             continue;
         }
         let Ok(index) = nix::net::if_::if_nametoindex(name.as_str()) else {
@@ -228,7 +228,12 @@ impl Daemon {
         {
             let group = discovery::GROUP;
             let port = self.joining.port;
-            for (index, beacon) in self.joining.discovery.poll_beacons(now) {
+            // The beacons' counter is the wall clock (discovery.rs says why); only the driver
+            // reads clocks.
+            let clock_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+            for (index, beacon) in self.joining.discovery.poll_beacons(now, clock_ms) {
                 let to = SocketAddr::V6(SocketAddrV6::new(group, port, 0, index));
                 if let Some(socket) = &self.joining.socket {
                     if let Err(e) = socket.try_send_to(&beacon, to) {
@@ -310,7 +315,7 @@ impl Daemon {
                     // A link-local endpoint on an interface that went away is useless; one the
                     // peer roamed to elsewhere (authenticated by WireGuard) is its choice.
                     let stale = match current {
-                        Some(SocketAddr::V6(e)) if e.ip().segments()[0] & 0xffc0 == 0xfe80 => {
+                        Some(SocketAddr::V6(e)) if e.ip().is_unicast_link_local() => {
                             !self.joining.discovery.is_active(e.scope_id())
                         }
                         Some(_) => false,
@@ -455,8 +460,7 @@ impl Daemon {
         };
         let local = match from {
             SocketAddr::V6(v6) => {
-                v6.ip().segments()[0] & 0xffc0 == 0xfe80
-                    && joining.discovery.is_active(v6.scope_id())
+                v6.ip().is_unicast_link_local() && joining.discovery.is_active(v6.scope_id())
             }
             SocketAddr::V4(_) => false,
         };

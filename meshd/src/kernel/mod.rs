@@ -2,9 +2,9 @@
 //! `dev mesh0 proto 109`, so that `ip route` shows the mesh and local traffic enters it.
 //!
 //! [`Kernel`] is the interface the daemon drives; [`Netlink`] implements it over a route netlink
-//! socket of its own ([`socket`]) and [`MemoryKernel`] in memory, with the same semantics, for tests of the driver.
+//! socket of its own ([`socket`]).
 //!
-//! The rules both follow:
+//! The rules it follows:
 //! - every route meshd installs carries [`ROUTE_PROTOCOL`], and meshd only ever replaces, deletes or
 //!   flushes routes carrying it: a route someone else installed is never touched, even when it has
 //!   the same prefix (installing over it fails instead);
@@ -14,10 +14,6 @@
 //! This module depends only on external crates and `babel` (it is also compiled into
 //! `tests/kernel_netns.rs`).
 
-// Used by the daemon driver, being written.
-#![allow(dead_code)]
-
-mod memory;
 mod netlink;
 pub mod networks;
 pub mod socket;
@@ -26,10 +22,6 @@ use std::fmt;
 use std::io;
 use std::net::IpAddr;
 
-// Used by the daemon driver, being written.
-#[allow(unused_imports)]
-pub use memory::{MemoryKernel, MemoryLink, MemoryRoute};
-#[allow(unused_imports)]
 pub use netlink::Netlink;
 #[allow(unused_imports)]
 pub use networks::LocalNetwork;
@@ -58,26 +50,6 @@ pub enum KernelError {
     Os { what: String, error: io::Error },
 }
 
-impl KernelError {
-    /// What we were doing when it failed.
-    pub fn what(&self) -> &str {
-        match self {
-            KernelError::NoSuchLink { what, .. }
-            | KernelError::ForeignRoute { what, .. }
-            | KernelError::Os { what, .. } => what,
-        }
-    }
-
-    /// The errno, when the kernel gave one.
-    pub fn raw_os_error(&self) -> Option<i32> {
-        match self {
-            KernelError::Os { error, .. } => error.raw_os_error(),
-            KernelError::NoSuchLink { .. } => Some(libc::ENODEV),
-            KernelError::ForeignRoute { .. } => Some(libc::EEXIST),
-        }
-    }
-}
-
 impl fmt::Display for KernelError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -103,8 +75,8 @@ impl std::error::Error for KernelError {
     }
 }
 
-/// The kernel as meshd drives it. One implementation talks rtnetlink ([`Netlink`]), one records
-/// everything in memory ([`MemoryKernel`]).
+/// The kernel as meshd drives it, through rtnetlink ([`Netlink`]). A trait, so that the driver
+/// states exactly which kernel operations it needs.
 #[allow(async_fn_in_trait)]
 pub trait Kernel {
     /// Sets the MTU, adds the addresses (the IPv6 /128 mesh address, an optional IPv4 /32) and

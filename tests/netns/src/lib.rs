@@ -928,9 +928,8 @@ impl Mesh {
         let mut argv = vec!["ip", "-n", self.nodes[i].ns.as_str()];
         argv.extend_from_slice(args);
         let out = run(&argv, None, COMMAND_TIMEOUT);
-        if !out.success() {
-            return Vec::new();
-        }
+        // An empty list must mean "none", never "`ip` failed": absence checks rely on it.
+        assert!(out.success(), "`{}` failed: {out}", argv.join(" "));
         out.stdout
             .lines()
             .map(str::trim)
@@ -971,6 +970,9 @@ impl Mesh {
     /// The addresses (`addr/len`, both families, link-local included) on `dev` in node `i`;
     /// empty if there is no such device.
     pub fn addresses_on(&self, i: usize, dev: &str) -> Vec<String> {
+        if !self.links_in(i).iter().any(|l| l == dev) {
+            return Vec::new();
+        }
         self.ip_lines(i, &["-o", "addr", "show", "dev", dev])
             .iter()
             .filter_map(|line| {
@@ -983,6 +985,11 @@ impl Mesh {
 
     /// Pings `addr` from node `i` (`ping -c1 -W1`, at most one attempt a second) until a reply
     /// comes, at most `attempts` times and for at most `timeout`. Returns whether one came.
+    ///
+    /// `false` means the mesh gave no answer: ping sent and heard nothing back (exit 1), or the
+    /// kernel had no route for it. Any other failure (ping or the namespace missing, a bad
+    /// argument, ping hanging) panics, so that `assert!(!mesh.ping(..))` cannot pass because the
+    /// test itself is broken.
     pub fn ping(&self, from: usize, addr: IpAddr, attempts: u32, timeout: Duration) -> bool {
         let family = if addr.is_ipv6() { "-6" } else { "-4" };
         let target = addr.to_string();
@@ -997,6 +1004,15 @@ impl Mesh {
             if out.success() {
                 return true;
             }
+            let unanswered = out.status.and_then(|s| s.code()) == Some(1);
+            let unroutable = out.status.and_then(|s| s.code()) == Some(2)
+                && ["Network is unreachable", "No route to host"]
+                    .iter()
+                    .any(|why| out.stderr.contains(why));
+            assert!(
+                unanswered || unroutable,
+                "`ping {target}` in node {from} failed for a reason that is not the mesh's: {out}"
+            );
             if Instant::now() >= deadline {
                 break;
             }
@@ -1248,6 +1264,56 @@ fn write_private_key(path: &Path, key: &str) {
         .open(path)
         .expect("create the private key file");
     writeln!(file, "{key}").expect("write the private key");
+}
+
+/// `meshctl --json monitor` on a control socket, its lines read by a thread of its own. Killed
+/// (by its PID) and reaped when dropped, also when a failing test unwinds.
+#[derive(Debug)]
+pub struct Monitor {
+    child: Child,
+    /// One JSON event per line, as meshctl printed them.
+    pub lines: std::sync::mpsc::Receiver<String>,
+    reader: Option<thread::JoinHandle<()>>,
+}
+
+impl Monitor {
+    pub fn start(socket: &Path) -> Monitor {
+        let mut child = Command::new(meshctl_binary())
+            .arg("--socket")
+            .arg(socket)
+            .args(["--json", "monitor"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start meshctl monitor");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (send, lines) = std::sync::mpsc::channel();
+        let reader = thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Monitor {
+            child,
+            lines,
+            reader: Some(reader),
+        }
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        kill_and_reap(&mut self.child);
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+    }
 }
 
 fn kill_and_reap(child: &mut Child) -> Option<ExitStatus> {

@@ -166,11 +166,15 @@ impl Mesh {
     }
 
     /// Runs `meshctl --socket <node i's> <args>` (from outside the namespace: the socket is a
-    /// file), bounded in time.
+    /// file), bounded in time. Without `COLUMNS`, so its tables are the 80-column ones whatever
+    /// the environment of the test run says.
     pub fn meshctl(&self, i: usize, args: &[&str], timeout: Duration) -> Output {
         let bin = meshctl_binary();
         let socket = self.control_socket(i);
         let mut argv: Vec<&str> = vec![
+            "env",
+            "-u",
+            "COLUMNS",
             bin.to_str().expect("UTF-8 path"),
             "--socket",
             socket.to_str().expect("UTF-8 path"),

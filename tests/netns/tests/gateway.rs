@@ -255,7 +255,18 @@ fn clients_use_gateways_through_nat_keep_their_gateway_and_fail_over() {
         "both gateways should be one hop away: {}",
         gateways_json(&mesh)
     );
-    let counters = |mesh: &Mesh| [1, 2].map(|g| mesh.gateway_forwarded_bytes(g).unwrap_or(0));
+    // A counter that cannot be read, or that goes backwards (the table was replaced: a gateway
+    // restarted), fails the test instead of reading as 0 or wrapping.
+    let forwarded = |mesh: &Mesh, g: usize| {
+        mesh.gateway_forwarded_bytes(g).unwrap_or_else(|| {
+            panic!("gateway {g}'s nftables counter \"mesh to uplink\" is unreadable")
+        })
+    };
+    let grown = |now: u64, then: u64, g: usize| {
+        now.checked_sub(then)
+            .unwrap_or_else(|| panic!("gateway {g}'s counter went back from {then} to {now}"))
+    };
+    let counters = |mesh: &Mesh| [1, 2].map(|g| forwarded(mesh, g));
     let at_start = counters(&mesh);
     let tool = env!("CARGO_BIN_EXE_meshn-tcp");
     let sink = mesh.spawn_in(3, "long-sink", &[tool, "sink", "0.0.0.0:5401"]);
@@ -269,7 +280,7 @@ fn clients_use_gateways_through_nat_keep_their_gateway_and_fail_over() {
     let long = mesh.spawn_in(0, "long-source", &[tool, "source", &target, &bytes, &rate]);
     std::thread::sleep(Duration::from_secs(3));
     let so_far = counters(&mesh);
-    let first = if so_far[0] - at_start[0] >= so_far[1] - at_start[1] {
+    let first = if grown(so_far[0], at_start[0], 1) >= grown(so_far[1], at_start[1], 2) {
         1
     } else {
         2
@@ -301,11 +312,11 @@ fn clients_use_gateways_through_nat_keep_their_gateway_and_fail_over() {
         sink_log.contains(&format!("connection from {}:", uplink_v4(first))),
         "the long transfer left through {first}: {sink_log}"
     );
-    let after = (
-        mesh.gateway_forwarded_bytes(first).unwrap_or(0),
-        mesh.gateway_forwarded_bytes(other).unwrap_or(0),
+    let after = (forwarded(&mesh, first), forwarded(&mesh, other));
+    let carried = (
+        grown(after.0, before.0, first),
+        grown(after.1, before.1, other),
     );
-    let carried = (after.0 - before.0, after.1 - before.1);
     eprintln!(
         "long transfer: {} after {:?}; gateway {first} forwarded {} B, gateway {other} {} B",
         source_log.trim(),

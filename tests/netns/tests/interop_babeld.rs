@@ -1,8 +1,8 @@
 //! Interoperation with babeld: a router running babeld 1.12 over wireguard-go, one `wg`
 //! interface per neighbour with `AllowedIPs = ::/0, 0.0.0.0/0`, must be a valid neighbour of
-//! meshd (DESIGN.md, "Babel runs inside the tunnels"). Every assertion is made with real
-//! traffic: kernel routes on both sides, pings across the tunnels, meshctl's and babeld's own
-//! view of the neighbour.
+//! meshd (`docs/architecture.md`, "Babel runs inside the tunnels"). Every assertion is made with
+//! real traffic: kernel routes on both sides, pings across the tunnels, meshctl's and babeld's
+//! own view of the neighbour.
 //!
 //! The "babeld router" is a harness node that does not run meshd: `wireguard-go -f <if>` (started
 //! with the harness's `spawn_in`, so the mesh's drop kills it by PID), configured with `wg set`

@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 
 use meshd_netns_tests::interop::{
     babel_messages, capture_payload_problems, dissector_complaints, json_list, meshctl_list,
-    try_meshctl_json, tshark_read, unique_ifname,
+    try_meshctl_json, tshark_read, unique_ifname, wg_socket, SocketCleanup,
 };
 use meshd_netns_tests::{require_tool, HelperId, Mesh, LISTEN_PORT, ROUTE_PROTOCOL};
 use serde_json::Value;
@@ -70,6 +70,9 @@ struct Bird {
     wg: HelperId,
     /// BIRD itself (`ip netns exec` execs it, so the helper's PID is BIRD's).
     daemon: HelperId,
+    /// wireguard-go's control socket is on the host's /var/run, and a SIGKILLed wireguard-go
+    /// leaves it there: removed when the test ends, however it ends.
+    _socket_cleanup: SocketCleanup,
 }
 
 impl Bird {
@@ -106,6 +109,7 @@ fn bird_node(mesh: &mut Mesh) -> Bird {
     let dir = mesh.node_dir(1).to_path_buf();
 
     let ifname = unique_ifname(mesh, 'w');
+    let socket_cleanup = SocketCleanup(vec![wg_socket(&ifname)]);
     // `-f`: foreground, so the harness owns (and kills) the process itself. wireguard-go must
     // never be run with `--help`: it takes that as the name of a TUN device to create.
     let wg = mesh.spawn_in(1, "wireguard-go", &["wireguard-go", "-f", &ifname]);
@@ -192,6 +196,7 @@ fn bird_node(mesh: &mut Mesh) -> Bird {
         log,
         wg,
         daemon,
+        _socket_cleanup: socket_cleanup,
     };
     assert!(
         mesh.wait_until(Duration::from_secs(10), || bird

@@ -40,6 +40,23 @@ fn refusals(mesh: &Mesh, i: usize, key: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Waits (for at most three times [`OUTSIDERS`]) until node `i` has refused `key` for `reason`
+/// at least `times` times in all, and says whether it did. The absence checks that follow are
+/// then about an outsider that tried again and again and was turned away for that reason, not
+/// about one that had not tried yet.
+fn refused_again(mesh: &Mesh, i: usize, key: &str, reason: &str, times: u64) -> bool {
+    mesh.wait_until(OUTSIDERS * 3, || {
+        let count: u64 = json(mesh, i, &["refused"])
+            .as_array()
+            .expect("a list")
+            .iter()
+            .filter(|r| r["public_key"] == key && r["reason"] == reason)
+            .filter_map(|r| r["count"].as_u64())
+            .sum();
+        count >= times
+    })
+}
+
 /// Node `i` has neither a peer, a Babel neighbour nor a route for node `outsider`.
 fn assert_shut_out(mesh: &mut Mesh, i: usize, outsider: usize) {
     let key = mesh.public_key(outsider).to_owned();
@@ -85,7 +102,13 @@ fn allowlist_routers_take_each_other_and_refuse_an_outsider() {
         mesh.ping(0, IpAddr::from(addrs[1]), 60, CONVERGE),
         "the allowed pair did not mesh"
     );
-    std::thread::sleep(OUTSIDERS);
+    for i in [0, 1] {
+        assert!(
+            refused_again(&mesh, i, mesh.public_key(2), "not in allowlist", 3),
+            "node {i} did not refuse node 2 three times: {:?}",
+            refusals(&mesh, i, mesh.public_key(2))
+        );
+    }
     for i in [0, 1] {
         assert_shut_out(&mut mesh, i, 2);
         let reasons = refusals(&mesh, i, mesh.public_key(2));
@@ -153,7 +176,17 @@ fn community_routers_take_members_and_refuse_outsiders() {
     let key0 = mesh.public_key(0).to_owned();
     let added = mesh.meshctl(3, &["peers", "add", &key0, &endpoint], MESHCTL);
     assert!(added.success(), "{added}");
-    std::thread::sleep(OUTSIDERS);
+    for (outsider, reason) in [
+        (2, "bad community MAC"),
+        (3, "other community"),
+        (3, "no authenticated beacon"),
+    ] {
+        assert!(
+            refused_again(&mesh, 0, mesh.public_key(outsider), reason, 2),
+            "node 0 did not refuse node {outsider} twice for {reason:?}: {:?}",
+            refusals(&mesh, 0, mesh.public_key(outsider))
+        );
+    }
 
     for outsider in [2, 3] {
         assert_shut_out(&mut mesh, 0, outsider);
@@ -212,7 +245,12 @@ fn a_denied_static_peer_gets_no_session() {
         })
     });
     assert!(refused, "node 0 does not show node 1 as denied");
-    std::thread::sleep(Duration::from_secs(3));
+    // Node 1 retries its handshake (every 5 s): refused again, still shut out.
+    assert!(
+        refused_again(&mesh, 0, &key1, "denied", 2),
+        "node 0 did not refuse node 1's second handshake: {:?}",
+        refusals(&mesh, 0, &key1)
+    );
     assert_shut_out(&mut mesh, 0, 1);
     let to0 = IpAddr::from(mesh.mesh_address(0));
     assert!(!mesh.ping(1, to0, 2, Duration::from_secs(3)));
@@ -255,9 +293,6 @@ fn a_reload_that_denies_a_discovered_peer_drops_it() {
 
 #[test]
 fn monitor_shows_who_was_found_and_who_was_refused() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
-
     let Some(mut mesh) = Mesh::new(3) else { return };
     mesh.join_segment();
     let membership = format!(
@@ -271,21 +306,7 @@ fn monitor_shows_who_was_found_and_who_was_refused() {
         mesh.wait_until(Duration::from_secs(10), || socket.exists()),
         "no control socket"
     );
-    let mut monitor = Command::new(meshd_netns_tests::meshctl_binary())
-        .args(["--socket", &socket.to_string_lossy(), "--json", "monitor"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start meshctl monitor");
-    let stdout = monitor.stdout.take().expect("piped");
-    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if lines_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let monitor = meshd_netns_tests::Monitor::start(&socket);
     // Events are not replayed: give meshctl time to subscribe before anything happens.
     std::thread::sleep(Duration::from_secs(1));
     for i in [1, 2] {
@@ -296,7 +317,7 @@ fn monitor_shows_who_was_found_and_who_was_refused() {
     let (mut found, mut refused) = (false, false);
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while !(found && refused) && std::time::Instant::now() < deadline {
-        let Ok(line) = lines_rx.recv_timeout(Duration::from_millis(500)) else {
+        let Ok(line) = monitor.lines.recv_timeout(Duration::from_millis(500)) else {
             continue;
         };
         let event: Value = serde_json::from_str(&line).unwrap_or_default();
@@ -307,9 +328,7 @@ fn monitor_shows_who_was_found_and_who_was_refused() {
             && event["public_key"] == key2.as_str()
             && event["reason"] == "not in allowlist";
     }
-    let _ = monitor.kill();
-    let _ = monitor.wait();
-    let _ = reader.join();
+    drop(monitor);
     assert!(found, "no peer_discovered event for the allowed router");
     assert!(refused, "no peer_refused event for the outsider");
 }

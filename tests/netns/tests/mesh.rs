@@ -133,7 +133,38 @@ fn kill9_and_restart_leaves_no_stale_routes() {
     );
 
     mesh.kill9(1);
+    // What a crashed run leaves behind on a device that survives it (mesh0 goes with the
+    // process, and the kernel drops its routes itself): meshd's start-up flush must remove these.
+    let leftovers = [("-6", "2001:db8:dead::/64"), ("-4", "203.0.113.200")];
+    for (family, prefix) in leftovers {
+        let out = mesh.run_in(
+            1,
+            &[
+                "ip", family, "route", "add", prefix, "dev", "lo", "proto", "109",
+            ],
+            Duration::from_secs(5),
+        );
+        assert!(out.success(), "adding the leftover {prefix}: {out}");
+    }
+    let left_over = |mesh: &Mesh| {
+        let routes = mesh.routes(1);
+        leftovers
+            .iter()
+            .filter(|(_, prefix)| routes.iter().any(|r| r.starts_with(&format!("{prefix} "))))
+            .count()
+    };
+    assert_eq!(
+        left_over(&mesh),
+        2,
+        "the leftovers are in place: {:?}",
+        mesh.routes(1)
+    );
     mesh.restart(1);
+    assert!(
+        mesh.wait_until(RECOVER, || left_over(&mesh) == 0),
+        "meshd did not flush a crashed run's proto 109 routes at start: {:?}",
+        mesh.routes(1)
+    );
     assert_eq!(
         mesh.mesh_address(1),
         addrs[1],

@@ -1,14 +1,11 @@
 //! meshctl against real meshd nodes: its JSON must match the mesh's real state, and `monitor`
 //! must show a neighbour going down when its link is cut.
 
-use std::io::{BufRead, BufReader};
 use std::net::IpAddr;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use meshd_netns_tests::interop::meshctl_json as json;
-use meshd_netns_tests::{meshctl_binary, require_tool, Mesh};
+use meshd_netns_tests::{require_tool, Mesh, Monitor};
 use serde_json::Value;
 
 const CONVERGE: Duration = Duration::from_secs(60);
@@ -99,35 +96,19 @@ fn monitor_sees_a_neighbour_go_down() {
         "no convergence"
     );
 
-    let mut child = Command::new(meshctl_binary())
-        .args(["--socket", &socket(&mesh, 0), "--json", "monitor"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start meshctl monitor");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (lines, received) = mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if lines.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let monitor = Monitor::start(std::path::Path::new(&socket(&mesh, 0)));
 
     mesh.cut_silent(0, 1);
     let deadline = Instant::now() + Duration::from_secs(40);
     let mut seen = Vec::new();
     let mut down = false;
     while Instant::now() < deadline && !down {
-        if let Ok(line) = received.recv_timeout(Duration::from_millis(500)) {
+        if let Ok(line) = monitor.lines.recv_timeout(Duration::from_millis(500)) {
             down = line.contains("neighbour_down") || line.contains("peer_down");
             seen.push(line);
         }
     }
-    let _ = child.kill();
-    let _ = child.wait();
-    let _ = reader.join();
+    drop(monitor);
     mesh.heal(0, 1);
     assert!(
         down,

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use meshd_netns_tests::delay::{endpoint_line, replace_once, start_relay, RELAY_PORT};
-use meshd_netns_tests::interop::{meshctl_list, rtt_ms, selected_peer};
+use meshd_netns_tests::interop::{json_list, meshctl_json, meshctl_list, rtt_ms, selected_peer};
 use meshd_netns_tests::{Mesh, LISTEN_PORT};
 
 const CONVERGE: Duration = Duration::from_secs(60);
@@ -122,7 +122,18 @@ fn rtt_steers_around_a_slow_link() {
         last.1
     );
 
-    // The path works and is two hops: the reply's hop limit was decremented once, at D.
+    // Bytes node `via` received from A's session, read from its own `meshctl peers`.
+    let received_from_a = |via: usize| -> u64 {
+        let peers = meshctl_json(&mesh, via, &["peers"]);
+        json_list(&peers, "peers")
+            .iter()
+            .find(|p| p["public_key"].as_str() == Some(keys[A].as_str()))
+            .and_then(|p| p["rx_bytes"].as_u64())
+            .unwrap_or_else(|| panic!("node {via} lists no session with A: {peers}"))
+    };
+
+    // The path works and is two hops: the reply's hop limit was decremented once (at D or at
+    // B: both ways round are two hops, so this alone cannot tell them apart).
     let target = addrs[C].to_string();
     let mut reply = String::new();
     let answered = mesh.wait_until(Duration::from_secs(20), || {
@@ -149,6 +160,27 @@ fn rtt_steers_around_a_slow_link() {
         .and_then(|t| t.parse().ok())
         .unwrap_or(f64::MAX);
     assert!(ms < 50.0, "ping A→C took {ms} ms, as if through B: {reply}");
+    // The data really crosses D, not B: 20 pings of 1000 bytes reach D's session with A, while B
+    // hears from A only Babel's few hundred bytes a second.
+    let (d_before, b_before) = (received_from_a(D), received_from_a(B));
+    let out = mesh.run_in(
+        A,
+        &[
+            "ping", "-6", "-n", "-q", "-c20", "-i0.2", "-s1000", "-W2", &target,
+        ],
+        Duration::from_secs(15),
+    );
+    assert!(out.success(), "A's 1000-byte pings to C: {out}");
+    let through_d = received_from_a(D)
+        .checked_sub(d_before)
+        .expect("D's counter went back");
+    let through_b = received_from_a(B)
+        .checked_sub(b_before)
+        .expect("B's counter went back");
+    assert!(
+        through_d >= 20 * 1000 && through_b < 20 * 1000 / 2,
+        "A's pings to C did not go through D: D received {through_d} B from A, B {through_b} B"
+    );
     eprintln!(
         "rtt: A→B {history:?} ms, A→D {:?} ms, route to C via D, ping A→C {ms} ms",
         last.1
