@@ -349,6 +349,9 @@ async fn run(config: Config, config_path: Option<ConfigFile>) -> Result<(), Stri
     let tunnel_port = socket.local_addr().map_or(port, |a| a.port());
     let joining = Joining::start(&config, identity.public_key.0, tunnel_port, random_seed())?;
     let (control, calls) = ControlServer::start(&config.node.control_socket)?;
+    if let Some(listen) = config.http.listen {
+        crate::http::start(listen, control.caller())?;
+    }
     let mut daemon = Daemon {
         joining,
         importing: Importing::start(now, &config),
