@@ -1027,6 +1027,7 @@ impl Daemon {
                 Err(e) => Reply::error(e),
             },
             Request::Gateways => Reply::ok(self.gateway_list()),
+            Request::Forwarding => Reply::ok(crate::metrics::forwarding(self.router.stats())),
             // Monitor is served by the control task itself.
             Request::Monitor => Reply::error("monitor is a stream; it is not answered here"),
         }

@@ -180,6 +180,7 @@ async fn gather(calls: &mpsc::Sender<Call>) -> Option<Snapshot> {
         Request::Discovery,
         Request::Refused,
         Request::Gateways,
+        Request::Forwarding,
     ] {
         let (tx, rx) = oneshot::channel();
         calls.send((request, tx)).await.ok()?;
@@ -210,6 +211,10 @@ async fn gather(calls: &mpsc::Sender<Call>) -> Option<Snapshot> {
                     dropped,
                 })
             }
+            Data::Forwarding {
+                dropped,
+                icmp_rate_limited,
+            } => snapshot.forwarding = Some((dropped, icmp_rate_limited)),
             _ => {}
         }
     }

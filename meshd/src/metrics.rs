@@ -6,9 +6,10 @@
 //! Naming follows Prometheus' conventions: a `meshd_` prefix, base units in the name
 //! (`_seconds`, `_bytes`), `_total` on counters and nowhere else.
 
+use std::collections::BTreeMap;
 use std::fmt::{Display, Write};
 
-use control::{Discovery, Neighbour, Peer, Refused, Route, Status};
+use control::{Data, Discovery, Neighbour, Peer, Refused, Route, Status};
 
 /// Everything one scrape shows, as the control API answered it.
 #[derive(Debug, Default)]
@@ -20,6 +21,8 @@ pub struct Snapshot {
     pub discovery: Option<Discovery>,
     pub refused: Vec<Refused>,
     pub gateways: Option<Gateways>,
+    /// The `forwarding` reply: drops by cause, and ICMP errors not sent.
+    pub forwarding: Option<(BTreeMap<String, u64>, u64)>,
     pub process: Option<Process>,
 }
 
@@ -109,6 +112,25 @@ fn hello_loss(history: &str) -> Option<f64> {
     let due = history.chars().filter(|c| *c != '-').count();
     let missed = history.chars().filter(|c| *c == '0').count();
     (due > 0).then(|| missed as f64 / due as f64)
+}
+
+/// The `forwarding` reply from the router's counters (`forward.rs`).
+pub fn forwarding(stats: crate::forward::ForwardStats) -> Data {
+    let dropped = [
+        ("malformed", stats.malformed),
+        ("not_forwardable", stats.not_forwardable),
+        ("no_route", stats.no_route),
+        ("hop_limit_exceeded", stats.hop_limit_exceeded),
+        ("too_big", stats.too_big),
+        ("fragmentation_needed", stats.fragmentation_needed),
+    ]
+    .into_iter()
+    .map(|(cause, count)| (cause.to_string(), u64::from(count)))
+    .collect();
+    Data::Forwarding {
+        dropped,
+        icmp_rate_limited: u64::from(stats.icmp_rate_limited),
+    }
 }
 
 /// Renders a scrape.
@@ -201,6 +223,27 @@ pub fn render(snapshot: &Snapshot) -> String {
             "counter",
             "Tunnelled packets dropped: malformed, or an inner source the mesh does not route.",
             gateways.dropped,
+        );
+    }
+    if let Some((dropped, icmp_rate_limited)) = &snapshot.forwarding {
+        text.family(
+            "meshd_forward_dropped_packets_total",
+            "counter",
+            "Packets the router did not forward, by cause (an ICMP error goes back for \
+             no_route, hop_limit_exceeded and too_big, within the rate limit).",
+        );
+        for (cause, count) in dropped {
+            text.sample(
+                "meshd_forward_dropped_packets_total",
+                &[("cause", cause)],
+                count,
+            );
+        }
+        text.single(
+            "meshd_icmp_errors_rate_limited_total",
+            "counter",
+            "ICMP errors that were due but not sent: over the rate limit.",
+            icmp_rate_limited,
         );
     }
     if let Some(discovery) = &snapshot.discovery {
@@ -564,6 +607,16 @@ mod tests {
                 open_fds: 9,
             }),
             gateways: Some(Gateways::default()),
+            forwarding: match forwarding(crate::forward::ForwardStats {
+                no_route: 3,
+                ..Default::default()
+            }) {
+                Data::Forwarding {
+                    dropped,
+                    icmp_rate_limited,
+                } => Some((dropped, icmp_rate_limited)),
+                _ => None,
+            },
             ..Snapshot::default()
         };
         let text = render(&snapshot);
@@ -583,6 +636,8 @@ mod tests {
         assert!(text.contains("meshd_routes{state=\"refused\"} 0\n"));
         assert!(text.contains("meshd_routes_installed 1\n"));
         assert!(text.contains("process_cpu_seconds_total 0.25\n"));
+        assert!(text.contains("meshd_forward_dropped_packets_total{cause=\"no_route\"} 3\n"));
+        assert!(text.contains("meshd_forward_dropped_packets_total{cause=\"too_big\"} 0\n"));
     }
 
     #[test]

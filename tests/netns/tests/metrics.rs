@@ -29,8 +29,17 @@ fn status_code(mesh: &Mesh, i: usize, url: &str, method: &str) -> String {
     mesh.run_in(
         i,
         &[
-            "curl", "--silent", "--max-time", "5", "-o", "/dev/null", "-w", "%{http_code}", "-X",
-            method, url,
+            "curl",
+            "--silent",
+            "--max-time",
+            "5",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-X",
+            method,
+            url,
         ],
         Duration::from_secs(10),
     )
@@ -91,11 +100,47 @@ fn prometheus_scrapes_a_neighbour_cost() {
     ] {
         assert!(text.contains(family), "no {family} in:\n{text}");
     }
+    // A packet that runs out of hops at the middle node is counted there by cause.
+    let hop = mesh.run_in(
+        0,
+        &[
+            "ping",
+            "-6",
+            "-c",
+            "2",
+            "-i",
+            "0.2",
+            "-t",
+            "1",
+            "-W",
+            "1",
+            &addrs[2].to_string(),
+        ],
+        Duration::from_secs(10),
+    );
+    let counted = mesh.wait_until(Duration::from_secs(10), || {
+        text = fetch(&mesh, 0, &url).unwrap_or_default();
+        text.lines()
+            .find(|l| {
+                l.starts_with("meshd_forward_dropped_packets_total{cause=\"hop_limit_exceeded\"}")
+            })
+            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .is_some_and(|n| n >= 1.0)
+    });
+    assert!(counted, "hop-limited ping ({hop}) not counted:\n{text}");
+
     // Only /metrics is served; nodes without [http] listen on nothing.
-    assert_eq!(status_code(&mesh, 0, &format!("http://{listen}/"), "GET"), "404");
+    assert_eq!(
+        status_code(&mesh, 0, &format!("http://{listen}/"), "GET"),
+        "404"
+    );
     assert_eq!(status_code(&mesh, 0, &url, "DELETE"), "405");
     let node0 = format!("http://{}:{PORT}/metrics", mesh.ipv4_address(0));
-    assert_eq!(fetch(&mesh, 0, &node0), None, "node 0 serves metrics unasked");
+    assert_eq!(
+        fetch(&mesh, 0, &node0),
+        None,
+        "node 0 serves metrics unasked"
+    );
 
     // Prometheus in node 0's namespace, scraping node 1 every second.
     let dir = mesh.node_dir(0).join("prometheus");
@@ -127,7 +172,10 @@ fn prometheus_scrapes_a_neighbour_cost() {
         let Ok(value) = serde_json::from_str::<Value>(&answer) else {
             return false;
         };
-        let results = value["data"]["result"].as_array().cloned().unwrap_or_default();
+        let results = value["data"]["result"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         results.len() == 2
             && results.iter().all(|r| {
                 r["metric"]["job"] == "meshd"
