@@ -1324,6 +1324,9 @@ impl Daemon {
         if config.gateway != self.config.gateway {
             warn!("reload: [gateway] changes take effect at the next restart");
         }
+        if config.http != self.config.http {
+            warn!("reload: [http] changes take effect at the next restart");
+        }
         if config.import != self.config.import {
             self.config.import = config.import;
             self.apply_import_filter(now);
