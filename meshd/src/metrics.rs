@@ -116,17 +116,18 @@ fn hello_loss(history: &str) -> Option<f64> {
 
 /// The `forwarding` reply from the router's counters (`forward.rs`).
 pub fn forwarding(stats: crate::forward::ForwardStats) -> Data {
-    let dropped = [
+    // Inserted one by one: `collect` into a map links a sort, 4 KB on the router.
+    let mut dropped = BTreeMap::new();
+    for (cause, count) in [
         ("malformed", stats.malformed),
         ("not_forwardable", stats.not_forwardable),
         ("no_route", stats.no_route),
         ("hop_limit_exceeded", stats.hop_limit_exceeded),
         ("too_big", stats.too_big),
         ("fragmentation_needed", stats.fragmentation_needed),
-    ]
-    .into_iter()
-    .map(|(cause, count)| (cause.to_string(), u64::from(count)))
-    .collect();
+    ] {
+        dropped.insert(cause.to_string(), u64::from(count));
+    }
     Data::Forwarding {
         dropped,
         icmp_rate_limited: u64::from(stats.icmp_rate_limited),
@@ -430,9 +431,13 @@ fn discovery_metrics(text: &mut Text, discovery: &Discovery) {
 /// The refused table holds a bounded number of keys (the oldest leave it), so its sums are
 /// gauges, not counters: they can go down.
 fn membership(text: &mut Text, refused: &[Refused]) {
-    let mut reasons: Vec<&str> = refused.iter().map(|r| r.reason.as_str()).collect();
-    reasons.sort_unstable();
-    reasons.dedup();
+    // A handful of reasons: deduplicated by hand, in first-seen order, without linking a sort.
+    let mut reasons: Vec<&str> = Vec::new();
+    for r in refused {
+        if !reasons.contains(&r.reason.as_str()) {
+            reasons.push(&r.reason);
+        }
+    }
     text.family(
         "meshd_membership_refused_keys",
         "gauge",
