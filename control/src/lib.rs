@@ -79,6 +79,8 @@ pub enum Request {
     Monitor,
     /// The mesh's internet gateways as this node sees them, and which it uses.
     Gateways,
+    /// Packets the router did not forward, by cause (for `/metrics`, docs/metrics.md).
+    Forwarding,
 }
 
 /// One reply line.
@@ -151,6 +153,13 @@ pub enum Data {
         decapsulated: u64,
         /// Tunnelled packets dropped: malformed, or an inner source the mesh does not route.
         dropped: u64,
+    },
+    Forwarding {
+        /// Packets not forwarded, by cause: `malformed`, `not_forwardable`, `no_route`,
+        /// `hop_limit_exceeded`, `too_big`, `fragmentation_needed`.
+        dropped: std::collections::BTreeMap<String, u64>,
+        /// ICMP errors that were due but not sent: over the rate limit (RFC 4443 §2.4 (f)).
+        icmp_rate_limited: u64,
     },
 }
 

@@ -41,6 +41,13 @@ pub struct Config {
     pub membership: MembershipConfig,
     pub gateway: GatewayConfig,
     pub import: ImportConfig,
+    pub http: HttpConfig,
+}
+
+/// `[http]`: the HTTP listener serving `/metrics` (docs/metrics.md). Off unless `listen` is set.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HttpConfig {
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// `[import]`: which routes the mesh may give this router (docs/import-policy.md). What is
@@ -373,6 +380,35 @@ struct RawConfig {
     gateway: RawGateway,
     #[serde(default)]
     import: RawImport,
+    #[serde(default)]
+    http: RawHttp,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawHttp {
+    listen: Option<Spanned<String>>,
+}
+
+impl RawHttp {
+    fn check(self, source: &Source<'_>) -> Result<HttpConfig, ConfigError> {
+        let Some(listen) = self.listen else {
+            return Ok(HttpConfig::default());
+        };
+        let span = listen.span();
+        let text = listen.into_inner();
+        let address = text.parse().map_err(|_| {
+            source.error(
+                span,
+                format!(
+                    "`{text}` is not an address and port, such as 127.0.0.1:8080 or [fd00::1]:8080"
+                ),
+            )
+        })?;
+        Ok(HttpConfig {
+            listen: Some(address),
+        })
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -565,7 +601,9 @@ impl RawConfig {
         }
         let gateway = self.gateway.check(source, &node)?;
         let import = self.import.check(source)?;
+        let http = self.http.check(source)?;
         Ok(Config {
+            http,
             import,
             node,
             babel,
@@ -1588,6 +1626,9 @@ public_key = "{KEY_B}"
                 allow: vec![prefix("2001:db8:100::/40")],
                 refuse: vec![prefix("2001:db8:100:66::/64")],
             },
+            http: HttpConfig {
+                listen: Some("127.0.0.1:8080".parse().unwrap()),
+            },
         };
         assert_eq!(config, expected);
     }
@@ -1628,6 +1669,7 @@ public_key = "{KEY_B}"
             "use",
             "ipv4_range",
             "refuse",
+            "listen",
         ];
         for key in keys {
             let set = text

@@ -28,6 +28,8 @@ const CALL_QUEUE: usize = 64;
 pub struct ControlServer {
     path: PathBuf,
     pub events: broadcast::Sender<Event>,
+    /// Where other read-only front ends (`http.rs`) put their requests, as clients do.
+    calls: mpsc::Sender<Call>,
 }
 
 impl ControlServer {
@@ -51,6 +53,7 @@ impl ControlServer {
         let (calls, receiver) = mpsc::channel(CALL_QUEUE);
         let (events, _) = broadcast::channel(MONITOR_BACKLOG);
         let events_for_clients = events.clone();
+        let calls_for_others = calls.clone();
         tokio::spawn(async move {
             loop {
                 match listener.accept().await {
@@ -75,9 +78,15 @@ impl ControlServer {
             ControlServer {
                 path: path.to_path_buf(),
                 events,
+                calls: calls_for_others,
             },
             receiver,
         ))
+    }
+
+    /// A sender for requests to the event loop, answered like a client's.
+    pub fn caller(&self) -> mpsc::Sender<Call> {
+        self.calls.clone()
     }
 
     /// Publishes an event to every monitor client (none listening is fine).

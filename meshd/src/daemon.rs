@@ -351,6 +351,9 @@ async fn run(config: Config, config_path: Option<ConfigFile>) -> Result<(), Stri
     let tunnel_port = socket.local_addr().map_or(port, |a| a.port());
     let joining = Joining::start(&config, identity.public_key.0, tunnel_port, random_seed())?;
     let (control, calls) = ControlServer::start(&config.node.control_socket)?;
+    if let Some(listen) = config.http.listen {
+        crate::http::start(listen, control.caller())?;
+    }
     let mut daemon = Daemon {
         joining,
         importing: Importing::start(now, &config),
@@ -1059,6 +1062,7 @@ impl Daemon {
                 Err(e) => Reply::error(e),
             },
             Request::Gateways => Reply::ok(self.gateway_list()),
+            Request::Forwarding => Reply::ok(crate::metrics::forwarding(self.router.stats())),
             // Monitor is served by the control task itself.
             Request::Monitor => Reply::error("monitor is a stream; it is not answered here"),
         }
@@ -1354,6 +1358,9 @@ impl Daemon {
         }
         if config.gateway != self.config.gateway {
             warn!("reload: [gateway] changes take effect at the next restart");
+        }
+        if config.http != self.config.http {
+            warn!("reload: [http] changes take effect at the next restart");
         }
         if config.import != self.config.import {
             self.config.import = config.import;

@@ -237,7 +237,6 @@ impl Router {
         }
     }
 
-    #[cfg(test)]
     pub fn stats(&self) -> ForwardStats {
         self.stats
     }

@@ -25,7 +25,7 @@
 //! - `config discovery` (at most one) is `[discovery]`, with `list interface` for the TOML array
 //!   `interfaces`; `config membership` (at most one) is `[membership]`, with `list allow` and
 //!   `list deny`; `config import` (at most one) is `[import]`, with `list allow` and
-//!   `list refuse`;
+//!   `list refuse`; `config http` (at most one) is `[http]`, with `option listen`;
 //! - each `config peer` section is a `[[peer]]`; `option enabled '0'` leaves the peer out (it is
 //!   still checked, on its own).
 //!
@@ -426,6 +426,9 @@ const IMPORT_OPTIONS: &[Known] = &[
     known("refuse", "import", "refuse", Kind::TextList),
 ];
 
+/// `config http`: `[http]`.
+const HTTP_OPTIONS: &[Known] = &[known("listen", "http", "listen", Kind::Text)];
+
 /// Options every section type has besides its own.
 const SWITCHES_MAIN: &[&str] = &["enabled", "gateway", "uplink"];
 const SWITCHES_PEER: &[&str] = &["enabled"];
@@ -752,7 +755,7 @@ fn map(sections: &[Section], origin: &str) -> Result<UciConfig, UciError> {
     let mut singles: Vec<(&str, &Section)> = Vec::new();
     for section in sections {
         match section.kind.as_str() {
-            kind @ ("discovery" | "membership" | "import") => {
+            kind @ ("discovery" | "membership" | "import" | "http") => {
                 if let Some((_, first)) = singles.iter().find(|(k, _)| *k == kind) {
                     return Err(mapper.error(
                         section,
@@ -787,7 +790,7 @@ fn map(sections: &[Section], origin: &str) -> Result<UciConfig, UciError> {
                     None,
                     format!(
                         "unknown section type `{other}` (meshd reads `meshd`, `peer`, \
-                         `discovery`, `membership` and `import`)"
+                         `discovery`, `membership`, `import` and `http`)"
                     ),
                 ));
             }
@@ -856,6 +859,7 @@ fn map(sections: &[Section], origin: &str) -> Result<UciConfig, UciError> {
         let options = match *kind {
             "discovery" => DISCOVERY_OPTIONS,
             "import" => IMPORT_OPTIONS,
+            "http" => HTTP_OPTIONS,
             _ => MEMBERSHIP_OPTIONS,
         };
         mapper.emit(&mut doc, section, kind, options, &[])?;
@@ -1287,6 +1291,20 @@ mod tests {
             });
             assert!(shown, "{name} is not shown in meshd.config");
         }
+    }
+
+    #[test]
+    fn http_section_sets_the_listener_and_it_is_off_without() {
+        let config = parse_ok("config http 'http'\n\toption listen '127.0.0.1:8080'\n").config;
+        assert_eq!(config.http.listen, Some("127.0.0.1:8080".parse().unwrap()));
+        assert_eq!(parse_ok("config http 'http'\n").config.http.listen, None);
+        let error = from_str("config http\n\toption listen 'localhost'\n", "meshd")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("option listen") && error.contains("not an address"),
+            "{error}"
+        );
     }
 
     #[test]
