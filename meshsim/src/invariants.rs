@@ -15,6 +15,11 @@
 //!   selected route whose advertised metric is at or above an equal-seqno feasibility distance is
 //!   one that could loop.
 //!
+//! - **No stale routes**: once a second, for every (node, prefix) with no live origin of the
+//!   prefix reachable from the node over usable links (not cut, one-way or in a burst), the node's
+//!   entry must be gone within [`crate::SimConfig::stale_bound`] (route expiry plus margin), a
+//!   held unreachable entry within the hold time after that.
+//!
 //! This module owns the tallies and the debugging log; the walks themselves live with the FIB
 //! ([`crate::fib`]).
 
@@ -26,10 +31,18 @@ use babel::{RouteInfo, SourceInfo};
 pub struct Invariants {
     /// Forwarding loops among nodes that kept their state, once per (event, prefix).
     pub loops: u64,
+    /// Those of `loops` where a node forwarded by a shorter prefix (`::/0`) for want of an entry
+    /// of its own: what holding a lost prefix unreachable (RFC 8966 §3.5.4) prevents.
+    pub loops_through_shorter: u64,
     /// Forwarding loops through a recently restarted node (allowed by the RFC).
     pub restart_loops: u64,
     /// Selected routes that fail the feasibility condition, once per (event, prefix).
     pub infeasible: u64,
+    /// Forwarding entries (or held unreachable ones) that a node kept for a prefix too long
+    /// after no origin of it was reachable: beyond route expiry plus margin, plus the hold time
+    /// for a held entry (`SimConfig::stale_bound`, `SimConfig::hold_time`). Once per (node,
+    /// prefix) episode.
+    pub stale_routes: u64,
     /// Human-readable descriptions of the first `log_limit` violations.
     pub log: Vec<String>,
     pub log_limit: usize,
@@ -51,7 +64,7 @@ impl Invariants {
 
     /// Whether any violation the RFC forbids was seen.
     pub fn violated(&self) -> bool {
-        self.loops > 0 || self.infeasible > 0
+        self.loops > 0 || self.infeasible > 0 || self.stale_routes > 0
     }
 }
 
