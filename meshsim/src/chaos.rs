@@ -229,6 +229,8 @@ pub struct Case {
     /// Nodes announcing one anycast /128 (0 for none).
     pub anycast: usize,
     pub draws: Vec<Draw>,
+    /// Per-packet loss on every link, in percent.
+    pub loss_percent: u8,
     /// Virtual milliseconds the faults are left in place after the last one, before everything
     /// is healed: long enough, routes to what is unreachable must expire.
     pub linger_ms: u64,
@@ -261,14 +263,16 @@ pub const CONVERGE: std::time::Duration = std::time::Duration::from_secs(30);
 pub const HEAL_LIMIT: std::time::Duration = std::time::Duration::from_secs(240);
 
 impl Case {
-    /// A case drawn from `seed`: 3 to 12 nodes, up to 3 gateways, up to 3 anycast origins, 1 to
-    /// 16 faults of every kind, 0.1 to 12 s apart, and half the time left in place up to 150 s.
+    /// A case drawn from `seed`: 3 to 12 nodes, up to 3 gateways, up to 3 anycast origins, no
+    /// loss (half the cases), 1% or 5%, 1 to 16 faults of every kind, 0.1 to 12 s apart, and half
+    /// the time left in place up to 150 s.
     pub fn from_seed(seed: u64) -> Case {
         let mut rng = SplitMix64::derive(seed, 0x6361_7365);
         let nodes = 3 + rng.below(10);
         let gateways = rng.below(4);
         let anycast = rng.below(4);
         let count = 1 + rng.below(16);
+        let loss_percent = [0, 0, 1, 5][rng.below(4)];
         let linger_ms = if rng.below(2) == 0 {
             0
         } else {
@@ -280,14 +284,17 @@ impl Case {
             gateways,
             anycast,
             draws: draws(rng.next_u64(), count, &Kind::ALL, (100, 12_000)),
+            loss_percent,
             linger_ms,
         }
     }
 
     pub fn config(&self) -> crate::SimConfig {
-        crate::SimConfig::new(self.nodes, crate::Topology::Geometric, self.seed)
+        let mut config = crate::SimConfig::new(self.nodes, crate::Topology::Geometric, self.seed)
             .with_gateways(self.gateways)
-            .with_anycast(self.anycast)
+            .with_anycast(self.anycast);
+        config.loss = f64::from(self.loss_percent) / 100.0;
+        config
     }
 
     /// Converges, applies the faults, heals everything, and waits for reconvergence (then 10 s

@@ -277,6 +277,29 @@ impl Fib {
         self.epoch += 1;
         self.path.clear();
         let mut current = start;
+        if self.chain[prefix].len() == 1 {
+            // Nothing covers the prefix (the common case): one row and one origin list, without
+            // the longest-prefix-match lookup per hop. Down nodes have no entries.
+            let row = &self.slots[prefix * self.nodes..(prefix + 1) * self.nodes];
+            let origins = &self.origins[prefix];
+            loop {
+                if self.stamp[current] == self.epoch {
+                    let from = self.path.iter().position(|&v| v as usize == current)?;
+                    return Some(&self.path[from..]);
+                }
+                self.stamp[current] = self.epoch;
+                self.path.push(current as u32);
+                let next = row[current].next;
+                if next == NONE
+                    || next == DROP
+                    || down[current]
+                    || origins.contains(&(current as u32))
+                {
+                    return None;
+                }
+                current = next as usize;
+            }
+        }
         loop {
             if self.stamp[current] == self.epoch {
                 let from = self.path.iter().position(|&v| v as usize == current)?;
@@ -289,6 +312,38 @@ impl Fib {
                 _ => return None,
             }
         }
+    }
+
+    /// Some forwarding cycle for `prefix` among all nodes, if there is one (one memoised pass).
+    pub fn any_cycle(&mut self, prefix: usize, down: &[bool]) -> Option<Vec<u32>> {
+        self.state.fill(UNKNOWN);
+        for start in 0..self.nodes {
+            if self.state[start] != UNKNOWN {
+                continue;
+            }
+            self.path.clear();
+            let mut current = start;
+            loop {
+                match self.state[current] {
+                    ON_PATH => {
+                        let from = self.path.iter().position(|&v| v as usize == current)?;
+                        return Some(self.path[from..].to_vec());
+                    }
+                    UNKNOWN => {}
+                    _ => break,
+                }
+                self.state[current] = ON_PATH;
+                self.path.push(current as u32);
+                match self.step(current, prefix, down) {
+                    Step::Forward { next, .. } => current = next as usize,
+                    _ => break,
+                }
+            }
+            for &v in &self.path {
+                self.state[v as usize] = FAILS;
+            }
+        }
+        None
     }
 
     /// The whole walk from `start` towards `prefix`, with the cost of each link crossed taken
@@ -433,6 +488,8 @@ mod tests {
         // 1 now points back to 0 for destination 2: a loop 0 -> 1 -> 0.
         fib.set(1, 2, via(0, 0));
         assert_eq!(fib.find_loop(1, 2, &down), Some(&[1u32, 0][..]));
+        assert_eq!(fib.any_cycle(2, &down), Some(vec![0, 1]));
+        assert_eq!(fib.any_cycle(1, &down), None);
         assert!(!fib.fully_connected(&down, &cut));
         fib.clear_node(1);
         assert_eq!(fib.installed(), 4);

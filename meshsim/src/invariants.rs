@@ -4,9 +4,13 @@
 //!   Only a FIB change can close a loop, and a loop closed by a change at node `n` passes through
 //!   `n`, so after each event the simulator walks the FIBs from every node whose entry for a
 //!   prefix changed in that event (at most one walk per changed prefix, bounded by the node count).
-//!   A loop is counted once per (event, prefix). Loops through a node that restarted without its
-//!   state less than 3.5 update intervals ago go to `restart_loops` instead: RFC 8966 only promises
+//!   A loop is counted once per (event, prefix). Loops through a node that restarted (with or without
+//!   its seqno, or under a new router-id: its source table is gone either way) less than 3.5
+//!   update intervals ago go to `restart_loops` instead: RFC 8966 only promises
 //!   loop freedom to nodes that keep their sequence numbers and source table.
+//!   In networks small enough for `SimConfig::check_every_route`, every prefix's tables are also
+//!   walked once a second, and a loop still standing once the allowance has passed for every node
+//!   in it is counted (`standing_loops`), however it formed.
 //! - **Feasibility** (RFC 8966 §3.5.1): for each prefix whose route changed at a node, its selected
 //!   route (if learned from a neighbour) must satisfy the feasibility condition against the node's
 //!   own source table entry for (prefix, router-id): a strictly newer seqno (modulo 2^16), or the
@@ -31,6 +35,9 @@ use babel::{RouteInfo, SourceInfo};
 pub struct Invariants {
     /// Forwarding loops among nodes that kept their state, once per (event, prefix).
     pub loops: u64,
+    /// Those of `loops` found by the periodic scan of small networks: a loop still standing once
+    /// no node in it restarted within the allowance, whether or not it was counted when it formed.
+    pub standing_loops: u64,
     /// Those of `loops` where a node forwarded by a shorter prefix (`::/0`) for want of an entry
     /// of its own: what holding a lost prefix unreachable (RFC 8966 §3.5.4) prevents.
     pub loops_through_shorter: u64,

@@ -342,6 +342,8 @@ pub struct Sim<R: Router = Node> {
     unreachable_since: HashMap<(u32, u32), u64>,
     /// Pairs counted as stale and still so (each stale episode is counted once).
     stale: HashSet<(u32, u32)>,
+    /// Prefixes found looping at the last periodic scan, outside the restart allowance.
+    standing: HashSet<u32>,
     /// Per prefix: whether `unreachable_since` or `stale` may hold pairs of it.
     tracked: Vec<bool>,
     labels: Vec<usize>,
@@ -504,6 +506,7 @@ impl<R: Router> Sim<R> {
             changed: Vec::new(),
             unreachable_since: HashMap::new(),
             stale: HashSet::new(),
+            standing: HashSet::new(),
             tracked: vec![false; n + config.shared.len()],
             labels: vec![0; n],
             config,
@@ -954,6 +957,9 @@ impl<R: Router> Sim<R> {
             Event::Action(action) => self.apply(action),
             Event::Check => {
                 self.check_stale();
+                if self.config.check_every_route {
+                    self.scan_loops();
+                }
                 self.push(self.now + CHECK_INTERVAL, Event::Check);
             }
         }
@@ -1309,6 +1315,51 @@ impl<R: Router> Sim<R> {
         }
         if let Some(description) = description {
             self.invariants.record(|| description);
+        }
+    }
+
+    /// Walks every prefix's tables from every node: a loop still standing once no node in it is
+    /// within the restart allowance is counted (once per episode), even if it formed inside the
+    /// allowance or no entry in it changed since. Runs once a virtual second, for small networks
+    /// (`check_every_route`).
+    fn scan_loops(&mut self) {
+        let window = nanos(self.config.babel.update_interval.mul_f64(3.5));
+        let now = self.now;
+        for prefix in 0..self.prefixes.len() {
+            let Some(cycle) = self.fib.any_cycle(prefix, &self.node_down) else {
+                self.standing.remove(&(prefix as u32));
+                continue;
+            };
+            if self.standing.contains(&(prefix as u32)) {
+                continue;
+            }
+            let excused = cycle.iter().any(|&v| {
+                self.nodes[v as usize]
+                    .restarted_at
+                    .is_some_and(|at| now.saturating_sub(at) < window)
+            });
+            if excused {
+                continue;
+            }
+            self.standing.insert(prefix as u32);
+            self.invariants.loops += 1;
+            self.invariants.standing_loops += 1;
+            let shorter = cycle.iter().any(|&v| !self.fib.has_own(v as usize, prefix));
+            if shorter {
+                self.invariants.loops_through_shorter += 1;
+            }
+            let p = self.prefixes[prefix];
+            self.invariants.record(|| {
+                format!(
+                    "{:?}: loop standing for prefix {prefix} ({p}): {cycle:?}{}",
+                    Duration::from_nanos(now),
+                    if shorter {
+                        " (through a shorter prefix)"
+                    } else {
+                        ""
+                    }
+                )
+            });
         }
     }
 

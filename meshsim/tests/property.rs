@@ -4,9 +4,9 @@
 //! changes, origins withdrawing and announcing) never loop, never select an unfeasible route, never
 //! keep a route past its hold time, and reconverge once everything is healed.
 //!
-//! `random_faults_never_loop` runs 24 cases by default from a fixed proptest seed (the same cases
-//! on every run, about half a minute in release); `MESHSIM_CASES=10000` runs more, and proptest
-//! shrinks a failure to a short fault sequence. `hunt` (ignored; run it with `--ignored`) runs
+//! `random_faults_never_loop` runs 400 cases by default from a fixed proptest seed (the same cases
+//! on every run, a few seconds in release); `MESHSIM_CASES=10000` runs more, and proptest shrinks
+//! a failure to a short fault sequence. `hunt` (ignored; run it with `--ignored`) runs
 //! `MESHSIM_HUNT` cases (default 200) drawn from seeds 0, 1, 2, ... without stopping at the first
 //! failure and prints a tally. Either prints each failing run's faults as Rust, ready to become a
 //! fixed scenario in `tests/regressions.rs`.
@@ -28,11 +28,12 @@ fn env(name: &str, default: u32) -> u32 {
 /// The faults of a run as Rust source for a regression test.
 fn as_rust(case: &Case, outcome: &Outcome) -> String {
     let mut out = format!(
-        "// seed {}, {} nodes, {} gateways, {} anycast origins, healed at {} ms\n",
+        "// seed {}, {} nodes, {} gateways, {} anycast origins, {}% loss, healed at {} ms\n",
         case.seed,
         case.nodes,
         case.gateways,
         case.anycast,
+        case.loss_percent,
         outcome.healed_at.as_millis()
     );
     for (at, action) in &outcome.applied {
@@ -82,20 +83,24 @@ fn case() -> impl Strategy<Value = Case> {
         0usize..=3,
         prop::collection::vec(draw(), 1..=16),
         prop_oneof![Just(0u64), 0u64..=150_000],
+        prop_oneof![Just(0u8), Just(1u8), Just(5u8)],
     )
-        .prop_map(|(seed, nodes, gateways, anycast, draws, linger_ms)| Case {
-            seed,
-            nodes,
-            gateways,
-            anycast,
-            draws,
-            linger_ms,
-        })
+        .prop_map(
+            |(seed, nodes, gateways, anycast, draws, linger_ms, loss_percent)| Case {
+                seed,
+                nodes,
+                gateways,
+                anycast,
+                draws,
+                linger_ms,
+                loss_percent,
+            },
+        )
 }
 
 proptest! {
     #![proptest_config(Config {
-        cases: env("MESHSIM_CASES", 24),
+        cases: env("MESHSIM_CASES", 400),
         rng_seed: RngSeed::Fixed(0x6d65_7368),
         failure_persistence: None,
         ..Config::default()
@@ -173,6 +178,7 @@ fn hunt() {
     let mut failed = 0;
     let mut by_class = std::collections::BTreeMap::<&str, Vec<u64>>::new();
     let (mut loops, mut restart_loops, mut infeasible, mut stale, mut shorter) = (0, 0, 0, 0, 0);
+    let mut standing = 0;
     let started = std::time::Instant::now();
     let (mut virtual_seconds, mut events) = (0.0, 0);
     for seed in first..first + u64::from(cases) {
@@ -183,6 +189,7 @@ fn hunt() {
         events += outcome.events;
         loops += i.loops;
         shorter += i.loops_through_shorter;
+        standing += i.standing_loops;
         restart_loops += i.restart_loops;
         infeasible += i.infeasible;
         stale += i.stale_routes;
@@ -200,7 +207,7 @@ fn hunt() {
         started.elapsed().as_secs_f64()
     );
     println!(
-        "totals: loops {loops} (through a shorter prefix {shorter}), unfeasible selections \
+        "totals: loops {loops} (through a shorter prefix {shorter}, standing {standing}), unfeasible selections \
          {infeasible}, stale routes {stale}; restart loops (allowed) {restart_loops}"
     );
     for class in CLASSES {
