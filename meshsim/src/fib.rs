@@ -370,10 +370,7 @@ impl Fib {
                     walk.looped = walk.nodes.contains(&current);
                     walk.nodes.push(current);
                     if walk.looped {
-                        walk.end = Step::Forward {
-                            next,
-                            link: link as u32,
-                        };
+                        walk.end = Step::Forward { next, link };
                         return walk;
                     }
                 }
