@@ -267,6 +267,11 @@ impl Case {
     /// loss (half the cases), 1% or 5%, 1 to 16 faults of every kind, 0.1 to 12 s apart, and half
     /// the time left in place up to 150 s.
     pub fn from_seed(seed: u64) -> Case {
+        Case::from_seed_with(seed, &Kind::ALL)
+    }
+
+    /// [`Case::from_seed`] with faults of the given kinds only.
+    pub fn from_seed_with(seed: u64, kinds: &[Kind]) -> Case {
         let mut rng = SplitMix64::derive(seed, 0x6361_7365);
         let nodes = 3 + rng.below(10);
         let gateways = rng.below(4);
@@ -283,7 +288,7 @@ impl Case {
             nodes,
             gateways,
             anycast,
-            draws: draws(rng.next_u64(), count, &Kind::ALL, (100, 12_000)),
+            draws: draws(rng.next_u64(), count, kinds, (100, 12_000)),
             loss_percent,
             linger_ms,
         }

@@ -7,8 +7,9 @@
 //! `random_faults_never_loop` runs 1500 cases by default from a fixed proptest seed (the same cases
 //! on every run, about 15 s in release); `MESHSIM_CASES=10000` runs more, and proptest shrinks
 //! a failure to a short fault sequence. `hunt` (ignored; run it with `--ignored`) runs
-//! `MESHSIM_HUNT` cases (default 200) drawn from seeds 0, 1, 2, ... without stopping at the first
-//! failure and prints a tally. Either prints each failing run's faults as Rust, ready to become a
+//! `MESHSIM_HUNT` cases (default 200) drawn from seeds `MESHSIM_HUNT_FROM` (default 0) on, of the
+//! fault kinds in `MESHSIM_HUNT_KINDS` (default all), without stopping at the first failure, and
+//! prints a tally by class and the first `MESHSIM_HUNT_SHOW` (default 2) of each class shrunk. Either prints each failing run's faults as Rust, ready to become a
 //! fixed scenario in `tests/regressions.rs`.
 
 use meshsim::chaos::{Case, Draw, Kind, Outcome};
@@ -172,6 +173,13 @@ fn hunt() {
     let cases = env("MESHSIM_HUNT", 200);
     let first = u64::from(env("MESHSIM_HUNT_FROM", 0));
     let show = env("MESHSIM_HUNT_SHOW", 2) as usize;
+    let kinds: Vec<Kind> = match std::env::var("MESHSIM_HUNT_KINDS") {
+        Ok(list) => list
+            .split(',')
+            .map(|k| k.trim().parse().expect("MESHSIM_HUNT_KINDS: a fault kind"))
+            .collect(),
+        Err(_) => Kind::ALL.to_vec(),
+    };
     let mut failed = 0;
     let mut by_class = std::collections::BTreeMap::<&str, Vec<u64>>::new();
     let (mut loops, mut restart_loops, mut infeasible, mut stale, mut shorter) = (0, 0, 0, 0, 0);
@@ -179,7 +187,7 @@ fn hunt() {
     let started = std::time::Instant::now();
     let (mut virtual_seconds, mut events) = (0.0, 0);
     for seed in first..first + u64::from(cases) {
-        let case = Case::from_seed(seed);
+        let case = Case::from_seed_with(seed, &kinds);
         let outcome = case.run();
         let i = &outcome.invariants;
         virtual_seconds += outcome.end.as_secs_f64();
@@ -222,7 +230,7 @@ fn hunt() {
             .iter()
             .take(show)
         {
-            let (case, outcome) = shrink(Case::from_seed(seed), class);
+            let (case, outcome) = shrink(Case::from_seed_with(seed, &kinds), class);
             println!(
                 "---- {class}, seed {seed}, shrunk to {} faults\n{}",
                 case.draws.len(),

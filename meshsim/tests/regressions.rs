@@ -227,3 +227,18 @@ fn one_way_links_and_reboot_reconverge_without_standing_loop() {
         57521,
     );
 }
+
+/// The smallest of the loops in a multi-origin prefix's own routes: no gateways, one anycast
+/// origin; node 8 becomes a second origin and withdraws 3.4 s later, and at once forwards the
+/// anycast prefix to node 6, which routes it back to node 8.
+#[test]
+fn second_anycast_origin_withdrawing_does_not_loop() {
+    assert_survives(
+        config(152, 9, 0, 1, 1),
+        &[
+            (ms(41361), Action::Announce { node: 8, prefix: 9 }),
+            (ms(44809), Action::Withdraw { node: 8, prefix: 9 }),
+        ],
+        44809,
+    );
+}
