@@ -74,6 +74,9 @@ const EMPTY: Slot = Slot {
 pub struct Fib {
     nodes: usize,
     prefixes: usize,
+    /// The next hop of every slot, apart from the rest: the walks read only this, and a dense row
+    /// of it stays in cache (a third of the size of whole slots).
+    next: Vec<u32>,
     slots: Vec<Slot>,
     installed: usize,
     /// For each prefix, itself and then every other prefix that contains it, longest first: the
@@ -128,6 +131,7 @@ impl Fib {
         Fib {
             nodes,
             prefixes: p,
+            next: vec![NONE; nodes * p],
             slots: vec![EMPTY; nodes * p],
             installed: 0,
             chain,
@@ -194,7 +198,8 @@ impl Fib {
     }
 
     pub fn set(&mut self, node: usize, prefix: usize, entry: Option<Entry>) {
-        let slot = &mut self.slots[prefix * self.nodes + node];
+        let index = prefix * self.nodes + node;
+        let slot = &mut self.slots[index];
         let was = slot.next != NONE;
         *slot = match entry {
             None => EMPTY,
@@ -205,6 +210,7 @@ impl Fib {
             Some(Entry::Forward { next, link, metric }) => Slot { next, link, metric },
         };
         let is = slot.next != NONE;
+        self.next[index] = slot.next;
         if is && !was {
             self.installed += 1;
         } else if was && !is {
@@ -263,7 +269,7 @@ impl Fib {
     /// Whether `node` originates `prefix` or has an entry (forward or drop) for it: if not, it
     /// forwards the prefix's packets by a shorter prefix, if any.
     pub fn has_own(&self, node: usize, prefix: usize) -> bool {
-        self.is_origin(prefix, node) || self.slots[prefix * self.nodes + node].next != NONE
+        self.is_origin(prefix, node) || self.next[prefix * self.nodes + node] != NONE
     }
 
     /// Follows the forwarding decisions towards `prefix` from `start`. Returns the nodes of the
@@ -280,7 +286,7 @@ impl Fib {
         if self.chain[prefix].len() == 1 {
             // Nothing covers the prefix (the common case): one row and one origin list, without
             // the longest-prefix-match lookup per hop. Down nodes have no entries.
-            let row = &self.slots[prefix * self.nodes..(prefix + 1) * self.nodes];
+            let row = &self.next[prefix * self.nodes..(prefix + 1) * self.nodes];
             let origins = &self.origins[prefix];
             loop {
                 if self.stamp[current] == self.epoch {
@@ -289,7 +295,7 @@ impl Fib {
                 }
                 self.stamp[current] = self.epoch;
                 self.path.push(current as u32);
-                let next = row[current].next;
+                let next = row[current];
                 if next == NONE
                     || next == DROP
                     || down[current]
