@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use meshsim::chaos::Kind;
-use meshsim::{Scenario, SimConfig, Topology};
+use meshsim::{Action, Scenario, SimConfig, Topology};
 
 const USAGE: &str = "\
 usage: meshsim --nodes N --topology line|ring|grid|geometric --seed S [options]
@@ -47,6 +47,12 @@ options:
                          a prefix), announce (it announces again, or a node becomes a new
                          origin of a shared prefix)
   --chaos-wait-ms MIN-MAX  virtual milliseconds between chaos faults; default 1000-10000
+  --event T:FAULT        one fault at virtual second T (repeatable), FAULT one of: cut:L,
+                         heal:L, one-way:L:END (link L's end 0 or 1 is no longer heard),
+                         burst:L:MS, cost:L:RXCOST, flap:L:PERIOD_MS:TIMES, crash:N,
+                         restart:N, restart-seqno:N, reboot:N, reboot-seqno:N, router-id:N,
+                         withdraw:N:P, announce:N:P (L a link, N a node, P a prefix number:
+                         node i's /128 is i, then ::/0 if --gateways, then the anycast /128)
   --duration S           stop at this virtual time (seconds); default: when all measurements
                          are done plus 30 s, at most 300 s
   --hello-interval S     Babel Hello interval in seconds (default: the core's)
@@ -111,6 +117,7 @@ fn parse(args: &[String]) -> Result<Scenario, String> {
     let mut chaos = 0;
     let mut chaos_kinds = Kind::ALL.to_vec();
     let mut chaos_wait_ms = (1000, 10_000);
+    let mut events = Vec::new();
 
     let mut rest = args.iter();
     while let Some(flag) = rest.next() {
@@ -150,6 +157,7 @@ fn parse(args: &[String]) -> Result<Scenario, String> {
                     .collect::<Result<Vec<Kind>, String>>()?;
             }
             "--chaos-wait-ms" => chaos_wait_ms = parse_range(flag, value()?)?,
+            "--event" => events.push(parse_event(value()?)?),
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
@@ -191,6 +199,7 @@ fn parse(args: &[String]) -> Result<Scenario, String> {
     scenario.chaos = chaos;
     scenario.chaos_kinds = chaos_kinds;
     scenario.chaos_wait_ms = chaos_wait_ms;
+    scenario.events = events;
     Ok(scenario)
 }
 
@@ -216,6 +225,91 @@ fn parse_seconds(flag: &str, value: &str) -> Result<Duration, String> {
         Ok(s) if s.is_finite() && (0.0..=1e9).contains(&s) => Ok(Duration::from_secs_f64(s)),
         _ => Err(format!("{flag}: `{value}` is not a number of seconds")),
     }
+}
+
+/// `T:KIND:ARGS`, as `--help` lists them.
+fn parse_event(value: &str) -> Result<(Duration, Action), String> {
+    let bad = |why: &str| format!("--event: `{value}`: {why}");
+    let mut parts = value.split(':');
+    let at = parts.next().unwrap_or_default();
+    let at = parse_seconds("--event", at)?;
+    let kind = parts.next().ok_or_else(|| bad("no fault"))?;
+    let numbers = parts
+        .map(|p| p.parse::<u64>().map_err(|_| bad("arguments are numbers")))
+        .collect::<Result<Vec<u64>, String>>()?;
+    let want = |n: usize| -> Result<(), String> {
+        if numbers.len() == n {
+            Ok(())
+        } else {
+            Err(bad(&format!("`{kind}` takes {n} number(s)")))
+        }
+    };
+    let arg = |i: usize| numbers[i] as usize;
+    let action = match kind {
+        "cut" | "heal" | "crash" | "restart" | "restart-seqno" | "reboot" | "reboot-seqno"
+        | "router-id" => {
+            want(1)?;
+            match kind {
+                "cut" => Action::CutLink(arg(0)),
+                "heal" => Action::HealLink(arg(0)),
+                "crash" => Action::Crash(arg(0)),
+                "restart" => Action::Restart(arg(0)),
+                "restart-seqno" => Action::RestartKeepingSeqno(arg(0)),
+                "reboot" => Action::Reboot {
+                    node: arg(0),
+                    keep_seqno: false,
+                },
+                "reboot-seqno" => Action::Reboot {
+                    node: arg(0),
+                    keep_seqno: true,
+                },
+                _ => Action::ChangeRouterId(arg(0)),
+            }
+        }
+        "one-way" => {
+            want(2)?;
+            if numbers[1] > 1 {
+                return Err(bad("a link's end is 0 or 1"));
+            }
+            Action::OneWay {
+                link: arg(0),
+                from: numbers[1] as u8,
+            }
+        }
+        "burst" => {
+            want(2)?;
+            Action::Burst {
+                link: arg(0),
+                millis: numbers[1],
+            }
+        }
+        "cost" => {
+            want(2)?;
+            Action::SetCost {
+                link: arg(0),
+                rxcost: u16::try_from(numbers[1]).map_err(|_| bad("a cost is at most 65535"))?,
+            }
+        }
+        "flap" => {
+            want(3)?;
+            Action::Flap {
+                link: arg(0),
+                period_ms: numbers[1],
+                times: u32::try_from(numbers[2]).map_err(|_| bad("too many flaps"))?,
+            }
+        }
+        "withdraw" | "announce" => {
+            want(2)?;
+            let (node, prefix) = (arg(0), arg(1));
+            if kind == "withdraw" {
+                Action::Withdraw { node, prefix }
+            } else {
+                Action::Announce { node, prefix }
+            }
+        }
+        _ => return Err(bad("unknown fault")),
+    };
+    Ok((at, action))
 }
 
 fn parse_delay(value: &str) -> Result<(u64, u64), String> {
@@ -280,5 +374,44 @@ mod tests {
         ))
         .is_err());
         assert!(parse(&args("--nodes 3 --topology ring --seed 1 --gateways 4")).is_err());
+        let s = parse(&args(
+            "--nodes 6 --topology ring --seed 1 --event 30.1:withdraw:4:4 --event 40:one-way:2:1 \
+             --event 50:flap:1:2000:3",
+        ))
+        .unwrap();
+        assert_eq!(
+            s.events,
+            vec![
+                (
+                    Duration::from_millis(30100),
+                    Action::Withdraw { node: 4, prefix: 4 }
+                ),
+                (Duration::from_secs(40), Action::OneWay { link: 2, from: 1 }),
+                (
+                    Duration::from_secs(50),
+                    Action::Flap {
+                        link: 1,
+                        period_ms: 2000,
+                        times: 3
+                    }
+                ),
+            ]
+        );
+        for bad in [
+            "30",
+            "30:cut",
+            "30:cut:x",
+            "30:one-way:1:2",
+            "30:warp:1",
+            "x:cut:1",
+        ] {
+            assert!(
+                parse(&args(&format!(
+                    "--nodes 3 --topology ring --seed 1 --event {bad}"
+                )))
+                .is_err(),
+                "{bad}"
+            );
+        }
     }
 }

@@ -62,6 +62,8 @@ pub struct Scenario {
     pub chaos_kinds: Vec<Kind>,
     /// Virtual milliseconds between its faults, uniform in this range.
     pub chaos_wait_ms: (u64, u64),
+    /// Faults at fixed virtual times, scheduled before the run starts (whatever the phases).
+    pub events: Vec<(Duration, Action)>,
 }
 
 impl Scenario {
@@ -82,6 +84,7 @@ impl Scenario {
             chaos: 0,
             chaos_kinds: Kind::ALL.to_vec(),
             chaos_wait_ms: (1000, 10_000),
+            events: Vec::new(),
         }
     }
 
@@ -97,6 +100,9 @@ impl Scenario {
         let tick = self.connectivity_interval.max(Duration::from_millis(1));
         let optimal_every = (self.optimal_interval.as_nanos() / tick.as_nanos()).max(1) as u64;
         let disrupt = self.cut_fraction > 0.0 || self.crash_fraction > 0.0;
+        for &(at, action) in &self.events {
+            sim.schedule(at, action);
+        }
         let draws = chaos::draws(
             self.sim.seed,
             self.chaos,

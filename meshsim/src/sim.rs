@@ -175,8 +175,8 @@ pub enum Action {
     EndBurst(usize),
     /// Both ends' nominal cost (`LinkConfig::rxcost`) for the link becomes `rxcost`.
     SetCost { link: usize, rxcost: u16 },
-    /// Cut and heal the link `times` times: cut at once and every `period_ms`, healed half a
-    /// period after each cut.
+    /// Cut and heal the link `times` times (at most 10,000): cut at once and every `period_ms`,
+    /// healed half a period after each cut.
     Flap {
         link: usize,
         period_ms: u64,
@@ -348,6 +348,9 @@ pub struct Sim<R: Router = Node> {
     tracked: Vec<bool>,
     labels: Vec<usize>,
 }
+
+/// Most cut-and-heal cycles one `Flap` schedules.
+const MAX_FLAPS: u32 = 10_000;
 
 /// How often the stale-route check runs.
 const CHECK_INTERVAL: u64 = 1_000_000_000;
@@ -849,7 +852,8 @@ impl<R: Router> Sim<R> {
                 times,
             } if link < links => {
                 let period = period_ms.max(2).saturating_mul(1_000_000);
-                for k in 0..u64::from(times) {
+                // Bounded, so that a mistyped count cannot fill memory with events.
+                for k in 0..u64::from(times.min(MAX_FLAPS)) {
                     let at = self.now + k * period;
                     self.push(at, Event::Action(Action::CutLink(link)));
                     self.push(at + period / 2, Event::Action(Action::HealLink(link)));

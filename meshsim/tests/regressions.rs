@@ -7,7 +7,10 @@
 //! origin past expiry and hold time, and full connectivity again after the heal.
 //!
 //! Prefix numbers: `0..nodes` are the nodes' own /128s, then `::/0` (if the case has gateways),
-//! then the anycast /128 (if it has anycast origins).
+//! then the anycast /128 (if it has anycast origins). Each replays from the command line too, with
+//! the same network and one `--event` per fault (the CLI does not heal at the end), e.g. the first:
+//! `meshsim --nodes 6 --topology geometric --seed 967299013398939962 --gateways 2 --anycast 1
+//! --event 30.1:withdraw:4:4`.
 
 use std::time::Duration;
 
