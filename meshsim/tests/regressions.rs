@@ -1,5 +1,5 @@
 //! Fixed scenarios: each is a failing run the property test's hunt found on the core as it was on
-//! 2026-12-04 (before the RFC 8966 fixes of issue 13), shrunk to the faults that still made it
+//! 2026-12-04 (before the RFC 8966 fixes of issue 13, unless its comment says otherwise), shrunk to the faults that still made it
 //! fail, and kept so that the failure cannot come back. Each replays its faults at fixed virtual
 //! times on a fixed network (the case's seed, size, shared prefixes and loss), heals everything,
 //! and asserts what a user would notice: no forwarding loop (counted after every event, and
@@ -243,5 +243,22 @@ fn second_anycast_origin_withdrawing_does_not_loop() {
             (ms(44809), Action::Withdraw { node: 8, prefix: 9 }),
         ],
         44809,
+    );
+}
+
+/// Found with the core's fixes of issue 13 merged (the core before them runs these faults
+/// differently and does not loop here): node 8 restarts under a new router-id, and 56 ms later
+/// nodes 6 and 1, which both kept their state, forward its /128 to each other. Neither is the
+/// node that restarted, so the restart allowance does not cover it.
+#[test]
+fn router_id_change_does_not_loop_elsewhere() {
+    assert_survives(
+        config(65, 11, 1, 2, 5),
+        &[
+            (ms(37943), Action::ChangeRouterId(9)),
+            (ms(40447), Action::HealLink(5)),
+            (ms(40551), Action::ChangeRouterId(8)),
+        ],
+        40551,
     );
 }
