@@ -1,6 +1,7 @@
 //! The interface table (RFC 8966 §3.2.3): our state per link — Hello seqno and schedule, the
 //! periodic full update, and the bounded queues of what is waiting to be sent on it.
 
+use std::collections::BTreeSet;
 use std::net::Ipv6Addr;
 use std::time::Instant;
 
@@ -36,6 +37,9 @@ pub(crate) struct Link {
     /// seqno) that is sent with an acknowledgment request on point-to-point links. One entry per
     /// prefix: however often a prefix changes, only its latest state is sent.
     pub(crate) pending_updates: FastMap<Prefix, bool>,
+    /// Prefixes a neighbour asked for with a Route Request: each gets an answer, a retraction
+    /// where we have nothing to offer this link (RFC 8966 §3.8.1.1).
+    pub(crate) requested: BTreeSet<Prefix>,
     /// Requests, acknowledgments and probes waiting to be sent.
     pub(crate) pending_control: Vec<(Destination, Message)>,
     pub(crate) flush_at: Option<Instant>,
@@ -54,6 +58,7 @@ impl Link {
             full_update_pending: false,
             full_update_allowed: now,
             pending_updates: FastMap::default(),
+            requested: BTreeSet::new(),
             pending_control: Vec::new(),
             flush_at: None,
             unacked: Vec::new(),

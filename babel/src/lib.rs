@@ -23,4 +23,5 @@ pub use node::{
     Destination, Event, LinkId, NeighbourInfo, Node, RouteChange, RouteInfo, RouteStatus,
     SourceInfo, Stats, Transmit,
 };
+pub use route::HOLD_TIME;
 pub use wire::{Prefix, RouterId};

@@ -54,10 +54,14 @@ impl HelloHistory {
                 self.push(false);
             }
             self.push(true);
-        } else if seqno == self.expected_seqno.wrapping_sub(1) {
-            // A Hello we already counted as missed arrived late: it was not lost after all.
-            self.bits |= 0x8000;
-            return true;
+        } else if self.expected_seqno.wrapping_sub(seqno) <= u16::from(self.known).min(15) {
+            // Behind: Hellos we already counted as missed (the neighbour's interval grew, or
+            // this one was held up) were not lost after all. Undo those slots and record this
+            // one (RFC 8966 Appendix A.1), rather than start the history again.
+            let behind = self.expected_seqno.wrapping_sub(seqno);
+            self.bits = self.bits.checked_shl(u32::from(behind)).unwrap_or(0);
+            self.known -= behind as u8;
+            self.push(true);
         } else {
             *self = HelloHistory::new(seqno);
             return false;
@@ -85,6 +89,14 @@ impl HelloHistory {
     fn last_three_missed(&self) -> bool {
         self.known >= 3 && self.bits & 0xE000 == 0
     }
+}
+
+/// What we know of a neighbour's unicast Hellos: their own history, interval and deadline.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UnicastHellos {
+    pub(crate) history: HelloHistory,
+    pub(crate) interval: Duration,
+    pub(crate) deadline: Instant,
 }
 
 /// Probing state for a neighbour whose Hello is overdue.
@@ -131,6 +143,11 @@ pub(crate) struct Neighbour {
     pub(crate) eager_ihus: u8,
     /// The cost last used for routing, to notice changes.
     pub(crate) reported_cost: u16,
+    /// Unicast Hellos, if it sends any.
+    pub(crate) unicast: Option<UnicastHellos>,
+    /// It has been usable before: when it becomes usable again it has been presumed dead, and
+    /// it and we exchange full tables at once instead of at the next periodic update.
+    pub(crate) was_up: bool,
 }
 
 impl Neighbour {
@@ -158,6 +175,8 @@ impl Neighbour {
             presumed_dead: false,
             eager_ihus: 3,
             reported_cost: INFINITY,
+            was_up: false,
+            unicast: None,
         }
     }
 
@@ -166,19 +185,22 @@ impl Neighbour {
         self.history.known > 0
     }
 
-    /// A scheduled (multicast) Hello arrived.
-    pub(crate) fn receive_hello(&mut self, now: Instant, seqno: u16, interval: Duration) {
-        if self.history.known == 0 {
+    /// A scheduled (multicast) Hello arrived. Returns false when its seqno is so far from the
+    /// expected one that the neighbour must have restarted (the history starts again).
+    pub(crate) fn receive_hello(&mut self, now: Instant, seqno: u16, interval: Duration) -> bool {
+        let continued = if self.history.known == 0 {
             self.history = HelloHistory::new(seqno);
+            true
         } else {
-            self.history.receive(seqno);
-        }
+            self.history.receive(seqno)
+        };
         self.hello_interval = interval;
         // Our own Hellos come at most a tenth early, never late; a quarter of slack is enough
         // because an overdue Hello only starts a probe, it does not condemn the link.
         self.hello_deadline = now + interval.mul_f32(1.25);
         self.presumed_dead = false;
         self.probe = None;
+        continued
     }
 
     /// A multicast Hello with interval 0 (sent off schedule, as babeld does right after it
@@ -203,40 +225,92 @@ impl Neighbour {
         self.hello_deadline += step;
     }
 
-    /// Our cost of receiving from this neighbour, as sent in our IHUs.
-    pub(crate) fn rxcost(&self, config: &LinkConfig) -> u16 {
-        if !self.has_hellos() || self.presumed_dead {
-            return INFINITY;
-        }
-        match config.cost_model {
-            CostModel::KOutOfJ => {
-                // At least 2 of the last 3 expected Hellos (fewer if we know fewer).
-                let recent = (self.history.bits & 0xE000).count_ones();
-                let needed = u32::from(self.history.known.min(2));
-                if recent >= needed {
-                    config.rxcost
-                } else {
-                    INFINITY
-                }
+    /// A unicast Hello arrived. Unicast Hellos have a seqno counter of their own, so they have
+    /// a history of their own (RFC 8966 Appendix A.1), which link sensing uses beside the
+    /// multicast one.
+    pub(crate) fn receive_unicast_hello(&mut self, now: Instant, seqno: u16, interval: Duration) {
+        match self.unicast.as_mut() {
+            None => {
+                self.unicast = Some(UnicastHellos {
+                    history: HelloHistory::new(seqno),
+                    interval,
+                    deadline: now + interval.mul_f32(1.25),
+                });
             }
-            CostModel::Etx => {
-                if self.history.last_three_missed() {
-                    return INFINITY;
-                }
-                // Slots not yet filled count as received: a new neighbour is presumed good until
-                // it shows otherwise, so one early loss costs 1/16 and not half the link (which
-                // would raise every route through it at once and, downstream, make them all
-                // unfeasible together).
-                let received = self.history.received_count() + 16 - u32::from(self.history.known);
-                if received == 0 {
-                    return INFINITY;
-                }
-                let cost = u32::from(config.rxcost) * 16 / received;
-                cost.min(u32::from(INFINITY - 1)) as u16
+            Some(u) => {
+                u.history.receive(seqno);
+                u.interval = interval;
+                u.deadline = now + interval.mul_f32(1.25);
             }
         }
     }
 
+    /// The unicast Hello deadline, while the neighbour sends scheduled unicast Hellos.
+    pub(crate) fn unicast_deadline(&self) -> Option<Instant> {
+        self.unicast
+            .as_ref()
+            .filter(|u| !u.interval.is_zero())
+            .map(|u| u.deadline)
+    }
+
+    /// Records the unicast Hellos due by `now` and not received (at most 16 at once).
+    pub(crate) fn miss_unicast_hellos(&mut self, now: Instant) {
+        if let Some(u) = self.unicast.as_mut() {
+            let mut misses = 0;
+            while !u.interval.is_zero() && u.deadline <= now && misses < 16 {
+                u.history.miss();
+                u.deadline += u.interval;
+                misses += 1;
+            }
+        }
+    }
+
+    /// Our cost of receiving from this neighbour, as sent in our IHUs: from the better of its
+    /// multicast and unicast Hello histories.
+    pub(crate) fn rxcost(&self, config: &LinkConfig) -> u16 {
+        if !self.has_hellos() || self.presumed_dead {
+            return INFINITY;
+        }
+        let multicast = history_rxcost(&self.history, config);
+        match &self.unicast {
+            Some(u) => multicast.min(history_rxcost(&u.history, config)),
+            None => multicast,
+        }
+    }
+}
+
+/// The rxcost one Hello history gives (RFC 8966 Appendix A.2).
+fn history_rxcost(history: &HelloHistory, config: &LinkConfig) -> u16 {
+    match config.cost_model {
+        CostModel::KOutOfJ => {
+            // At least 2 of the last 3 expected Hellos (fewer if we know fewer).
+            let recent = (history.bits & 0xE000).count_ones();
+            let needed = u32::from(history.known.min(2));
+            if recent >= needed {
+                config.rxcost
+            } else {
+                INFINITY
+            }
+        }
+        CostModel::Etx => {
+            if history.last_three_missed() {
+                return INFINITY;
+            }
+            // Slots not yet filled count as received: a new neighbour is presumed good until
+            // it shows otherwise, so one early loss costs 1/16 and not half the link (which
+            // would raise every route through it at once and, downstream, make them all
+            // unfeasible together).
+            let received = history.received_count() + 16 - u32::from(history.known);
+            if received == 0 {
+                return INFINITY;
+            }
+            let cost = u32::from(config.rxcost) * 16 / received;
+            cost.min(u32::from(INFINITY - 1)) as u16
+        }
+    }
+}
+
+impl Neighbour {
     /// The cost of routing through this neighbour (RFC 8966 Appendix A.2), including the RTT
     /// penalty when timestamps are on.
     pub(crate) fn cost(&self, config: &LinkConfig) -> u16 {
@@ -361,6 +435,31 @@ mod tests {
         n.receive_hello(now, 12, Duration::from_secs(4));
         assert_eq!(n.history.received_count(), 3);
         assert_eq!(n.history.bits & 0xE000, 0xE000);
+    }
+
+    /// Appendix A.1: a Hello a few seqnos behind the expected one undoes the slots counted as
+    /// missed since it, instead of resetting the history (which made a good link look new).
+    #[test]
+    fn rfc8966_appendix_a_1_hello_behind_undoes_missed_slots() {
+        let mut h = HelloHistory::new(5);
+        for seqno in 6..12 {
+            assert!(h.receive(seqno));
+        }
+        // Four Hellos counted as missed (12..=15), then 12 arrives, late.
+        for _ in 0..4 {
+            h.miss();
+        }
+        assert_eq!(h.received_count(), 7);
+        assert_eq!(h.known, 11);
+        assert!(h.receive(12), "a late Hello is no restart");
+        assert_eq!(h.known, 8, "four slots undone, one recorded");
+        assert_eq!(h.received_count(), 8);
+        assert_eq!(h.expected_seqno, 13);
+        assert!(h.receive(13));
+        assert_eq!(h.received_count(), 9);
+        // Further behind than the history reaches: a restart.
+        assert!(!h.receive(13u16.wrapping_sub(40)));
+        assert_eq!(h.known, 1);
     }
 
     #[test]

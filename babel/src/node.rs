@@ -13,7 +13,7 @@ use crate::neighbour::{Neighbour, NeighbourId, Probe, PROBE_ATTEMPTS, PROBE_TIME
 use crate::resend::{Requests, REQUEST_ATTEMPTS, REQUEST_RESEND};
 use crate::rng::Rng;
 use crate::route::{
-    select, total_metric, Announcement, Candidate, PrefixEntry, Route, RETRACTED_HOLD,
+    select, total_metric, Announcement, Candidate, PrefixEntry, Route, HOLD_TIME, RETRACTED_HOLD,
 };
 use crate::source::SourceTable;
 use crate::wire::{
@@ -58,7 +58,12 @@ pub enum RouteChange {
         link: LinkId,
         metric: u16,
     },
-    /// A prefix is no longer reachable.
+    /// A prefix we routed is lost. Until an `Add` brings it back or a `Remove` ends the hold
+    /// ([`HOLD_TIME`] later), its packets must be dropped as unreachable, never forwarded along
+    /// a route for a shorter prefix (RFC 8966 §3.5.4): a neighbour may still be routing them
+    /// to us, and a shorter prefix could send them back.
+    Unreachable { prefix: Prefix },
+    /// A prefix is forgotten: nothing is installed for it any more.
     Remove { prefix: Prefix },
 }
 
@@ -68,6 +73,7 @@ impl RouteChange {
         match self {
             RouteChange::Add { prefix, .. }
             | RouteChange::Replace { prefix, .. }
+            | RouteChange::Unreachable { prefix }
             | RouteChange::Remove { prefix } => *prefix,
         }
     }
@@ -225,6 +231,25 @@ const TRIGGER_THRESHOLD: u16 = 32;
 /// updates into packets that each carry their own acknowledgment request.
 const MAX_UPDATE_LEN: usize = 48;
 
+/// A route's metric through its neighbour's current cost (infinite when the neighbour is gone).
+fn route_metric(neighbours: &[Option<Neighbour>], route: &Route) -> u16 {
+    let cost = neighbours
+        .get(route.neighbour.0 as usize)
+        .and_then(|n| n.as_ref())
+        .map_or(INFINITY, |n| n.reported_cost);
+    total_metric(route.advertised_metric, cost)
+}
+
+/// A selected route this close to expiring is asked for (§3.8.2.3): more than the expiry scan's
+/// period, so the request goes out before the route expires.
+const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(10);
+/// The longest wait between two rounds of seqno requests for a starving prefix.
+const STARVATION_BACKOFF_MAX: Duration = Duration::from_secs(32);
+/// An Update's Interval of 0xFFFF: the sender will send no further update for the prefix.
+const UPDATE_INTERVAL_INFINITE: u16 = 0xFFFF;
+/// How long "no expiry" lasts: longer than any node runs.
+const NO_EXPIRY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 fn centis(duration: Duration) -> u16 {
     (duration.as_millis() / 10).min(u128::from(u16::MAX)) as u16
 }
@@ -251,8 +276,9 @@ pub struct Node {
     /// Prefixes with a slightly better route waiting out `switch_delay`.
     switch_watch: BTreeSet<Prefix>,
     /// Prefixes with routes but none feasible: we keep asking for a new seqno until one comes,
-    /// since a request can be lost on a path that is itself still repairing.
-    starving: BTreeSet<Prefix>,
+    /// since a request can be lost on a path that is itself still repairing, at growing
+    /// intervals: when the next round of requests is due, and the interval after it.
+    starving: BTreeMap<Prefix, (Instant, Duration)>,
     next_housekeeping: Instant,
     housekeeping_ticks: u32,
     /// When our whole table next goes out on every link (RFC 8966 §3.7.1).
@@ -287,7 +313,7 @@ impl Node {
             local_prefixes: BTreeSet::new(),
             requests: Requests::default(),
             switch_watch: BTreeSet::new(),
-            starving: BTreeSet::new(),
+            starving: BTreeMap::new(),
             next_housekeeping: now + HOUSEKEEPING_INTERVAL,
             housekeeping_ticks: 0,
             next_full_update: first_dump,
@@ -455,6 +481,14 @@ impl Node {
             .wrapping_add(1)
     }
 
+    /// The Interval our Updates carry: "an upper bound ... on the time after which the sending
+    /// node will send a new update" (RFC 8966 §4.6.9), which neighbours expire our routes by.
+    /// Periodic dumps are jittered up to an eighth past the configured interval, so that is the
+    /// bound.
+    fn advertised_update_interval(&self) -> Duration {
+        self.config.update_interval + self.config.update_interval / 8
+    }
+
     fn timestamp(&self, now: Instant) -> u32 {
         // Microseconds modulo 2^32, as RFC 9616 timestamps are.
         now.saturating_duration_since(self.epoch).as_micros() as u32
@@ -540,7 +574,9 @@ impl Node {
         // A local prefix overrides anything learnt for it.
         if let Some(entry) = self.routes.get_mut(&prefix) {
             entry.selected = None;
-            if entry.installed.take().is_some() {
+            let installed = entry.installed.take().is_some();
+            let held = entry.held_until.take().is_some();
+            if installed || held {
                 self.route_changes.push_back(RouteChange::Remove { prefix });
             }
         }
@@ -768,7 +804,13 @@ impl Node {
             }
         }
         if unicast {
-            // Unicast Hellos prove liveness but have a seqno counter of their own.
+            // Unicast Hellos have a seqno counter of their own, so a history of their own,
+            // which link sensing uses too (RFC 8966 Appendix A.1); they prove liveness.
+            n.receive_unicast_hello(now, seqno, from_centis(interval));
+            if n.has_hellos() {
+                n.presumed_dead = false;
+                n.probe = None;
+            }
             return;
         }
         if interval == 0 {
@@ -776,10 +818,33 @@ impl Node {
             return;
         }
         let first = !n.has_hellos();
-        n.receive_hello(now, seqno, from_centis(interval));
+        let continued = n.receive_hello(now, seqno, from_centis(interval));
         if first {
             self.greet(now, link, id);
+        } else if !continued {
+            self.neighbour_restarted(now, link, id);
         }
+    }
+
+    /// A neighbour's Hello seqno jumped (RFC 8966 Appendix A.1: it "has probably rebooted"):
+    /// what its earlier instance announced may no longer hold, and a route it no longer has
+    /// would otherwise stay until it expires (3.5 update intervals). Its routes are dropped at
+    /// once (their prefixes are held unreachable if nothing else reaches them) and the tables are
+    /// exchanged as with a new neighbour; what it still has comes back in its answer.
+    fn neighbour_restarted(&mut self, now: Instant, link: LinkId, id: NeighbourId) {
+        let prefixes: Vec<Prefix> = self
+            .routes
+            .iter()
+            .filter(|(_, e)| e.route(id).is_some())
+            .map(|(p, _)| *p)
+            .collect();
+        for prefix in prefixes {
+            if let Some(route) = self.routes.get_mut(&prefix).and_then(|e| e.route_mut(id)) {
+                route.advertised_metric = INFINITY;
+            }
+            self.reselect(now, prefix);
+        }
+        self.greet(now, link, id);
     }
 
     /// A new neighbour said Hello: answer with our own Hello and IHU at once (so it can use the
@@ -883,9 +948,10 @@ impl Node {
         interval: u16,
         metric: u16,
     ) {
-        if router_id == self.router_id {
+        if router_id == self.router_id && metric != INFINITY {
             // Our own announcement echoed back with a newer seqno: we restarted and lost ours.
-            // Jump past it so our updates are feasible again (RFC 8966 §3.5.4).
+            // Jump past it so our updates are feasible again. (The RFC leaves this to us; it
+            // bounds only what a seqno request may do, §3.8.1.2.)
             if seqno_newer(seqno, self.seqno) && self.local_prefixes.contains(&prefix) {
                 self.seqno = seqno.wrapping_add(1);
                 self.stats.seqno_increases += 1;
@@ -893,15 +959,21 @@ impl Node {
             }
             return;
         }
+        // A retraction naming our router-id still retracts the neighbour's route: a neighbour
+        // that took our old announcement, and lost it, retracts with the router-id it had.
         if self.local_prefixes.contains(&prefix) {
             return;
         }
-        let interval = if interval == 0 {
-            self.config.update_interval
-        } else {
-            from_centis(interval)
+        let expires = match interval {
+            // Not allowed on the wire; read as our own interval.
+            0 => now + self.config.update_interval.mul_f32(3.5),
+            // "No further update will be sent" (RFC 8966 §4.6.9): the route lasts as long as the
+            // neighbour does, or until it is retracted.
+            UPDATE_INTERVAL_INFINITE => now
+                .checked_add(NO_EXPIRY)
+                .unwrap_or(now + from_centis(interval).mul_f32(3.5)),
+            _ => now + from_centis(interval).mul_f32(3.5),
         };
-        let expires = now + interval.mul_f32(3.5);
         if let Some(route) = self.routes.get_mut(&prefix).and_then(|e| e.route_mut(id)) {
             if route.router_id == router_id
                 && route.seqno == seqno
@@ -909,8 +981,11 @@ impl Node {
                 && route.next_hop == next_hop
             {
                 // A periodic refresh of what we already hold: most of every full dump.
-                // Nothing to select anew.
-                route.expires = expires;
+                // Nothing to select anew (and a repeated retraction resets no timer).
+                if metric != INFINITY {
+                    route.expires = expires;
+                    route.refresh_requested = false;
+                }
                 return;
             }
         }
@@ -932,30 +1007,36 @@ impl Node {
                     advertised_metric: metric,
                     next_hop,
                     expires,
+                    refresh_requested: false,
                 });
             }
             Some(route) => {
                 if is_selected && !feasible && route.router_id == router_id {
-                    // RFC 8966 §3.5.4: an unfeasible update for the selected route with the same
-                    // router-id may be ignored. We keep the route (dropping it would starve us).
-                    // If it got much worse, ask the source for a new seqno, which makes the fresh
-                    // metric feasible; a small increase is not worth a network-wide flood of new
-                    // seqnos (costs creep up as RTT samples arrive after a cold start).
-                    route.expires = expires;
-                    if metric != INFINITY
-                        && metric.saturating_sub(route.advertised_metric) < TRIGGER_THRESHOLD
-                    {
-                        return;
-                    }
+                    // RFC 8966 §3.5.3: an unfeasible update for the selected route with the same
+                    // router-id may be ignored, and we do: the route stays usable at its old
+                    // metric. Ignored, it does not refresh the route either, so it expires unless
+                    // the source answers the unicast seqno request that §3.8.2.2 says to send
+                    // (a newer seqno makes the new metric feasible).
                     let target_seqno = self.wanted_seqno(prefix, router_id, seqno);
                     self.send_seqno_request(now, prefix, router_id, target_seqno, Some(id));
                     return;
                 }
+                // Applied, feasible or not (§3.5.3). An unfeasible route is never selected
+                // (§3.6): `reselect` below unselects it at once if it was selected.
                 route.router_id = router_id;
                 route.seqno = seqno;
                 route.advertised_metric = metric;
                 route.next_hop = next_hop;
-                route.expires = expires;
+                if metric != INFINITY {
+                    route.expires = expires;
+                    route.refresh_requested = false;
+                } else {
+                    // A retraction does not reset the expiry timer (§3.5.3); the retracted
+                    // route is forgotten `RETRACTED_HOLD` after it. Capped, for a route that
+                    // was announced with no expiry.
+                    let cap = now + self.config.update_interval.mul_f32(3.5);
+                    route.expires = route.expires.min(cap);
+                }
             }
         }
         if feasible && metric != INFINITY {
@@ -995,10 +1076,15 @@ impl Node {
                 l.schedule_flush(at);
             }
             Some(prefix) => {
+                let max = self.config.max_pending_per_link;
                 let Some(l) = self.links.get_mut(&link) else {
                     return;
                 };
-                l.pending_updates.entry(prefix).or_insert(false);
+                if l.requested.len() >= max && !l.requested.contains(&prefix) {
+                    self.stats.queue_drops += 1;
+                    return;
+                }
+                l.requested.insert(prefix);
                 l.schedule_flush(now + FLUSH_DELAY);
             }
         }
@@ -1015,46 +1101,71 @@ impl Node {
     ) {
         if self.local_prefixes.contains(&prefix) {
             if router_id == self.router_id && seqno_newer(seqno, self.seqno) {
-                // Asked for a newer seqno than ours: move to it (at least one step).
-                self.seqno = seqno;
+                // Asked for a newer seqno than ours: one step, however far ahead the request
+                // is. "A node MUST NOT increase its sequence number by more than 1 in reaction
+                // to a single seqno request" (RFC 8966 §3.8.1.2).
+                self.seqno = self.seqno.wrapping_add(1);
                 self.stats.seqno_increases += 1;
             }
             self.trigger_update(now, prefix, true);
             return;
         }
+        // RFC 8966 §3.8.1.2. Not advertising the prefix (no selected route): neither answer
+        // nor forward.
         let Some(entry) = self.routes.get(&prefix) else {
             return;
         };
-        let next = match entry.selected_route() {
-            Some(route) => {
-                if route.router_id != router_id || !seqno_newer(seqno, route.seqno) {
-                    // What we have already satisfies the request: a different source, or a
-                    // seqno at least as new. Send it.
-                    self.trigger_update(now, prefix, true);
-                    return;
-                }
-                route.neighbour
-            }
-            // Starving ourselves (§3.8.1.2): pass the request on toward the best route we hold,
-            // feasible or not, so that it still reaches the source.
-            None => match entry
-                .routes
-                .iter()
-                .filter(|r| r.neighbour != requester && r.advertised_metric != INFINITY)
-                .map(|r| {
-                    let cost = self.neighbour_cost(r.neighbour);
-                    (total_metric(r.advertised_metric, cost), r.neighbour)
-                })
-                .filter(|(metric, _)| *metric != INFINITY)
-                .min()
-            {
-                Some((_, neighbour)) => neighbour,
-                None => return,
-            },
+        let Some(selected) = entry.selected_route() else {
+            return;
         };
-        if hop_count < 2 || next == requester {
+        if route_metric(&self.neighbours, selected) == INFINITY {
             return;
         }
+        if selected.router_id != router_id || !seqno_newer(seqno, selected.seqno) {
+            // What we have already satisfies the request: a different source, or a seqno at
+            // least as new. Send it.
+            self.trigger_update(now, prefix, true);
+            return;
+        }
+        if hop_count < 2 {
+            return;
+        }
+        // Forward: toward a feasible route whose next hop is not the requester (MUST), the
+        // selected one first; failing that, toward an unfeasible one (SHOULD). Never back to
+        // the requester.
+        let mut best_feasible: Option<(bool, u16, NeighbourId)> = None;
+        let mut best_unfeasible: Option<(u16, NeighbourId)> = None;
+        for route in &entry.routes {
+            if route.neighbour == requester {
+                continue;
+            }
+            let metric = route_metric(&self.neighbours, route);
+            if metric == INFINITY {
+                continue;
+            }
+            let feasible = self.sources.is_feasible(
+                prefix,
+                route.router_id,
+                route.seqno,
+                route.advertised_metric,
+            );
+            if feasible {
+                let key = (
+                    entry.selected != Some(route.neighbour),
+                    metric,
+                    route.neighbour,
+                );
+                if best_feasible.is_none_or(|b| key < b) {
+                    best_feasible = Some(key);
+                }
+            } else if best_unfeasible.is_none_or(|b| (metric, route.neighbour) < b) {
+                best_unfeasible = Some((metric, route.neighbour));
+            }
+        }
+        let next = match (best_feasible, best_unfeasible) {
+            (Some((_, _, n)), _) | (None, Some((_, n))) => n,
+            (None, None) => return,
+        };
         if !self.requests.should_forward(now, prefix, router_id, seqno) {
             self.stats.requests_suppressed += 1;
             return;
@@ -1165,6 +1276,24 @@ impl Node {
                 link: link_id,
                 address,
             });
+            let returning = self.neighbour(id).is_some_and(|n| n.was_up);
+            if let Some(n) = self.neighbour_mut(id) {
+                n.was_up = true;
+            }
+            if returning {
+                // Back after being presumed dead: it may have missed any number of updates,
+                // and so may we. Full tables both ways now, not at the next
+                // periodic update (RFC 8966 §3.8.1.1 allows the wildcard request).
+                if let Some(l) = self.links.get_mut(&link_id) {
+                    l.full_update_pending = true;
+                    l.pending_control.push((
+                        Destination::Unicast(address),
+                        Message::RouteRequest { prefix: None },
+                    ));
+                    let at = l.full_update_allowed.max(now + FLUSH_DELAY);
+                    l.schedule_flush(at);
+                }
+            }
         } else if cost == INFINITY {
             self.push_event(Event::NeighbourDown {
                 link: link_id,
@@ -1238,14 +1367,15 @@ impl Node {
             if metric == INFINITY || route.expires <= now {
                 continue;
             }
-            let feasible = entry.selected == Some(route.neighbour)
-                || self.sources.is_feasible(
-                    prefix,
-                    route.router_id,
-                    route.seqno,
-                    route.advertised_metric,
-                );
-            if feasible {
+            // RFC 8966 §3.6: only feasible routes are selected, the current one included (a
+            // selected route stays feasible while its metric does not grow, since what we
+            // announce for it is its metric plus a positive link cost).
+            if self.sources.is_feasible(
+                prefix,
+                route.router_id,
+                route.seqno,
+                route.advertised_metric,
+            ) {
                 candidates.push(Candidate {
                     neighbour: route.neighbour,
                     metric,
@@ -1310,6 +1440,7 @@ impl Node {
         match (old_install, new_install) {
             (None, Some((link, next_hop, metric))) => {
                 entry.installed = Some((link, next_hop));
+                entry.held_until = None;
                 self.route_changes.push_back(RouteChange::Add {
                     prefix,
                     next_hop,
@@ -1328,7 +1459,9 @@ impl Node {
             }
             (Some(_), None) => {
                 entry.installed = None;
-                self.route_changes.push_back(RouteChange::Remove { prefix });
+                entry.held_until = Some(now + HOLD_TIME);
+                self.route_changes
+                    .push_back(RouteChange::Unreachable { prefix });
             }
             _ => {}
         }
@@ -1373,35 +1506,43 @@ impl Node {
             }
             _ => {}
         }
-        if had_routes_unfeasible {
-            self.starving.insert(prefix);
-        } else {
+        if !had_routes_unfeasible {
             self.starving.remove(&prefix);
-        }
-        if had_routes_unfeasible {
-            // Starvation (§3.8.2.1): routes exist but none is feasible. Ask for a new seqno
-            // through the neighbour offering the best of them (a request toward a neighbour we
-            // cannot reach would be lost).
-            let best = self.routes.get(&prefix).and_then(|e| {
-                e.routes
-                    .iter()
-                    .map(|r| {
-                        let metric =
-                            total_metric(r.advertised_metric, self.neighbour_cost(r.neighbour));
-                        (metric, r.router_id, r.seqno, r.neighbour)
-                    })
-                    .filter(|(metric, ..)| *metric != INFINITY)
-                    .min()
-            });
-            if let Some((_, router_id, seqno, neighbour)) = best {
-                let target_seqno = self.wanted_seqno(prefix, router_id, seqno);
-                self.send_seqno_request(now, prefix, router_id, target_seqno, Some(neighbour));
-            }
+        } else {
+            self.request_when_starving(now, prefix);
         }
         if let Some(entry) = self.routes.get(&prefix) {
             if entry.is_empty() {
                 self.routes.remove(&prefix);
             }
+        }
+    }
+
+    /// Starvation (RFC 8966 §3.8.2.1): routes exist but none is feasible. Every neighbour
+    /// advertising one of them is asked for a new seqno of its route's source, unicast (one of
+    /// them may sit on the path that is repairing); unanswered, the round is repeated at
+    /// doubling intervals up to [`STARVATION_BACKOFF_MAX`], not every second for ever.
+    fn request_when_starving(&mut self, now: Instant, prefix: Prefix) {
+        let backoff = match self.starving.get(&prefix) {
+            Some((next, _)) if *next > now => return,
+            Some((_, backoff)) => (*backoff * 2).min(STARVATION_BACKOFF_MAX),
+            None => REQUEST_RESEND,
+        };
+        self.starving.insert(prefix, (now + backoff, backoff));
+        let Some(entry) = self.routes.get(&prefix) else {
+            return;
+        };
+        let asks: Vec<(NeighbourId, RouterId, u16)> = entry
+            .routes
+            .iter()
+            .filter(|r| route_metric(&self.neighbours, r) != INFINITY)
+            .map(|r| {
+                let seqno = self.wanted_seqno(prefix, r.router_id, r.seqno);
+                (r.neighbour, r.router_id, seqno)
+            })
+            .collect();
+        for (neighbour, router_id, seqno) in asks {
+            self.emit_seqno_request(now, prefix, router_id, seqno, Some(neighbour));
         }
     }
 
@@ -1440,17 +1581,19 @@ impl Node {
     }
 
     /// The Update we would send for `prefix` on `link` now, recording it in the source table.
-    /// `None` when there is nothing to say (no route, or split horizon in a periodic dump).
-    /// Called once per prefix per link for every dump, so it does one table lookup.
+    /// `None` when there is nothing to say: no route and nothing announced before, or split
+    /// horizon. `requested` answers a Route Request, which always gets an answer (RFC 8966
+    /// §3.8.1.1): where we have no route, or split horizon keeps the route from this link, a
+    /// retraction.
     fn update_message(
         &mut self,
         now: Instant,
         link: LinkId,
         point_to_point: bool,
         prefix: Prefix,
-        periodic: bool,
+        requested: bool,
     ) -> Option<Message> {
-        let interval = centis(self.config.update_interval);
+        let interval = centis(self.advertised_update_interval());
         if self.local_prefixes.contains(&prefix) {
             self.sources
                 .note_advertised(now, prefix, self.router_id, self.seqno, 0);
@@ -1463,8 +1606,22 @@ impl Node {
                 metric: 0,
             });
         }
+        let retraction = |router_id: RouterId, seqno: u16| Message::Update {
+            prefix,
+            router_id,
+            next_hop: None,
+            seqno,
+            interval,
+            metric: INFINITY,
+        };
         let neighbours = &self.neighbours;
-        let entry = self.routes.get_mut(&prefix)?;
+        let Some(entry) = self.routes.get_mut(&prefix) else {
+            if !requested {
+                return None;
+            }
+            self.stats.updates_sent += 1;
+            return Some(retraction(self.router_id, self.seqno));
+        };
         let selected = entry.selected_route().and_then(|r| {
             let neighbour = neighbours.get(r.neighbour.0 as usize)?.as_ref()?;
             let metric = total_metric(r.advertised_metric, neighbour.reported_cost);
@@ -1477,28 +1634,20 @@ impl Node {
                     seqno,
                     metric,
                 };
-                let changed = entry.announced != Some(announcement);
-                entry.announced = Some(announcement);
-                if changed || periodic {
+                if entry.announced != Some(announcement) {
                     self.sources
                         .note_advertised(now, prefix, router_id, seqno, metric);
                 }
+                entry.announced = Some(announcement);
                 if via == link && point_to_point {
                     // Split horizon: never offer a neighbour its own route back. Say nothing,
                     // unless it may still hold a route we announced before it became our next
-                    // hop: retract that once.
-                    if periodic || entry.retract_on != Some(link) {
+                    // hop (retract that once), or it asked.
+                    if entry.retract_on != Some(link) && !requested {
                         return None;
                     }
                     entry.retract_on = None;
-                    Message::Update {
-                        prefix,
-                        router_id,
-                        next_hop: None,
-                        seqno,
-                        interval,
-                        metric: INFINITY,
-                    }
+                    retraction(router_id, seqno)
                 } else {
                     Message::Update {
                         prefix,
@@ -1511,10 +1660,15 @@ impl Node {
                 }
             }
             _ => {
-                if periodic || (point_to_point && entry.last_link == Some(link)) {
+                // Split horizon told the last next hop nothing, so a retraction there is noise;
+                // unless it may still hold what we announced before it became our next hop.
+                let owed = entry
+                    .retract_until
+                    .is_some_and(|(l, until)| l == link && until > now);
+                if point_to_point && entry.last_link == Some(link) && !requested && !owed {
                     return None;
                 }
-                // Lost: retract what we announced; unknown: say we have nothing (a request).
+                // Lost: retract what we announced; unknown: say we have nothing.
                 let (router_id, seqno) = match entry.announced.as_mut() {
                     Some(a) => {
                         a.metric = INFINITY;
@@ -1522,14 +1676,7 @@ impl Node {
                     }
                     None => (self.router_id, self.seqno),
                 };
-                Message::Update {
-                    prefix,
-                    router_id,
-                    next_hop: None,
-                    seqno,
-                    interval,
-                    metric: INFINITY,
-                }
+                retraction(router_id, seqno)
             }
         };
         self.stats.updates_sent += 1;
@@ -1546,6 +1693,7 @@ impl Node {
         let point_to_point = l.config.point_to_point;
         let control = std::mem::take(&mut l.pending_control);
         let pending = std::mem::take(&mut l.pending_updates);
+        let requested = std::mem::take(&mut l.requested);
         let full = l.full_update_pending && l.full_update_allowed <= now;
         if full {
             l.full_update_pending = false;
@@ -1572,14 +1720,14 @@ impl Node {
         }
 
         // Urgent updates: on a point-to-point link, each packet asks for an Ack and is sent
-        // again until acknowledged (§3.7.2).
+        // again until acknowledged; elsewhere it is sent a few times (§3.7.2).
         let mut urgent: Vec<Prefix> = Vec::new();
         let mut normal: Vec<Prefix> = Vec::new();
         for (prefix, is_urgent) in pending {
             if full && !is_urgent {
                 continue; // the dump covers it
             }
-            if is_urgent && point_to_point {
+            if is_urgent {
                 urgent.push(prefix);
             } else {
                 normal.push(prefix);
@@ -1594,7 +1742,18 @@ impl Node {
 
         let mut encoder = Encoder::new(max_len);
         for prefix in normal {
+            if requested.contains(&prefix) {
+                continue; // answered below
+            }
             if let Some(message) = self.update_message(now, link, point_to_point, prefix, false) {
+                encoder.push(&message);
+            }
+        }
+        for prefix in requested {
+            if urgent.binary_search(&prefix).is_ok() {
+                continue; // already on its way, acknowledged
+            }
+            if let Some(message) = self.update_message(now, link, point_to_point, prefix, true) {
                 encoder.push(&message);
             }
         }
@@ -1609,7 +1768,7 @@ impl Node {
     /// so it must not look each one up again per link). Split horizon leaves a route out on the
     /// point-to-point link it was learnt from.
     fn full_dump(&mut self, now: Instant, links: &[LinkId], with_hello: bool) {
-        let interval = centis(self.config.update_interval);
+        let interval = centis(self.advertised_update_interval());
         let mut targets: Vec<(LinkId, bool, Encoder)> = Vec::with_capacity(links.len());
         for id in links {
             let Some(l) = self.links.get(id) else {
@@ -1650,6 +1809,30 @@ impl Node {
         let neighbours = &self.neighbours;
         for (prefix, entry) in self.routes.iter_mut() {
             let Some(route) = entry.selected_route() else {
+                // Nothing to offer, but a neighbour may hold what we lost to tell it.
+                let Some(owed) = entry
+                    .retract_until
+                    .filter(|(_, until)| *until > now)
+                    .map(|(link, _)| link)
+                else {
+                    continue;
+                };
+                let (router_id, seqno) = entry
+                    .announced
+                    .map_or((self.router_id, self.seqno), |a| (a.router_id, a.seqno));
+                if let Some((_, _, encoder)) =
+                    targets.iter_mut().find(|(l, p2p, _)| *l == owed && *p2p)
+                {
+                    encoder.push(&Message::Update {
+                        prefix: *prefix,
+                        router_id,
+                        next_hop: None,
+                        seqno,
+                        interval,
+                        metric: INFINITY,
+                    });
+                    sent += 1;
+                }
                 continue;
             };
             let Some(neighbour) = neighbours
@@ -1678,8 +1861,20 @@ impl Node {
                 interval,
                 metric,
             };
+            let retract_until = entry.retract_until;
             for (link, point_to_point, encoder) in targets.iter_mut() {
                 if *point_to_point && *link == via {
+                    if retract_until.is_some_and(|(l, until)| l == *link && until > now) {
+                        encoder.push(&Message::Update {
+                            prefix: *prefix,
+                            router_id,
+                            next_hop: None,
+                            seqno,
+                            interval,
+                            metric: INFINITY,
+                        });
+                        sent += 1;
+                    }
                     continue;
                 }
                 encoder.push(&message);
@@ -1699,10 +1894,14 @@ impl Node {
         };
         let nonce = self.rng.next_u16();
         let mut encoder = Encoder::new(max_len);
-        encoder.push(&Message::AckRequest {
-            nonce,
-            interval: centis(URGENT_ACK_TIMEOUT),
-        });
+        if point_to_point {
+            encoder.push(&Message::AckRequest {
+                nonce,
+                interval: centis(URGENT_ACK_TIMEOUT),
+            });
+        }
+        // On a link with several neighbours no one acknowledges a multicast: the update simply
+        // goes out `URGENT_ATTEMPTS` times (RFC 8966 §3.7.2).
         let mut any = false;
         for prefix in &prefixes {
             if let Some(message) = self.update_message(now, link, point_to_point, *prefix, false) {
@@ -1715,7 +1914,8 @@ impl Node {
         }
         self.stats.urgent_packets_sent += 1;
         self.send_packets(link, Destination::Multicast, encoder.finish());
-        if attempt < URGENT_ATTEMPTS {
+        // The last attempt is tracked too: unacknowledged, it is given up in `resend_unacked`.
+        if attempt <= URGENT_ATTEMPTS {
             if let Some(l) = self.links.get_mut(&link) {
                 l.unacked.push(Unacked {
                     nonce,
@@ -1809,7 +2009,8 @@ impl Node {
         }
         if self.next_full_update <= now {
             let update = self.config.update_interval;
-            // Jittered around the interval (not only below it), so the mean is the interval.
+            // Jittered around the interval, so the mean is the interval; what our updates
+            // advertise is the latest the next one can come (`advertised_update_interval`).
             let jitter = self.jitter(update / 4);
             self.next_full_update = now + update - update / 8 + jitter;
             self.full_dump(now, &links, true);
@@ -1851,6 +2052,7 @@ impl Node {
                     misses += 1;
                     missed_now = true;
                 }
+                n.miss_unicast_hellos(now);
                 if n.rtt_deadline.is_some_and(|t| t <= now) {
                     n.rtt_deadline = None;
                 }
@@ -1923,8 +2125,24 @@ impl Node {
         let (due, keep): (Vec<Unacked>, Vec<Unacked>) =
             l.unacked.drain(..).partition(|u| u.deadline <= now);
         l.unacked = keep;
+        let point_to_point = l.config.point_to_point;
+        let lifetime = self.advertised_update_interval().mul_f32(3.5);
         for unacked in due {
-            self.send_urgent(now, link, unacked.prefixes, unacked.attempts + 1);
+            if unacked.attempts < URGENT_ATTEMPTS {
+                self.send_urgent(now, link, unacked.prefixes, unacked.attempts + 1);
+                continue;
+            }
+            if !point_to_point {
+                continue; // repeats, never acknowledged: nothing to give up
+            }
+            // Given up: the neighbour may still hold what we said before. Where split horizon
+            // (or having no route) would say nothing more there, we keep retracting on this link
+            // for as long as it may keep that route.
+            for prefix in unacked.prefixes {
+                if let Some(entry) = self.routes.get_mut(&prefix) {
+                    entry.retract_until = Some((link, now + lifetime));
+                }
+            }
         }
     }
 
@@ -1954,7 +2172,7 @@ impl Node {
     fn housekeeping(&mut self, now: Instant) {
         let mut changed: Vec<Prefix> = std::mem::take(&mut self.switch_watch)
             .into_iter()
-            .chain(self.starving.iter().copied())
+            .chain(self.starving.keys().copied())
             .collect();
         self.housekeeping_ticks = self.housekeeping_ticks.wrapping_add(1);
         if self.housekeeping_ticks % EXPIRY_EVERY_TICKS != 0 {
@@ -1963,7 +2181,30 @@ impl Node {
             }
             return;
         }
+        let mut refresh: Vec<(NeighbourId, Prefix)> = Vec::new();
         for (prefix, entry) in self.routes.iter_mut() {
+            if entry.held_until.is_some_and(|t| t <= now) {
+                entry.held_until = None;
+                self.route_changes
+                    .push_back(RouteChange::Remove { prefix: *prefix });
+            }
+            // A selected route about to expire: ask its neighbour for it once, unicast, so that
+            // lost updates do not cost us the route (RFC 8966 §3.8.2.3).
+            let selected = entry.selected;
+            if let Some(route) = entry
+                .routes
+                .iter_mut()
+                .find(|r| Some(r.neighbour) == selected)
+            {
+                if !route.refresh_requested
+                    && route.advertised_metric != INFINITY
+                    && route.expires > now
+                    && route.expires <= now + REFRESH_BEFORE_EXPIRY
+                {
+                    route.refresh_requested = true;
+                    refresh.push((route.neighbour, *prefix));
+                }
+            }
             let before = entry.routes.len();
             let mut expired = false;
             entry.routes.retain_mut(|route| {
@@ -1978,12 +2219,25 @@ impl Node {
                 changed.push(*prefix);
             }
         }
+        for (neighbour, prefix) in refresh {
+            if let Some((link, address)) = self.neighbour(neighbour).map(|n| (n.link, n.address)) {
+                self.queue_control(
+                    now,
+                    link,
+                    Destination::Unicast(address),
+                    Message::RouteRequest {
+                        prefix: Some(prefix),
+                    },
+                );
+            }
+        }
         for prefix in changed {
             self.reselect(now, prefix);
         }
         self.routes.retain(|_, e| {
             !(e.routes.is_empty()
                 && e.selected.is_none()
+                && e.held_until.is_none()
                 && e.announced.is_none_or(|a| a.metric == INFINITY))
         });
         self.sources.collect_garbage(now);
@@ -2025,6 +2279,9 @@ impl Node {
         for n in self.neighbours.iter().flatten() {
             if n.has_hellos() {
                 consider(n.hello_deadline);
+            }
+            if let Some(t) = n.unicast_deadline() {
+                consider(t);
             }
             if let Some(t) = n.ihu_expiry {
                 consider(t);

@@ -13,6 +13,13 @@ use crate::wire::{RouterId, INFINITY};
 /// How long a retracted route is kept so its (seqno, router-id) still informs requests.
 pub(crate) const RETRACTED_HOLD: Duration = Duration::from_secs(60);
 
+/// How long a lost prefix stays unreachable before it is forgotten (RFC 8966 §3.5.4: while a
+/// prefix is held, its packets must not follow a route for a shorter prefix). Longer than the
+/// 63 s a neighbour keeps a route it no longer hears about (3.5 advertised update intervals of
+/// 18 s with the default settings), so a neighbour that still routes the prefix through us has
+/// forgotten it by the time our own shorter prefix would take over.
+pub const HOLD_TIME: Duration = Duration::from_secs(64);
+
 #[derive(Debug, Clone)]
 pub(crate) struct Route {
     pub(crate) neighbour: NeighbourId,
@@ -23,6 +30,8 @@ pub(crate) struct Route {
     pub(crate) next_hop: IpAddr,
     /// After this the route is treated as retracted.
     pub(crate) expires: Instant,
+    /// We asked the neighbour for it because it was about to expire (§3.8.2.3).
+    pub(crate) refresh_requested: bool,
 }
 
 /// What we last announced for a prefix, to decide whether a change deserves a triggered update.
@@ -41,6 +50,8 @@ pub(crate) struct PrefixEntry {
     pub(crate) selected: Option<NeighbourId>,
     /// What the caller was told to install: (link, next hop).
     pub(crate) installed: Option<(LinkId, IpAddr)>,
+    /// The prefix was installed and is lost: the caller holds it unreachable until then.
+    pub(crate) held_until: Option<Instant>,
     pub(crate) announced: Option<Announcement>,
     /// The link of the last selected route. Split horizon never told that link's neighbour a
     /// finite metric, so a retraction there would be noise.
@@ -48,6 +59,11 @@ pub(crate) struct PrefixEntry {
     /// The link whose neighbour became our next hop while it may still hold a finite route from
     /// us: split horizon owes it one retraction.
     pub(crate) retract_on: Option<LinkId>,
+    /// A link where an urgent update for the prefix went unacknowledged, and until when our
+    /// updates there carry a retraction where split horizon (or having no route) would say
+    /// nothing: the neighbour may still hold what we said before, and keeps a route it hears
+    /// nothing about for its whole lifetime, long enough to come back into use through us.
+    pub(crate) retract_until: Option<(LinkId, Instant)>,
     /// A route better than the selected one, by too little to switch at once, and since when.
     pub(crate) better_since: Option<(NeighbourId, Instant)>,
 }
@@ -67,7 +83,10 @@ impl PrefixEntry {
 
     /// Whether the entry can be forgotten: no routes left, nothing selected or announced.
     pub(crate) fn is_empty(&self) -> bool {
-        self.routes.is_empty() && self.selected.is_none() && self.announced.is_none()
+        self.routes.is_empty()
+            && self.selected.is_none()
+            && self.announced.is_none()
+            && self.held_until.is_none()
     }
 }
 

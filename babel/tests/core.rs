@@ -4,6 +4,7 @@ mod net;
 
 use std::time::Duration;
 
+use babel::wire::INFINITY;
 use babel::{Config, RouteStatus};
 use net::{node_prefix, Net};
 
@@ -241,5 +242,90 @@ fn a_suspected_link_is_probed_at_once() {
         net.nodes[0].neighbours().len(),
         2,
         "node 1 is presumed dead, not forgotten"
+    );
+}
+
+/// A neighbour presumed dead comes back: it missed what changed meanwhile (the retries of the
+/// urgent update gave up), and gets our table as soon as it is usable again, not at the next
+/// periodic update.
+#[test]
+fn a_returning_neighbour_gets_the_table_at_once() {
+    let config = Config::default();
+    let (hello, update) = (config.hello_interval, config.update_interval);
+    let mut net = Net::new(3, config);
+    net.connect(0, 1);
+    net.connect(1, 2);
+    net.announce_all();
+    net.run_for(secs(20));
+    net.cut(0, 1);
+    net.run_for(secs(20));
+    assert!(net.fib[0].is_empty(), "node 1 still up at node 0");
+    // Node 2 starts announcing a prefix while node 0 cannot hear it.
+    let new = net::node_prefix(7);
+    let now = net.now;
+    net.nodes[2].add_local_prefix(now, new);
+    net.run_for(secs(5));
+    assert!(net.fib[1].contains_key(&new));
+    net.heal(0, 1);
+    let healed = net.now;
+    let mut up = None;
+    let mut learnt = None;
+    for _ in 0..400 {
+        net.run_for(Duration::from_millis(50));
+        let usable = net.nodes[0].neighbours().iter().any(|n| n.cost != INFINITY);
+        if up.is_none() && usable {
+            up = Some(net.now);
+        }
+        if net.fib[0].contains_key(&new) {
+            learnt = Some(net.now);
+            break;
+        }
+    }
+    let up = up.expect("node 1 never came back at node 0");
+    let learnt = learnt.expect("node 0 never learnt the new prefix");
+    eprintln!(
+        "back {:?} after the heal, the new prefix {:?} later",
+        up - healed,
+        learnt - up
+    );
+    assert!(
+        learnt - up < hello,
+        "{:?} from the neighbour's return to the new prefix: waited for a periodic update ({update:?})",
+        learnt - up
+    );
+}
+
+/// A neighbour restarts (its Hello seqno jumps) with fewer links than before: the routes its
+/// earlier instance announced go at once, not 3.5 update intervals later.
+#[test]
+fn a_restarted_neighbours_stale_routes_go_at_once() {
+    let mut net = Net::new(3, Config::default());
+    net.connect(0, 1);
+    net.connect(1, 2);
+    net.announce_all();
+    net.run_for(secs(20));
+    assert!(net.fib[0].contains_key(&node_prefix(2)));
+    // Node 1 restarts, and its link to node 2 is gone.
+    net.cut(1, 2);
+    net.restart(1, net::router_id(1), 99);
+    let now = net.now;
+    net.nodes[1].add_local_prefix(now, node_prefix(1));
+    let restarted = net.now;
+    let mut gone = None;
+    for _ in 0..400 {
+        net.run_for(Duration::from_millis(50));
+        if !net.fib[0].contains_key(&node_prefix(2)) {
+            gone = Some(net.now - restarted);
+            break;
+        }
+    }
+    let gone = gone.expect("node 0 kept the restarted node's stale route for 20 s");
+    eprintln!("stale route gone {gone:?} after the restart");
+    assert!(gone < Config::default().update_interval, "{gone:?}");
+    net.run_for(secs(5));
+    assert_eq!(
+        net.walk(0, 1),
+        Some(vec![0, 1]),
+        "the restarted node is reachable"
     );
 }

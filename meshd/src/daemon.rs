@@ -14,7 +14,7 @@
 //! seqno; SIGHUP re-reads the configuration, adding and removing peers without touching the
 //! sessions that did not change.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,7 +28,7 @@ use tokio::signal::unix::{signal, SignalKind};
 
 use crate::config::{Config, GatewayUse, PeerConfig};
 use crate::control::{Call, ControlServer};
-use crate::forward::{Router, Verdict};
+use crate::forward::{Router, Verdict, LOCAL, UNREACHABLE};
 use crate::gateway::{self, Selector};
 use crate::identity::Identity;
 use crate::inner::{self, Inner};
@@ -43,8 +43,6 @@ use crate::uci::ConfigFile;
 mod joining;
 use joining::Joining;
 
-/// The forwarding table's "link" for prefixes this node originates: deliver to `mesh0`.
-const LOCAL: LinkId = LinkId(u32::MAX);
 /// How often the sessions' timers run (handshake retries, keepalives, liveness).
 const TUNNEL_TICK: Duration = Duration::from_millis(250);
 /// A link we send data over and have heard nothing from for this long is suspect: the Babel
@@ -230,6 +228,10 @@ struct Daemon {
     peers: BTreeMap<PublicKey, (LinkId, PeerConfig)>,
     /// Prefixes installed in the kernel.
     installed: BTreeMap<Prefix, LinkId>,
+    /// Prefixes the core holds unreachable after losing them (RFC 8966 §3.5.4): the FIB refuses
+    /// their packets and the kernel has an `unreachable` route for each, until the core's
+    /// `Remove` at the end of the hold time.
+    held: BTreeSet<Prefix>,
     addresses: Vec<(IpAddr, u8)>,
     saved_seqno: Option<u16>,
     send: Vec<(SocketAddr, Vec<u8>)>,
@@ -365,6 +367,7 @@ async fn run(config: Config, config_path: Option<ConfigFile>) -> Result<(), Stri
         socket,
         peers: BTreeMap::new(),
         installed: BTreeMap::new(),
+        held: BTreeSet::new(),
         addresses,
         saved_seqno: state.seqno,
         send: Vec::new(),
@@ -654,7 +657,12 @@ impl Daemon {
             gateway::Choice::Tunnel(to) => {
                 let mut out = std::mem::take(&mut self.tunnelled);
                 if gateway::encapsulate(self.identity.mesh_address, to, packet, &mut out) {
-                    if let Some(link) = self.router.fib.lookup(IpAddr::V6(to)) {
+                    if let Some(link) = self
+                        .router
+                        .fib
+                        .lookup(IpAddr::V6(to))
+                        .filter(|l| *l != LOCAL && *l != UNREACHABLE)
+                    {
                         self.gateways.stats.encapsulated += 1;
                         self.data_sent.insert(link, now);
                         self.send_on_link(link, &out);
@@ -690,7 +698,7 @@ impl Daemon {
         let inner = &mut packet[range];
         let from_mesh = gateway::FlowKey::of(inner)
             .and_then(|k| self.router.fib.lookup_with_length(k.src))
-            .is_some_and(|(link, len)| len > 0 && link != LOCAL);
+            .is_some_and(|(link, len)| len > 0 && link != LOCAL && link != UNREACHABLE);
         if !from_mesh {
             self.gateways.stats.spoofed += 1;
             return;
@@ -733,7 +741,6 @@ impl Daemon {
 
     fn forward(&mut self, now: Instant, packet: &mut [u8], from_mesh0: bool) {
         match self.router.route(now, packet, from_mesh0) {
-            Verdict::Forward { link } if link == LOCAL => self.deliver_local(packet),
             Verdict::Forward { link } => {
                 self.data_sent.insert(link, now);
                 self.send_on_link(link, packet)
@@ -759,6 +766,8 @@ impl Daemon {
         };
         match self.router.fib.lookup(destination) {
             Some(LOCAL) => self.deliver_local(packet),
+            // An error about an error is never sent (RFC 4443 §2.4 (e)).
+            Some(UNREACHABLE) => {}
             Some(link) => self.send_on_link(link, packet),
             None => {
                 // The source is on this host: it came in through mesh0.
@@ -903,6 +912,7 @@ impl Daemon {
             } => {
                 debug!("route {prefix} via link {} metric {metric}", link.0);
                 self.router.fib.insert(prefix, link);
+                self.held.remove(&prefix);
                 let what = if self.installed.contains_key(&prefix) {
                     EventKind::RouteChanged {
                         prefix: prefix.to_string(),
@@ -927,14 +937,39 @@ impl Daemon {
                     }
                 }
             }
-            RouteChange::Remove { prefix } => {
-                debug!("route {prefix} withdrawn");
+            // A default route has no shorter prefix to fall through to: nothing to hold.
+            RouteChange::Unreachable { prefix } if prefix.len() > 0 => {
+                debug!("route {prefix} lost: unreachable for the hold time");
                 self.publish(EventKind::RouteWithdrawn {
                     prefix: prefix.to_string(),
                 });
+                self.router.fib.insert(prefix, UNREACHABLE);
+                self.installed.remove(&prefix);
+                self.held.insert(prefix);
+                // Over the route of ours, if there is one, in one step: no instant in which the
+                // kernel would route the prefix along a shorter one.
+                if let Err(e) = self.kernel.replace_with_unreachable(prefix).await {
+                    warn!("{e}");
+                }
+            }
+            RouteChange::Unreachable { prefix } | RouteChange::Remove { prefix } => {
+                let was_held = self.held.remove(&prefix);
+                if was_held {
+                    debug!("route {prefix}: hold time over");
+                } else {
+                    debug!("route {prefix} withdrawn");
+                    self.publish(EventKind::RouteWithdrawn {
+                        prefix: prefix.to_string(),
+                    });
+                }
                 self.router.fib.remove(prefix);
                 if self.installed.remove(&prefix).is_some() {
                     if let Err(e) = self.kernel.delete_route(&ifname, prefix).await {
+                        warn!("{e}");
+                    }
+                }
+                if was_held {
+                    if let Err(e) = self.kernel.delete_unreachable(prefix).await {
                         warn!("{e}");
                     }
                 }
@@ -1304,6 +1339,13 @@ impl Daemon {
         let prefixes: Vec<Prefix> = self.installed.keys().copied().collect();
         for prefix in prefixes {
             if let Err(e) = self.kernel.delete_route(&ifname, prefix).await {
+                warn!("{e}");
+            }
+        }
+        // Unreachable routes have no device: closing mesh0 would not take them.
+        let held: Vec<Prefix> = self.held.iter().copied().collect();
+        for prefix in held {
+            if let Err(e) = self.kernel.delete_unreachable(prefix).await {
                 warn!("{e}");
             }
         }

@@ -16,6 +16,15 @@ use std::time::Instant;
 use babel::{LinkId, Prefix};
 use smoltcp::wire::{IpProtocol, Ipv4Packet, Ipv6Packet};
 
+/// The forwarding table's "link" for prefixes this node originates (its addresses, its LAN
+/// `prefixes`, the default routes of a gateway): deliver to `mesh0`. The packet has arrived, so
+/// it loses no hop here (the kernel counts its own when it forwards into the LAN).
+pub const LOCAL: LinkId = LinkId(u32::MAX);
+/// The forwarding table's "link" for a prefix the Babel core holds unreachable after losing it
+/// (RFC 8966 §3.5.4): its packets are answered with destination unreachable instead of falling
+/// through to a shorter prefix such as a gateway's default route.
+pub const UNREACHABLE: LinkId = LinkId(u32::MAX - 1);
+
 /// The forwarding table: one exact-match map per prefix length present, searched longest first.
 /// A lookup masks the address once per length in use (a handful in a real mesh: /128, /64, /48,
 /// /32, /24, /0) and never allocates.
@@ -265,9 +274,13 @@ impl Router {
             self.stats.not_forwardable += 1;
             return Verdict::Drop;
         }
-        let Some(link) = self.fib.lookup(IpAddr::V6(dst)) else {
-            self.stats.no_route += 1;
-            return self.error_v6(now, &packet[..length], Error::NoRoute);
+        let link = match self.fib.lookup(IpAddr::V6(dst)) {
+            Some(LOCAL) => return Verdict::Local,
+            Some(UNREACHABLE) | None => {
+                self.stats.no_route += 1;
+                return self.error_v6(now, &packet[..length], Error::NoRoute);
+            }
+            Some(link) => link,
         };
         if !from_mesh0 && hop_limit <= 1 {
             self.stats.hop_limit_exceeded += 1;
@@ -306,9 +319,13 @@ impl Router {
             self.stats.not_forwardable += 1;
             return Verdict::Drop;
         }
-        let Some(link) = self.fib.lookup(IpAddr::V4(dst)) else {
-            self.stats.no_route += 1;
-            return self.error_v4(now, &packet[..length], Error::NoRoute);
+        let link = match self.fib.lookup(IpAddr::V4(dst)) {
+            Some(LOCAL) => return Verdict::Local,
+            Some(UNREACHABLE) | None => {
+                self.stats.no_route += 1;
+                return self.error_v4(now, &packet[..length], Error::NoRoute);
+            }
+            Some(link) => link,
         };
         if !from_mesh0 && ttl <= 1 {
             self.stats.hop_limit_exceeded += 1;
@@ -797,6 +814,49 @@ mod tests {
         };
         assert_icmpv4(&out, "203.0.113.9", 11, 0, &p);
         assert_eq!(out.len(), 576);
+    }
+
+    /// A neighbour's `ping -t 1` to an address in one of our announced prefixes (a LAN /64, a
+    /// gateway's default route) reaches us: the packet has arrived, it is not forwarded, so it
+    /// loses no hop here and gets no "time exceeded".
+    #[test]
+    fn addressed_to_an_announced_prefix_loses_no_hop() {
+        let mut r = router();
+        r.fib.insert(prefix("fd00:1:0:7::/64"), LOCAL);
+        r.fib.insert(prefix("203.0.113.0/24"), LOCAL);
+        let mut p = udp_v6("fd00:9::1", "fd00:1:0:7::1", 1, 100);
+        assert_eq!(r.route(Instant::now(), &mut p, false), Verdict::Local);
+        assert_eq!(p[7], 1);
+        let mut p = udp_v4("198.51.100.9", "203.0.113.5", 1, false, 100);
+        assert_eq!(r.route(Instant::now(), &mut p, false), Verdict::Local);
+        assert_eq!(Ipv4Packet::new_checked(&p[..]).unwrap().hop_limit(), 1);
+        assert_eq!(r.stats().hop_limit_exceeded, 0);
+    }
+
+    /// RFC 8966 §3.5.4: a prefix the core holds unreachable answers destination unreachable,
+    /// even though a shorter prefix (here the /48 and the /24) covers the destination.
+    #[test]
+    fn held_prefix_answers_unreachable_not_shorter_prefix() {
+        let mut r = router();
+        r.fib.insert(prefix("fd00:2:0:5::/64"), UNREACHABLE);
+        r.fib.insert(prefix("198.51.100.48/28"), UNREACHABLE);
+        let mut p = udp_v6("fd00:9::1", "fd00:2:0:5::1", 64, 30);
+        let Verdict::Icmp(out) = r.route(Instant::now(), &mut p, false) else {
+            panic!("expected an ICMPv6 error");
+        };
+        assert_icmpv6(&out, "fd00:9::1", 1, 0, &p);
+        let mut p = udp_v4("203.0.113.9", "198.51.100.50", 64, false, 30);
+        let Verdict::Icmp(out) = r.route(Instant::now(), &mut p, false) else {
+            panic!("expected an ICMP error");
+        };
+        assert_icmpv4(&out, "203.0.113.9", 3, 0, &p);
+        // The rest of the shorter prefixes still forward.
+        let mut p = udp_v6("fd00:9::1", "fd00:2:0:6::1", 64, 30);
+        assert_eq!(
+            r.route(Instant::now(), &mut p, false),
+            Verdict::Forward { link: LinkId(2) }
+        );
+        assert_eq!(r.stats().no_route, 2);
     }
 
     #[test]

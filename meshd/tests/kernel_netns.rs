@@ -404,7 +404,81 @@ async fn checks() {
         .await
         .expect("replace v4 route");
 
-    // flush_routes: ours only, both families.
+    // Unreachable routes (a prefix the mesh lost, held for RFC 8966 §3.5.4): over ours in one
+    // step, and local packets to the prefix are refused although a shorter route covers it.
+    ip(&[
+        "-6",
+        "route",
+        "add",
+        "fd00:6d65:7368::/48",
+        "dev",
+        IFNAME,
+        "proto",
+        "static",
+    ]);
+    nl.replace_with_unreachable(v6)
+        .await
+        .expect("v6 unreachable over our route");
+    nl.replace_with_unreachable(v6)
+        .await
+        .expect("v6 unreachable again");
+    nl.replace_with_unreachable(prefix("198.51.100.128/25"))
+        .await
+        .expect("v4 unreachable where nothing was");
+    let held6 = ip(&["-6", "route", "show", "proto", &proto]);
+    let held4 = ip(&["-4", "route", "show", "proto", &proto]);
+    println!("held:\n{held6}{held4}");
+    assert_eq!(held6.lines().count(), 1, "{held6}");
+    assert!(
+        held6.starts_with(&format!("unreachable {PEER_ADDR} ")),
+        "{held6}"
+    );
+    assert!(held4.contains("unreachable 198.51.100.128/25 "), "{held4}");
+    let refused = std::net::UdpSocket::bind((MESH_ADDR, 0))
+        .expect("bind v6")
+        .send_to(b"held", (PEER_ADDR, 9));
+    println!("sending to a held prefix: {refused:?}");
+    assert!(refused.is_err(), "the kernel sent to a held prefix");
+    let err = nl
+        .replace_with_unreachable(prefix("fd00:dead::/64"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, KernelError::ForeignRoute { protocol: 4, .. }),
+        "{err}"
+    );
+    // A route comes back over the unreachable one; a deleted hold is gone.
+    nl.replace_route(IFNAME, v6)
+        .await
+        .expect("route over the unreachable one");
+    let back6 = ip(&["-6", "route", "show", "proto", &proto]);
+    assert_eq!(back6.lines().count(), 1, "{back6}");
+    assert!(
+        back6.contains(&format!("{PEER_ADDR} dev {IFNAME}")),
+        "{back6}"
+    );
+    nl.delete_unreachable(prefix("198.51.100.128/25"))
+        .await
+        .expect("delete v4 unreachable");
+    nl.delete_unreachable(prefix("198.51.100.128/25"))
+        .await
+        .expect("delete a missing unreachable route");
+    let after4 = ip(&["-4", "route", "show", "proto", &proto]);
+    assert!(!after4.contains("unreachable"), "{after4}");
+    // Held again: the flush below must take it too.
+    nl.replace_with_unreachable(v6)
+        .await
+        .expect("v6 unreachable");
+    ip(&[
+        "-6",
+        "route",
+        "del",
+        "fd00:6d65:7368::/48",
+        "proto",
+        "static",
+    ]);
+
+    // flush_routes: ours only, both families, unreachable ones included.
     assert_eq!(nl.flush_routes().await.expect("flush"), 2);
     assert_eq!(nl.flush_routes().await.expect("flush again"), 0);
     assert_eq!(ip(&["-6", "route", "show", "proto", &proto]), "");

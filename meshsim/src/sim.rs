@@ -1218,7 +1218,9 @@ impl<R: Router> Sim<R> {
         };
         let prefix = prefix as usize;
         let entry = match change {
-            RouteChange::Remove { .. } => None,
+            // Held unreachable (RFC 8966 §3.5.4): packets are dropped, as with no route, since
+            // the simulated FIB has no shorter prefixes to fall through to.
+            RouteChange::Unreachable { .. } | RouteChange::Remove { .. } => None,
             RouteChange::Add {
                 next_hop,
                 link,

@@ -20,6 +20,9 @@ pub struct Net {
     pub fib: Vec<BTreeMap<Prefix, (LinkId, IpAddr)>>,
     pub delay: Duration,
     pub changes: Vec<(usize, RouteChange)>,
+    /// (from, to): Update TLVs from `from` to `to` are lost (with the acknowledgment requests
+    /// that would vouch for them); everything else arrives.
+    pub updates_lost: Vec<(usize, usize)>,
 }
 
 pub fn link_local(node: usize, link: u32) -> Ipv6Addr {
@@ -49,6 +52,34 @@ pub fn router_id(node: usize) -> RouterId {
     RouterId(id)
 }
 
+/// `packet` with its Update TLVs (type 8) and acknowledgment requests (type 2, so a lost update
+/// is not acknowledged) taken out: Hellos, IHUs and requests still arrive.
+fn without_updates(packet: &[u8]) -> Vec<u8> {
+    if packet.len() < 4 {
+        return packet.to_vec();
+    }
+    let mut out = packet[..4].to_vec();
+    let mut at = 4;
+    while at < packet.len() {
+        if packet[at] == 0 {
+            out.push(0);
+            at += 1;
+            continue;
+        }
+        let Some(&len) = packet.get(at + 1) else {
+            break;
+        };
+        let end = (at + 2 + usize::from(len)).min(packet.len());
+        if packet[at] != 8 && packet[at] != 2 {
+            out.extend_from_slice(&packet[at..end]);
+        }
+        at = end;
+    }
+    let body = (out.len() - 4) as u16;
+    out[2..4].copy_from_slice(&body.to_be_bytes());
+    out
+}
+
 impl Net {
     pub fn new(n: usize, config: Config) -> Net {
         let start = Instant::now();
@@ -64,6 +95,7 @@ impl Net {
             fib: vec![BTreeMap::new(); n],
             delay: Duration::from_millis(5),
             changes: Vec::new(),
+            updates_lost: Vec::new(),
         }
     }
 
@@ -81,6 +113,109 @@ impl Net {
         let now = self.now;
         self.nodes[a].add_link(now, LinkId(la), link_local(a, la), LinkConfig::default());
         self.nodes[b].add_link(now, LinkId(lb), link_local(b, lb), LinkConfig::default());
+    }
+
+    /// Joins a and b with the given nominal costs (each side's rxcost).
+    pub fn connect_with_costs(&mut self, a: usize, b: usize, cost_a: u16, cost_b: u16) {
+        self.connect(a, b);
+        let la = self.wires.keys().filter(|(n, _)| *n == a).count() as u32 - 1;
+        let lb = self.wires.keys().filter(|(n, _)| *n == b).count() as u32 - 1;
+        self.set_rxcost(a, la, cost_a);
+        self.set_rxcost(b, lb, cost_b);
+    }
+
+    /// Changes the nominal cost node `node` measures on its link `link`.
+    pub fn set_rxcost(&mut self, node: usize, link: u32, rxcost: u16) {
+        let now = self.now;
+        let config = LinkConfig {
+            rxcost,
+            ..LinkConfig::default()
+        };
+        self.nodes[node].add_link(now, LinkId(link), link_local(node, link), config);
+    }
+
+    /// The link of `a` that leads to `b`.
+    pub fn link_between(&self, a: usize, b: usize) -> Option<u32> {
+        self.wires
+            .iter()
+            .find(|((n, _), (peer, _, _))| *n == a && *peer == b)
+            .map(|((_, l), _)| *l)
+    }
+
+    /// Drops everything `from` sends to `to`; the other direction keeps working.
+    pub fn cut_one_way(&mut self, from: usize, to: usize) {
+        for ((n, _), (peer, _, up)) in self.wires.iter_mut() {
+            if *n == from && *peer == to {
+                *up = false;
+            }
+        }
+    }
+
+    /// Undoes `cut` and `cut_one_way` between a and b.
+    pub fn heal(&mut self, a: usize, b: usize) {
+        for ((n, _), (peer, _, up)) in self.wires.iter_mut() {
+            if (*n == a && *peer == b) || (*n == b && *peer == a) {
+                *up = true;
+            }
+        }
+    }
+
+    /// Replaces node `i` by a fresh one (no state) with `router_id`, on the same links with
+    /// default costs, as a router restarted with a new identity would be.
+    pub fn restart(&mut self, i: usize, router_id: RouterId, seed: u64) {
+        let now = self.now;
+        let config = self.nodes[i].config().clone();
+        self.nodes[i] = Node::new(config, router_id, seed, now);
+        let links: Vec<u32> = self
+            .wires
+            .keys()
+            .filter(|(n, _)| *n == i)
+            .map(|(_, l)| *l)
+            .collect();
+        for l in links {
+            self.nodes[i].add_link(now, LinkId(l), link_local(i, l), LinkConfig::default());
+        }
+        self.in_flight.retain(|p| p.1 != i);
+        self.fib[i].clear();
+    }
+
+    /// Follows FIB next hops for `prefix` from `from` until a node without a FIB entry for it
+    /// (an origin, or a node with no route); `None` when the walk comes back to a node already
+    /// visited: a forwarding loop. Works for prefixes with several origins.
+    pub fn walk_prefix(&self, from: usize, prefix: Prefix) -> Option<Vec<usize>> {
+        let mut path = vec![from];
+        let mut at = from;
+        while let Some((link, _)) = self.fib[at].get(&prefix) {
+            let (peer, _, _) = self.wires.get(&(at, link.0))?;
+            if path.contains(peer) {
+                return None;
+            }
+            path.push(*peer);
+            at = *peer;
+        }
+        Some(path)
+    }
+
+    /// Nodes from which following the FIB for `prefix` loops.
+    pub fn looping_from(&self, prefix: Prefix) -> Vec<usize> {
+        (0..self.nodes.len())
+            .filter(|i| self.walk_prefix(*i, prefix).is_none())
+            .collect()
+    }
+
+    /// Runs `duration` in steps of `step`, asserting after each step that following the FIB for
+    /// `prefix` loops from no node.
+    pub fn run_checking_prefix(&mut self, prefix: Prefix, duration: Duration, step: Duration) {
+        let steps = (duration.as_micros() / step.as_micros().max(1)) as u64;
+        for _ in 0..steps {
+            self.run_for(step);
+            let looping = self.looping_from(prefix);
+            assert!(
+                looping.is_empty(),
+                "forwarding loop for {prefix} from {looping:?} at {:?}",
+                self.now - self.start
+            );
+        }
     }
 
     /// Silently drops everything between a and b (both directions).
@@ -105,12 +240,17 @@ impl Net {
                     continue;
                 }
             }
+            let payload = if self.updates_lost.contains(&(i, peer)) {
+                without_updates(&t.payload)
+            } else {
+                t.payload
+            };
             self.in_flight.push((
                 self.now + self.delay,
                 peer,
                 peer_link,
                 link_local(i, t.link.0),
-                t.payload,
+                payload,
             ));
         }
         while let Some(change) = self.nodes[i].poll_route_change() {
@@ -129,7 +269,8 @@ impl Net {
                 } => {
                     self.fib[i].insert(*prefix, (*link, *next_hop));
                 }
-                RouteChange::Remove { prefix } => {
+                // Held unreachable: dropped, like no route (the harness has no shorter prefixes).
+                RouteChange::Unreachable { prefix } | RouteChange::Remove { prefix } => {
                     self.fib[i].remove(prefix);
                 }
             }

@@ -25,8 +25,11 @@ pub struct MemoryLink {
 /// One route: the device and the protocol that installed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemoryRoute {
+    /// Empty for an unreachable route.
     pub ifname: String,
     pub protocol: u8,
+    /// `unreachable prefix`: packets to it are refused.
+    pub unreachable: bool,
 }
 
 /// The kernel in memory.
@@ -61,6 +64,7 @@ impl MemoryKernel {
             MemoryRoute {
                 ifname: ifname.to_owned(),
                 protocol,
+                unreachable: false,
             },
         );
     }
@@ -149,8 +153,40 @@ impl Kernel for MemoryKernel {
             MemoryRoute {
                 ifname: ifname.to_owned(),
                 protocol: ROUTE_PROTOCOL,
+                unreachable: false,
             },
         );
+        Ok(())
+    }
+
+    async fn replace_with_unreachable(&mut self, prefix: babel::Prefix) -> Result<(), KernelError> {
+        if let Some(r) = self.routes.get(&prefix) {
+            if r.protocol != ROUTE_PROTOCOL {
+                return Err(KernelError::ForeignRoute {
+                    what: format!("adding route unreachable {prefix}"),
+                    protocol: r.protocol,
+                });
+            }
+        }
+        self.routes.insert(
+            prefix,
+            MemoryRoute {
+                ifname: String::new(),
+                protocol: ROUTE_PROTOCOL,
+                unreachable: true,
+            },
+        );
+        Ok(())
+    }
+
+    async fn delete_unreachable(&mut self, prefix: babel::Prefix) -> Result<(), KernelError> {
+        if self
+            .routes
+            .get(&prefix)
+            .is_some_and(|r| r.protocol == ROUTE_PROTOCOL && r.unreachable)
+        {
+            self.routes.remove(&prefix);
+        }
         Ok(())
     }
 
@@ -162,7 +198,7 @@ impl Kernel for MemoryKernel {
         if self
             .routes
             .get(&prefix)
-            .is_some_and(|r| r.protocol == ROUTE_PROTOCOL && r.ifname == ifname)
+            .is_some_and(|r| r.protocol == ROUTE_PROTOCOL && !r.unreachable && r.ifname == ifname)
         {
             self.routes.remove(&prefix);
         }
@@ -281,6 +317,30 @@ mod tests {
         assert_eq!(now(k.flush_routes()).unwrap(), 0);
         let left: Vec<_> = k.routes().keys().copied().collect();
         assert_eq!(left, vec![p("192.0.2.0/24"), p("fd00:dead::/64")]);
+    }
+
+    #[test]
+    fn unreachable_routes_replace_ours_only_and_go_with_a_flush() {
+        let mut k = MemoryKernel::new();
+        k.add_link("mesh0");
+        k.add_foreign_route("eth0", p("fd00:dead::/64"), STATIC);
+        now(k.replace_route("mesh0", p("fd00:1::/64"))).unwrap();
+        now(k.replace_with_unreachable(p("fd00:1::/64"))).unwrap();
+        assert!(k.route(p("fd00:1::/64")).unwrap().unreachable);
+        let e = now(k.replace_with_unreachable(p("fd00:dead::/64"))).unwrap_err();
+        assert!(matches!(e, KernelError::ForeignRoute { .. }), "{e}");
+        // A unicast delete leaves the unreachable route; its own delete takes it.
+        now(k.delete_route("mesh0", p("fd00:1::/64"))).unwrap();
+        assert!(k.route(p("fd00:1::/64")).is_some());
+        now(k.delete_unreachable(p("fd00:1::/64"))).unwrap();
+        assert!(k.route(p("fd00:1::/64")).is_none());
+        // Back to a route, then a flush takes every one of ours, unreachable ones too.
+        now(k.replace_with_unreachable(p("203.0.113.0/24"))).unwrap();
+        now(k.replace_route("mesh0", p("203.0.113.0/24"))).unwrap();
+        assert!(!k.route(p("203.0.113.0/24")).unwrap().unreachable);
+        now(k.replace_with_unreachable(p("fd00:3::/64"))).unwrap();
+        assert_eq!(now(k.flush_routes()).unwrap(), 2);
+        assert_eq!(k.our_routes().len(), 0);
     }
 
     #[test]

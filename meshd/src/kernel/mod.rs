@@ -121,6 +121,15 @@ pub trait Kernel {
         prefix: babel::Prefix,
     ) -> Result<(), KernelError>;
 
+    /// Replaces meshd's route for `prefix` (or nothing) with `unreachable prefix proto
+    /// ROUTE_PROTOCOL`, so that local traffic to a prefix the mesh lost is refused instead of
+    /// following a shorter route (RFC 8966 §3.5.4). Fails with [`KernelError::ForeignRoute`]
+    /// rather than replace a route that is not meshd's.
+    async fn replace_with_unreachable(&mut self, prefix: babel::Prefix) -> Result<(), KernelError>;
+
+    /// Deletes meshd's unreachable route for `prefix`. A missing route is not an error.
+    async fn delete_unreachable(&mut self, prefix: babel::Prefix) -> Result<(), KernelError>;
+
     /// Deletes meshd's route for `prefix` on `ifname`. A missing route (or link) is not an error.
     async fn delete_route(
         &mut self,

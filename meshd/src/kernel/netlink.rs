@@ -78,13 +78,18 @@ fn address_message(index: u32, addr: IpAddr, len: u8) -> AddressMessage {
 
 /// The key attributes of a route of ours: `prefix` on link `index`.
 fn push_destination(message: &mut RouteMessage, index: u32, prefix: babel::Prefix) {
+    push_destination_only(message, prefix);
+    message.attributes.push(RouteAttribute::Oif(index));
+}
+
+/// The destination attribute alone, for routes without a device (unreachable).
+fn push_destination_only(message: &mut RouteMessage, prefix: babel::Prefix) {
     message
         .attributes
         .push(RouteAttribute::Destination(match prefix.addr() {
             IpAddr::V4(a) => RouteAddress::Inet(a),
             IpAddr::V6(a) => RouteAddress::Inet6(a),
         }));
-    message.attributes.push(RouteAttribute::Oif(index));
 }
 
 /// IFLA_MTU (linux/if_link.h).
@@ -211,10 +216,11 @@ impl Netlink {
             .collect()
     }
 
-    /// Adds `prefix dev <index> proto 109`; with `replace`, over an existing route of the same key.
+    /// Adds `prefix dev <index> proto 109` (with `device`) or `unreachable prefix proto 109`
+    /// (without); with `replace`, over an existing route of the same key, whatever its type.
     async fn add_route(
         &mut self,
-        index: u32,
+        device: Option<u32>,
         prefix: babel::Prefix,
         replace: bool,
     ) -> io::Result<()> {
@@ -222,20 +228,31 @@ impl Netlink {
         message.header.address_family = family(prefix.addr());
         message.header.table = RouteHeader::RT_TABLE_MAIN;
         message.header.protocol = RouteProtocol::from(ROUTE_PROTOCOL);
-        message.header.kind = RouteType::Unicast;
         message.header.destination_prefix_length = prefix.len();
-        // A route without a gateway is link-scoped, as `ip route add ... dev` makes it; IPv6
-        // routes are always universe-scoped.
-        message.header.scope = match prefix.addr() {
-            IpAddr::V4(_) => RouteScope::Link,
-            IpAddr::V6(_) => RouteScope::Universe,
-        };
-        push_destination(&mut message, index, prefix);
+        match device {
+            Some(index) => {
+                message.header.kind = RouteType::Unicast;
+                // A route without a gateway is link-scoped, as `ip route add ... dev` makes it;
+                // IPv6 routes are always universe-scoped.
+                message.header.scope = match prefix.addr() {
+                    IpAddr::V4(_) => RouteScope::Link,
+                    IpAddr::V6(_) => RouteScope::Universe,
+                };
+                push_destination(&mut message, index, prefix);
+            }
+            None => {
+                // As `ip route add unreachable` makes it: no device (the kernel refuses one for
+                // IPv4 reject routes), universe scope.
+                message.header.kind = RouteType::Unreachable;
+                message.header.scope = RouteScope::Universe;
+                push_destination_only(&mut message, prefix);
+            }
+        }
         if prefix.len() == 0 {
             message
                 .attributes
                 .push(RouteAttribute::Priority(DEFAULT_ROUTE_METRIC));
-            if let Some(mtu) = self.default_route_mtu {
+            if let (Some(mtu), Some(_)) = (self.default_route_mtu, device) {
                 message
                     .attributes
                     .push(RouteAttribute::Metrics(vec![RouteMetric::Mtu(mtu)]));
@@ -245,6 +262,36 @@ impl Netlink {
         self.socket
             .request(RTM_NEWROUTE, flags, &body_of(&message))
             .await
+    }
+
+    /// Adds a route of ours for `prefix` (on `device`, or unreachable without one), replacing a
+    /// route of ours with the same key but never someone else's.
+    async fn install(
+        &mut self,
+        device: Option<u32>,
+        prefix: babel::Prefix,
+        what: String,
+    ) -> Result<(), KernelError> {
+        // Add exclusively first, so that a route of someone else's is never replaced silently.
+        let err = match self.add_route(device, prefix, false).await {
+            Ok(()) => return Ok(()),
+            Err(e) if errno(&e) == Some(libc::EEXIST) => e,
+            Err(e) => return Err(os_error(what, e)),
+        };
+        let in_the_way = self.routes_with_our_key(prefix, &what).await?;
+        if let Some(foreign) = in_the_way.iter().find(|r| !is_ours(r)) {
+            return Err(KernelError::ForeignRoute {
+                what,
+                protocol: u8::from(foreign.header.protocol),
+            });
+        }
+        if in_the_way.is_empty() {
+            // Gone since, or a collision we cannot see: report the original error.
+            return Err(os_error(what, err));
+        }
+        self.add_route(device, prefix, true)
+            .await
+            .map_err(|e| os_error(what.replacen("adding", "replacing", 1), e))
     }
 
     /// The main-table routes with exactly `prefix` and the metric ours get, which an add of ours
@@ -326,26 +373,34 @@ impl Kernel for Netlink {
     ) -> Result<(), KernelError> {
         let what = route_what("adding", ifname, prefix);
         let index = self.link_index(ifname, &what).await?;
-        // Add exclusively first, so that a route of someone else's is never replaced silently.
-        let err = match self.add_route(index, prefix, false).await {
-            Ok(()) => return Ok(()),
-            Err(e) if errno(&e) == Some(libc::EEXIST) => e,
-            Err(e) => return Err(os_error(what, e)),
-        };
-        let in_the_way = self.routes_with_our_key(prefix, &what).await?;
-        if let Some(foreign) = in_the_way.iter().find(|r| !is_ours(r)) {
-            return Err(KernelError::ForeignRoute {
-                what,
-                protocol: u8::from(foreign.header.protocol),
-            });
-        }
-        if in_the_way.is_empty() {
-            // Gone since, or a collision we cannot see: report the original error.
-            return Err(os_error(what, err));
-        }
-        self.add_route(index, prefix, true)
+        self.install(Some(index), prefix, what).await
+    }
+
+    async fn replace_with_unreachable(&mut self, prefix: babel::Prefix) -> Result<(), KernelError> {
+        self.install(None, prefix, format!("adding route unreachable {prefix}"))
             .await
-            .map_err(|e| os_error(route_what("replacing", ifname, prefix), e))
+    }
+
+    async fn delete_unreachable(&mut self, prefix: babel::Prefix) -> Result<(), KernelError> {
+        let mut message = RouteMessage::default();
+        message.header.table = RouteHeader::RT_TABLE_MAIN;
+        message.header.protocol = RouteProtocol::from(ROUTE_PROTOCOL);
+        message.header.scope = RouteScope::NoWhere;
+        // IPv4 deletes match the type; both families match the protocol, so this never removes
+        // a route of someone else's.
+        message.header.kind = RouteType::Unreachable;
+        message.header.destination_prefix_length = prefix.len();
+        message.header.address_family = family(prefix.addr());
+        push_destination_only(&mut message, prefix);
+        match self
+            .socket
+            .request(RTM_DELROUTE, 0, &body_of(&message))
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(e) if matches!(errno(&e), Some(libc::ESRCH | libc::ENOENT)) => Ok(()),
+            Err(e) => Err(os_error(format!("deleting route unreachable {prefix}"), e)),
+        }
     }
 
     async fn delete_route(

@@ -250,7 +250,9 @@ pub fn dump_field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
     tokens.next()
 }
 
-/// The destinations of node `i`'s kernel routes of protocol `proto`, both families.
+/// The destinations of node `i`'s kernel routes of protocol `proto`, both families. A prefix
+/// meshd holds `unreachable` after losing it (RFC 8966 §3.5.4) is no route to it, and is left
+/// out.
 pub fn kernel_destinations(mesh: &Mesh, i: usize, proto: &str) -> Vec<(IpAddr, u8)> {
     let mut dsts = Vec::new();
     for family in ["-6", "-4"] {
@@ -259,7 +261,12 @@ pub fn kernel_destinations(mesh: &Mesh, i: usize, proto: &str) -> Vec<(IpAddr, u
             &["ip", family, "route", "show", "proto", proto],
             Duration::from_secs(5),
         );
-        dsts.extend(out.stdout.lines().filter_map(route_destination));
+        dsts.extend(
+            out.stdout
+                .lines()
+                .filter(|line| !line.starts_with("unreachable "))
+                .filter_map(route_destination),
+        );
     }
     dsts
 }

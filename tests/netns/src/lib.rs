@@ -940,6 +940,15 @@ impl Mesh {
         routes
     }
 
+    /// Node `i`'s protocol-109 routes that carry traffic, without the prefixes meshd holds
+    /// `unreachable` after losing them (RFC 8966 §3.5.4): what it routes to, not what it refuses.
+    pub fn live_routes(&self, i: usize) -> Vec<String> {
+        self.routes(i)
+            .into_iter()
+            .filter(|line| !line.starts_with("unreachable "))
+            .collect()
+    }
+
     /// The names of node `i`'s interfaces (`veth1`, not `veth1@if7`).
     pub fn links_in(&self, i: usize) -> Vec<String> {
         self.ip_lines(i, &["-o", "link", "show"])

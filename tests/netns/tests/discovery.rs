@@ -138,11 +138,11 @@ fn an_interface_that_goes_and_comes_back_is_picked_up_without_restart() {
         "node 0 still lists node 2 as a peer after its interface went away"
     );
     assert!(
-        mesh.routes(0)
+        mesh.live_routes(0)
             .iter()
             .all(|r| !r.contains(&addrs[2].to_string())),
         "a route to node 2 is left behind: {:?}",
-        mesh.routes(0)
+        mesh.live_routes(0)
     );
 
     // A new interface of the same name (a new index): found by the netlink watch, no restart.

@@ -37,7 +37,7 @@ fn discovery() -> String {
 }
 
 fn has_route(mesh: &Mesh, i: usize, address: &str) -> bool {
-    mesh.routes(i).iter().any(|r| r.contains(address))
+    mesh.live_routes(i).iter().any(|r| r.contains(address))
 }
 
 /// `[membership]` for the community variant, with node `i`'s copy of the secret.

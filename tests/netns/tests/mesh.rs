@@ -290,3 +290,77 @@ fn iperf3_across_three_hops() {
     );
     eprintln!("exact transfer 0 -> 3: {}", source.stdout.trim());
 }
+
+/// RFC 8966 §3.5.4: a node that loses a prefix holds it unreachable, so local traffic to it is
+/// refused instead of following a shorter route (a gateway's default route, say); the kernel
+/// shows it as an `unreachable` route, which a clean stop removes with the rest.
+#[test]
+fn lost_prefix_is_held_unreachable_and_stop_leaves_nothing() {
+    let Some(mut mesh) = Mesh::new(3) else { return };
+    mesh.link_line();
+    let (mut mesh, addrs) = started(mesh);
+    assert_ping(&mesh, 0, addrs[2].into(), CONVERGE, "convergence");
+
+    let status = mesh.stop(2).expect("stopping node 2");
+    assert!(status.success(), "node 2 exited with {status}");
+    let held = format!("unreachable {} ", addrs[2]);
+    assert!(
+        mesh.wait_until(RECOVER, || mesh
+            .routes(0)
+            .iter()
+            .any(|line| line.starts_with(&held))),
+        "node 0 does not hold node 2's address unreachable: {:#?}",
+        mesh.routes(0)
+    );
+    // Node 1's own route to node 0 is untouched by the hold.
+    assert_ping(
+        &mesh,
+        0,
+        addrs[1].into(),
+        RECOVER,
+        "node 1 after node 2 left",
+    );
+
+    for i in 0..2 {
+        let status = mesh
+            .stop(i)
+            .unwrap_or_else(|e| panic!("stopping node {i}: {e}"));
+        assert!(status.success(), "node {i} exited with {status}");
+        assert_eq!(
+            mesh.routes(i),
+            Vec::<String>::new(),
+            "node {i}: routes left"
+        );
+    }
+}
+
+/// A neighbour's `ping -t 1` to an address in a prefix the node announces (a LAN, here an
+/// address on `lo`) is answered: the packet has arrived, it is not forwarded, so it loses no hop
+/// and gets no "time exceeded".
+#[test]
+fn hop_limit_one_reaches_an_announced_prefix() {
+    let Some(mut mesh) = Mesh::new(2) else { return };
+    mesh.link(0, 1);
+    mesh.must_run_in(1, &["ip", "link", "set", "lo", "up"]);
+    mesh.must_run_in(1, &["ip", "addr", "add", "fd00:4c41:9::1/128", "dev", "lo"]);
+    mesh.must_run_in(1, &["ip", "addr", "add", "203.0.113.1/32", "dev", "lo"]);
+    let config = mesh.config_with(1, &["fd00:4c41:9::/64", "203.0.113.0/24"], "");
+    mesh.start(0);
+    mesh.start_with_config(1, &config);
+    let addrs = mesh.mesh_addresses();
+    assert_ping(&mesh, 0, addrs[1].into(), CONVERGE, "convergence");
+    for (family, target) in [("-6", "fd00:4c41:9::1"), ("-4", "203.0.113.1")] {
+        let answered = mesh.wait_until(RECOVER, || {
+            mesh.run_in(
+                0,
+                &["ping", family, "-n", "-q", "-c1", "-W1", "-t", "1", target],
+                Duration::from_secs(5),
+            )
+            .success()
+        });
+        assert!(
+            answered,
+            "ping -t 1 {target} from the neighbour got no reply"
+        );
+    }
+}
