@@ -16,7 +16,8 @@
 pub enum Entry {
     /// Forward over `link` to node `next`.
     Forward { next: u32, link: u32, metric: u16 },
-    /// Drop (the prefix is held unreachable): never fall through to a shorter prefix.
+    /// Drop (the core held the prefix unreachable, `RouteChange::Unreachable`): never fall
+    /// through to a shorter prefix.
     Drop,
 }
 

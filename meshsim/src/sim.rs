@@ -69,7 +69,8 @@ pub struct SimConfig {
     /// unreachable from it before the route counts as stale: route expiry (3.5 update intervals,
     /// RFC 8966 §3.5.3) plus margin for lost retractions. `None`: 6 update intervals.
     pub stale_after: Option<Duration>,
-    /// How much longer a held (unreachable, RFC 8966 §3.5.4) entry may stay.
+    /// How much longer a held (unreachable, RFC 8966 §3.5.4) entry may stay: the core's
+    /// `babel::HOLD_TIME` by default.
     pub hold_time: Duration,
 }
 
@@ -94,7 +95,7 @@ impl SimConfig {
             shared: Vec::new(),
             check_every_route: nodes <= 64,
             stale_after: None,
-            hold_time: Duration::from_secs(60),
+            hold_time: babel::HOLD_TIME,
         }
     }
 
@@ -1218,9 +1219,10 @@ impl<R: Router> Sim<R> {
         };
         let prefix = prefix as usize;
         let entry = match change {
-            // Held unreachable (RFC 8966 §3.5.4): packets are dropped, as with no route, since
-            // the simulated FIB has no shorter prefixes to fall through to.
-            RouteChange::Unreachable { .. } | RouteChange::Remove { .. } => None,
+            // Held unreachable (RFC 8966 §3.5.4): packets are dropped, never forwarded by a
+            // shorter prefix such as `::/0`.
+            RouteChange::Unreachable { .. } => Some(Entry::Drop),
+            RouteChange::Remove { .. } => None,
             RouteChange::Add {
                 next_hop,
                 link,
