@@ -61,6 +61,8 @@ fn assert_survives(config: meshsim::SimConfig, actions: &[(Duration, Action)], h
 /// /128 through it; with no entry of its own left, the node forwards the /128's packets by its
 /// `::/0` route, back to that neighbour. The lost prefix must be held unreachable (dropped), not
 /// left to fall through to a shorter prefix.
+///
+/// Still fails with the core branch merged (ddeca96, 2026-12-04 04:05 UTC).
 #[test]
 fn withdrawn_own_prefix_does_not_fall_through_to_default() {
     assert_survives(
@@ -109,6 +111,8 @@ fn crash_far_from_the_gateway_does_not_loop_through_default() {
 /// then node 8 withdraws too. Node 8 loops `::/0` with node 9, and node 7 selects an unfeasible
 /// `::/0` route (same seqno, advertised metric 549 against a feasibility distance of 530): the
 /// §3.5.3 / §3.6 rule that an unfeasible update for the selected route unselects it.
+///
+/// Still fails with the core branch merged (ddeca96, 2026-12-04 04:05 UTC).
 #[test]
 fn gateways_coming_and_going_do_not_loop_default() {
     assert_survives(
@@ -234,6 +238,8 @@ fn one_way_links_and_reboot_reconverge_without_standing_loop() {
 /// The smallest of the loops in a multi-origin prefix's own routes: no gateways, one anycast
 /// origin; node 8 becomes a second origin and withdraws 3.4 s later, and at once forwards the
 /// anycast prefix to node 6, which routes it back to node 8.
+///
+/// Still fails with the core branch merged (ddeca96, 2026-12-04 04:05 UTC).
 #[test]
 fn second_anycast_origin_withdrawing_does_not_loop() {
     assert_survives(
@@ -250,6 +256,8 @@ fn second_anycast_origin_withdrawing_does_not_loop() {
 /// differently and does not loop here): node 8 restarts under a new router-id, and 56 ms later
 /// nodes 6 and 1, which both kept their state, forward its /128 to each other. Neither is the
 /// node that restarted, so the restart allowance does not cover it.
+///
+/// Still fails with the core branch merged (ddeca96, 2026-12-04 04:05 UTC).
 #[test]
 fn router_id_change_does_not_loop_elsewhere() {
     assert_survives(
