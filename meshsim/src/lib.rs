@@ -7,6 +7,8 @@
 //! - [`sim`]: the event loop, links, FIBs, and the per-event invariant checks.
 //! - [`fib`]: all nodes' forwarding tables and the walks over them.
 //! - [`invariants`]: what counts as a loop or an unfeasible route, and the tallies.
+//! - [`chaos`]: random fault sequences over every kind of fault, for `--chaos` and the property
+//!   tests.
 //! - [`scenario`]: a measured run (convergence, steady-state overhead, cuts, crashes, repair).
 //! - [`report`]: the `key: value` output.
 //! - [`rng`]: the seeded PRNG everything random comes from.
@@ -22,6 +24,7 @@
 //! assert_eq!(sim.invariants().loops, 0);
 //! ```
 
+pub mod chaos;
 pub mod fib;
 pub mod invariants;
 pub mod report;
@@ -35,5 +38,5 @@ pub use invariants::Invariants;
 pub use report::Report;
 pub use router::Router;
 pub use scenario::Scenario;
-pub use sim::{Action, Counters, Sim, SimConfig};
+pub use sim::{Action, Counters, SharedPrefix, Sim, SimConfig};
 pub use topology::{Graph, Topology};

@@ -1,19 +1,22 @@
 //! The `meshsim` command: parses arguments by hand, runs one [`meshsim::Scenario`], prints the
-//! report as `key: value` lines and exits 0 only if no forwarding loop and no unfeasible route
-//! was seen (1 otherwise, 2 for bad arguments).
+//! report as `key: value` lines and exits 0 only if no forwarding loop, no unfeasible route and
+//! no stale route was seen (1 otherwise, 2 for bad arguments).
 
 use std::process::ExitCode;
 use std::time::Duration;
 
-use meshsim::{Scenario, SimConfig, Topology};
+use meshsim::chaos::Kind;
+use meshsim::{Action, Scenario, SimConfig, Topology};
 
 const USAGE: &str = "\
 usage: meshsim --nodes N --topology line|ring|grid|geometric --seed S [options]
 
 Simulates N nodes of the meshd Babel core on point-to-point links in virtual time, checks after
-every event that forwarding never loops and every selected route is feasible, and prints
-measurements as `key: value` lines. Exit status: 0 if loops and infeasible are both 0, 1 if not,
-2 for bad arguments.
+every event that forwarding (longest-prefix match over every node's table) never loops and every
+selected route is feasible, and once a second that no node keeps a route to a prefix whose
+origins it cannot reach past route expiry and hold time; prints measurements as `key: value`
+lines. Exit status: 0 if loops, infeasible and stale_routes are all 0, 1 if not, 2 for bad
+arguments.
 
 options:
   --nodes N              number of nodes (>= 1)
@@ -29,6 +32,27 @@ options:
   --crash-fraction F     likewise crash this fraction of nodes (state lost), restarting them
                          after --restart-after seconds; default 0
   --restart-after S      seconds between crash and restart; default 30
+  --restart-with-seqno   crashed nodes restart with the seqno they had (as meshd persists
+                         it) instead of a fresh random one
+  --gateways K           K nodes (seeded choice) also announce ::/0, as meshd gateways do
+  --anycast K            K nodes (seeded choice) also announce one anycast /128
+  --chaos N              after the other measurements, apply N random faults (seeded), then
+                         heal everything and measure chaos_repair_s; default 0
+  --chaos-kinds LIST     comma-separated fault kinds to draw from; default all of: cut, heal,
+                         one-way (one end stops hearing the other), burst (0.2-3.2 s of total
+                         loss on a link), cost (a link's cost changes), flap (a link goes down
+                         and up 1-5 times), crash, restart (a crashed node, without state),
+                         restart-seqno (likewise, keeping its seqno), router-id (a node
+                         restarts under a new router-id), withdraw (an origin stops announcing
+                         a prefix), announce (it announces again, or a node becomes a new
+                         origin of a shared prefix)
+  --chaos-wait-ms MIN-MAX  virtual milliseconds between chaos faults; default 1000-10000
+  --event T:FAULT        one fault at virtual second T (repeatable), FAULT one of: cut:L,
+                         heal:L, one-way:L:END (link L's end 0 or 1 is no longer heard),
+                         burst:L:MS, cost:L:RXCOST, flap:L:PERIOD_MS:TIMES, crash:N,
+                         restart:N, restart-seqno:N, reboot:N, reboot-seqno:N, router-id:N,
+                         withdraw:N:P, announce:N:P (L a link, N a node, P a prefix number:
+                         node i's /128 is i, then ::/0 if --gateways, then the anycast /128)
   --duration S           stop at this virtual time (seconds); default: when all measurements
                          are done plus 30 s, at most 300 s
   --hello-interval S     Babel Hello interval in seconds (default: the core's)
@@ -87,6 +111,13 @@ fn parse(args: &[String]) -> Result<Scenario, String> {
     let mut duration = None;
     let mut hello_interval = None;
     let mut update_interval = None;
+    let mut restart_keeping_seqno = false;
+    let mut gateways = 0;
+    let mut anycast = 0;
+    let mut chaos = 0;
+    let mut chaos_kinds = Kind::ALL.to_vec();
+    let mut chaos_wait_ms = (1000, 10_000);
+    let mut events = Vec::new();
 
     let mut rest = args.iter();
     while let Some(flag) = rest.next() {
@@ -115,6 +146,18 @@ fn parse(args: &[String]) -> Result<Scenario, String> {
             "--duration" => duration = Some(parse_seconds(flag, value()?)?),
             "--hello-interval" => hello_interval = Some(parse_seconds(flag, value()?)?),
             "--update-interval" => update_interval = Some(parse_seconds(flag, value()?)?),
+            "--restart-with-seqno" => restart_keeping_seqno = true,
+            "--gateways" => gateways = parse_number(flag, value()?)?,
+            "--anycast" => anycast = parse_number(flag, value()?)?,
+            "--chaos" => chaos = parse_number(flag, value()?)?,
+            "--chaos-kinds" => {
+                chaos_kinds = value()?
+                    .split(',')
+                    .map(|k| k.trim().parse())
+                    .collect::<Result<Vec<Kind>, String>>()?;
+            }
+            "--chaos-wait-ms" => chaos_wait_ms = parse_range(flag, value()?)?,
+            "--event" => events.push(parse_event(value()?)?),
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
@@ -122,7 +165,14 @@ fn parse(args: &[String]) -> Result<Scenario, String> {
     let topology = topology.ok_or("--topology is required")?;
     let seed = seed.ok_or("--seed is required")?;
 
-    let mut config = SimConfig::new(nodes, topology, seed);
+    if gateways > nodes || anycast > nodes {
+        return Err(format!(
+            "--gateways and --anycast can be at most --nodes ({nodes})"
+        ));
+    }
+    let mut config = SimConfig::new(nodes, topology, seed)
+        .with_gateways(gateways)
+        .with_anycast(anycast);
     config.loss = loss;
     config.delay_ms = delay;
     for (flag, interval) in [
@@ -145,6 +195,11 @@ fn parse(args: &[String]) -> Result<Scenario, String> {
     scenario.crash_fraction = crash_fraction;
     scenario.restart_after = restart_after;
     scenario.duration = duration;
+    scenario.restart_keeping_seqno = restart_keeping_seqno;
+    scenario.chaos = chaos;
+    scenario.chaos_kinds = chaos_kinds;
+    scenario.chaos_wait_ms = chaos_wait_ms;
+    scenario.events = events;
     Ok(scenario)
 }
 
@@ -172,8 +227,97 @@ fn parse_seconds(flag: &str, value: &str) -> Result<Duration, String> {
     }
 }
 
+/// `T:KIND:ARGS`, as `--help` lists them.
+fn parse_event(value: &str) -> Result<(Duration, Action), String> {
+    let bad = |why: &str| format!("--event: `{value}`: {why}");
+    let mut parts = value.split(':');
+    let at = parts.next().unwrap_or_default();
+    let at = parse_seconds("--event", at)?;
+    let kind = parts.next().ok_or_else(|| bad("no fault"))?;
+    let numbers = parts
+        .map(|p| p.parse::<u64>().map_err(|_| bad("arguments are numbers")))
+        .collect::<Result<Vec<u64>, String>>()?;
+    let want = |n: usize| -> Result<(), String> {
+        if numbers.len() == n {
+            Ok(())
+        } else {
+            Err(bad(&format!("`{kind}` takes {n} number(s)")))
+        }
+    };
+    let arg = |i: usize| numbers[i] as usize;
+    let action = match kind {
+        "cut" | "heal" | "crash" | "restart" | "restart-seqno" | "reboot" | "reboot-seqno"
+        | "router-id" => {
+            want(1)?;
+            match kind {
+                "cut" => Action::CutLink(arg(0)),
+                "heal" => Action::HealLink(arg(0)),
+                "crash" => Action::Crash(arg(0)),
+                "restart" => Action::Restart(arg(0)),
+                "restart-seqno" => Action::RestartKeepingSeqno(arg(0)),
+                "reboot" => Action::Reboot {
+                    node: arg(0),
+                    keep_seqno: false,
+                },
+                "reboot-seqno" => Action::Reboot {
+                    node: arg(0),
+                    keep_seqno: true,
+                },
+                _ => Action::ChangeRouterId(arg(0)),
+            }
+        }
+        "one-way" => {
+            want(2)?;
+            if numbers[1] > 1 {
+                return Err(bad("a link's end is 0 or 1"));
+            }
+            Action::OneWay {
+                link: arg(0),
+                from: numbers[1] as u8,
+            }
+        }
+        "burst" => {
+            want(2)?;
+            Action::Burst {
+                link: arg(0),
+                millis: numbers[1],
+            }
+        }
+        "cost" => {
+            want(2)?;
+            Action::SetCost {
+                link: arg(0),
+                rxcost: u16::try_from(numbers[1]).map_err(|_| bad("a cost is at most 65535"))?,
+            }
+        }
+        "flap" => {
+            want(3)?;
+            Action::Flap {
+                link: arg(0),
+                period_ms: numbers[1],
+                times: u32::try_from(numbers[2]).map_err(|_| bad("too many flaps"))?,
+            }
+        }
+        "withdraw" | "announce" => {
+            want(2)?;
+            let (node, prefix) = (arg(0), arg(1));
+            if kind == "withdraw" {
+                Action::Withdraw { node, prefix }
+            } else {
+                Action::Announce { node, prefix }
+            }
+        }
+        _ => return Err(bad("unknown fault")),
+    };
+    Ok((at, action))
+}
+
 fn parse_delay(value: &str) -> Result<(u64, u64), String> {
-    let bad = || format!("--delay-ms: `{value}` is not MIN-MAX in milliseconds (e.g. 1-20)");
+    parse_range("--delay-ms", value)
+}
+
+fn parse_range(flag: &str, value: &str) -> Result<(u64, u64), String> {
+    let bad = || format!("{flag}: `{value}` is not MIN-MAX in milliseconds (e.g. 1-20)");
     let (low, high) = match value.split_once('-') {
         Some((low, high)) => (low, high),
         None => (value, value),
@@ -210,5 +354,64 @@ mod tests {
         assert!(parse(&args("--nodes 3 --topology ring --seed 1 --delay-ms 5-1")).is_err());
         assert!(parse(&args("--nodes 3 --topology ring --seed 1 --bogus")).is_err());
         assert!(parse(&args("--nodes 3 --topology ring --seed")).is_err());
+        let s = parse(&args(
+            "--nodes 10 --topology ring --seed 1 --gateways 2 --anycast 3 --chaos 5 \
+             --chaos-kinds one-way,burst,router-id --chaos-wait-ms 100-200 --restart-with-seqno",
+        ))
+        .unwrap();
+        assert_eq!(s.sim.shared.len(), 2);
+        assert_eq!(s.sim.shared[0].origins.len(), 2);
+        assert_eq!(s.sim.shared[1].origins.len(), 3);
+        assert_eq!(s.chaos, 5);
+        assert_eq!(
+            s.chaos_kinds,
+            vec![Kind::OneWay, Kind::Burst, Kind::RouterId]
+        );
+        assert_eq!(s.chaos_wait_ms, (100, 200));
+        assert!(s.restart_keeping_seqno);
+        assert!(parse(&args(
+            "--nodes 3 --topology ring --seed 1 --chaos-kinds cut,nope"
+        ))
+        .is_err());
+        assert!(parse(&args("--nodes 3 --topology ring --seed 1 --gateways 4")).is_err());
+        let s = parse(&args(
+            "--nodes 6 --topology ring --seed 1 --event 30.1:withdraw:4:4 --event 40:one-way:2:1 \
+             --event 50:flap:1:2000:3",
+        ))
+        .unwrap();
+        assert_eq!(
+            s.events,
+            vec![
+                (
+                    Duration::from_millis(30100),
+                    Action::Withdraw { node: 4, prefix: 4 }
+                ),
+                (Duration::from_secs(40), Action::OneWay { link: 2, from: 1 }),
+                (
+                    Duration::from_secs(50),
+                    Action::Flap {
+                        link: 1,
+                        period_ms: 2000,
+                        times: 3
+                    }
+                ),
+            ]
+        );
+        for bad in [
+            "30",
+            "30:cut",
+            "30:cut:x",
+            "30:one-way:1:2",
+            "30:warp:1",
+            "x:cut:1",
+        ] {
+            assert!(
+                parse(&args(&format!(
+                    "--nodes 3 --topology ring --seed 1 --event {bad}"
+                )))
+                .is_err(),
+                "{bad}"
+            );
+        }
     }
 }

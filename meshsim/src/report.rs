@@ -27,6 +27,18 @@ pub struct CrashReport {
     pub restart_repair_s: Option<f64>,
 }
 
+/// What the chaos phase did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChaosReport {
+    /// Faults applied.
+    pub events: usize,
+    pub at_s: f64,
+    /// When everything was healed, after the last fault.
+    pub healed_at_s: f64,
+    /// From the heal until full connectivity held again.
+    pub repair_s: Option<f64>,
+}
+
 /// Every measurement of one run.
 #[derive(Debug, Clone, Default)]
 pub struct Report {
@@ -38,9 +50,12 @@ pub struct Report {
     pub optimal_s: Option<f64>,
     pub cut: Option<CutReport>,
     pub crash: Option<CrashReport>,
+    pub chaos: Option<ChaosReport>,
     pub loops: u64,
+    pub loops_through_shorter: u64,
     pub restart_loops: u64,
     pub infeasible: u64,
+    pub stale_routes: u64,
     pub control_bytes_per_node_s: Option<f64>,
     pub packets_sent: u64,
     pub events: u64,
@@ -56,9 +71,9 @@ pub struct Report {
 }
 
 impl Report {
-    /// The exit status the CLI uses: success only without loops and unfeasible routes.
+    /// The exit status the CLI uses: success only without loops, unfeasible and stale routes.
     pub fn passed(&self) -> bool {
-        self.loops == 0 && self.infeasible == 0
+        self.loops == 0 && self.infeasible == 0 && self.stale_routes == 0
     }
 }
 
@@ -96,9 +111,21 @@ impl fmt::Display for Report {
             writeln!(f, "restart_at_s: {:.3}", crash.restart_at_s)?;
             writeln!(f, "restart_repair_s: {}", Seconds(crash.restart_repair_s))?;
         }
+        if let Some(chaos) = &self.chaos {
+            writeln!(f, "chaos_events: {}", chaos.events)?;
+            writeln!(f, "chaos_at_s: {:.3}", chaos.at_s)?;
+            writeln!(f, "chaos_healed_at_s: {:.3}", chaos.healed_at_s)?;
+            writeln!(f, "chaos_repair_s: {}", Seconds(chaos.repair_s))?;
+        }
         writeln!(f, "loops: {}", self.loops)?;
+        writeln!(
+            f,
+            "loops_through_shorter_prefix: {}",
+            self.loops_through_shorter
+        )?;
         writeln!(f, "restart_loops: {}", self.restart_loops)?;
         writeln!(f, "infeasible: {}", self.infeasible)?;
+        writeln!(f, "stale_routes: {}", self.stale_routes)?;
         match self.control_bytes_per_node_s {
             Some(b) => writeln!(f, "control_bytes_per_node_s: {b:.1}")?,
             None => writeln!(f, "control_bytes_per_node_s: none")?,

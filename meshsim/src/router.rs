@@ -17,6 +17,9 @@ pub trait Router {
     fn create(config: Config, router_id: RouterId, seed: u64, now: Instant) -> Self;
     fn add_link(&mut self, now: Instant, link: LinkId, local: Ipv6Addr, config: LinkConfig);
     fn add_local_prefix(&mut self, now: Instant, prefix: Prefix);
+    fn remove_local_prefix(&mut self, now: Instant, prefix: Prefix);
+    fn seqno(&self) -> u16;
+    fn set_seqno(&mut self, seqno: u16);
     fn handle_packet(&mut self, now: Instant, link: LinkId, from: Ipv6Addr, bytes: &[u8]);
     fn handle_timeout(&mut self, now: Instant);
     fn poll_transmit(&mut self) -> Option<Transmit>;
@@ -38,6 +41,15 @@ impl Router for Node {
     }
     fn add_local_prefix(&mut self, now: Instant, prefix: Prefix) {
         Node::add_local_prefix(self, now, prefix)
+    }
+    fn remove_local_prefix(&mut self, now: Instant, prefix: Prefix) {
+        Node::remove_local_prefix(self, now, prefix)
+    }
+    fn seqno(&self) -> u16 {
+        Node::seqno(self)
+    }
+    fn set_seqno(&mut self, seqno: u16) {
+        Node::set_seqno(self, seqno)
     }
     fn handle_packet(&mut self, now: Instant, link: LinkId, from: Ipv6Addr, bytes: &[u8]) {
         Node::handle_packet(self, now, link, from, bytes)

@@ -22,12 +22,18 @@
 //!    among live nodes over the remaining links; `restart_repair_s` from the restart to the first
 //!    tick at which it holds with the restarted nodes included.
 //!
+//! 5. Chaos (only if `chaos` faults are asked for), once (4) is measured (or after the steady
+//!    window if there is no disruption): the seeded fault sequence of [`crate::chaos`] over the
+//!    chosen kinds, then everything is healed (links, crashed nodes, withdrawn origins);
+//!    `chaos_repair_s` runs from the heal to the first tick at which full connectivity holds again.
+//!
 //! The run stops at `duration` if given; otherwise `settle` (30 s) after every measurement is done,
-//! and never later than `max_duration` (300 s).
+//! and never later than `max_duration` (300 s, plus the chaos phase and 240 s after its heal).
 
 use std::time::Duration;
 
-use crate::report::{CrashReport, CutReport, Report};
+use crate::chaos::{self, Kind};
+use crate::report::{ChaosReport, CrashReport, CutReport, Report};
 use crate::rng::SplitMix64;
 use crate::sim::{Action, Sim, SimConfig};
 
@@ -48,6 +54,16 @@ pub struct Scenario {
     pub settle: Duration,
     pub connectivity_interval: Duration,
     pub optimal_interval: Duration,
+    /// Crashed nodes restart with the seqno they had (as meshd persists it), not a fresh one.
+    pub restart_keeping_seqno: bool,
+    /// How many random faults the chaos phase applies (0: no chaos phase).
+    pub chaos: usize,
+    /// The kinds of fault it draws from.
+    pub chaos_kinds: Vec<Kind>,
+    /// Virtual milliseconds between its faults, uniform in this range.
+    pub chaos_wait_ms: (u64, u64),
+    /// Faults at fixed virtual times, scheduled before the run starts (whatever the phases).
+    pub events: Vec<(Duration, Action)>,
 }
 
 impl Scenario {
@@ -64,6 +80,11 @@ impl Scenario {
             settle: Duration::from_secs(30),
             connectivity_interval: Duration::from_millis(100),
             optimal_interval: Duration::from_secs(1),
+            restart_keeping_seqno: false,
+            chaos: 0,
+            chaos_kinds: Kind::ALL.to_vec(),
+            chaos_wait_ms: (1000, 10_000),
+            events: Vec::new(),
         }
     }
 
@@ -77,10 +98,27 @@ impl Scenario {
     /// Runs the scenario on an existing simulator (for other routing cores in tests).
     pub fn drive<R: crate::Router>(&self, sim: &mut Sim<R>) -> Report {
         let tick = self.connectivity_interval.max(Duration::from_millis(1));
-        let tick_nanos = u64::try_from(tick.as_nanos()).unwrap_or(u64::MAX);
         let optimal_every = (self.optimal_interval.as_nanos() / tick.as_nanos()).max(1) as u64;
         let disrupt = self.cut_fraction > 0.0 || self.crash_fraction > 0.0;
-        let stop_at = self.duration.unwrap_or(self.max_duration);
+        for &(at, action) in &self.events {
+            sim.schedule(at, action);
+        }
+        let draws = chaos::draws(
+            self.sim.seed,
+            self.chaos,
+            &self.chaos_kinds,
+            self.chaos_wait_ms,
+        );
+        let chaos_span: Duration = draws
+            .iter()
+            .map(|d| Duration::from_millis(d.wait_ms))
+            .sum::<Duration>()
+            + if draws.is_empty() {
+                Duration::ZERO
+            } else {
+                chaos::HEAL_LIMIT
+            };
+        let stop_at = self.duration.unwrap_or(self.max_duration + chaos_span);
         let nodes = sim.graph().nodes;
 
         let mut full_connectivity = None;
@@ -91,11 +129,12 @@ impl Scenario {
         let mut crash: Option<CrashReport> = None;
         let mut disrupted_at: Option<Duration> = None;
         let mut done_at: Option<Duration> = None;
+        let mut chaos_report: Option<ChaosReport> = None;
 
         let mut k: u64 = 0;
         loop {
             k += 1;
-            let t = Duration::from_nanos(tick_nanos.saturating_mul(k)).min(stop_at);
+            let t = (sim.now() + tick).min(stop_at);
             sim.run_until(t);
 
             if full_connectivity.is_none() && sim.fully_connected() {
@@ -161,6 +200,26 @@ impl Scenario {
                 && (!disrupt || disrupted_at.is_some())
                 && cut.as_ref().is_none_or(|c| c.repair_s.is_some())
                 && crash.as_ref().is_none_or(|c| c.restart_repair_s.is_some());
+            if measured && !draws.is_empty() && chaos_report.is_none() {
+                let at = sim.now();
+                let applied = chaos::run(sim, &draws);
+                sim.heal_everything();
+                chaos_report = Some(ChaosReport {
+                    events: applied.len(),
+                    at_s: at.as_secs_f64(),
+                    healed_at_s: sim.now().as_secs_f64(),
+                    repair_s: None,
+                });
+                continue;
+            }
+            if let Some(report) = chaos_report.as_mut().filter(|c| c.repair_s.is_none()) {
+                if sim.fully_connected() {
+                    report.repair_s = Some(t.as_secs_f64() - report.healed_at_s);
+                }
+            }
+            let measured = measured
+                && chaos_report.as_ref().is_none_or(|c| c.repair_s.is_some())
+                && (draws.is_empty() || chaos_report.is_some());
             if measured && done_at.is_none() {
                 done_at = Some(t);
             }
@@ -176,6 +235,7 @@ impl Scenario {
         report.control_bytes_per_node_s = control;
         report.cut = cut;
         report.crash = crash;
+        report.chaos = chaos_report;
         report.violations = sim.invariants().log.clone();
         report
     }
@@ -222,7 +282,12 @@ impl Scenario {
             down[node] = true;
             if graph.is_connected(&cut, &down) {
                 sim.crash_node(node);
-                sim.schedule(t + self.restart_after, Action::Restart(node));
+                let restart = if self.restart_keeping_seqno {
+                    Action::RestartKeepingSeqno(node)
+                } else {
+                    Action::Restart(node)
+                };
+                sim.schedule(t + self.restart_after, restart);
                 crashed += 1;
             } else {
                 down[node] = false;

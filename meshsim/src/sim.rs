@@ -10,12 +10,20 @@
 //! has at most one live timer entry, invalidated lazily by a generation counter when the core's
 //! `poll_timeout` moves.
 //!
-//! Addressing: node `i` has router-id `6d:73:00:00:<i+1 as 4 bytes>`, announces
-//! `fd00:6d65:7368::<i+1>/128`, and its `k`-th link (`LinkId(k)`, in the order of the topology's
-//! edges) has link-local address `fe80::<(i+1) high 16 bits>:<(i+1) low 16 bits>:<k+1>`.
+//! Addressing: node `i` has router-id `00:00:00:00:<i+1 as 4 bytes>` (after its `g`-th router-id
+//! change, `00:00:<g as 2 bytes>:<i+1 as 4 bytes>`), announces `fd00:6d65:7368::<i+1>/128`, and
+//! its `k`-th link (`LinkId(k)`, in the order of the topology's edges) has link-local address
+//! `fe80::<(i+1) high 16 bits>:<(i+1) low 16 bits>:<k+1>`. Prefixes with several origins
+//! ([`SimConfig::shared`]: `::/0` for gateways, [`anycast_prefix`] for anycast) come after the
+//! nodes' own ones in the prefix numbering: prefix `i < nodes` is node `i`'s /128.
+//!
+//! Faults: a link can be cut (both ways), deaf one way (one end stops hearing the other), in a
+//! burst of total loss for a while, or flap; its cost can change; a node can crash, restart
+//! without state or with its seqno (as meshd persists it), reboot, change its router-id, and stop
+//! or start originating a prefix. See [`Action`].
 
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
@@ -24,7 +32,7 @@ use babel::{
 };
 use babel::{RouterId, Transmit};
 
-use crate::fib::{Entry, Fib};
+use crate::fib::{Entry, Fib, Step, Walk};
 use crate::invariants::{is_feasible, Invariants};
 use crate::report::Report;
 use crate::rng::SplitMix64;
@@ -50,6 +58,27 @@ pub struct SimConfig {
     pub link: LinkConfig,
     /// How many invariant violations to describe in [`Invariants::log`].
     pub log_limit: usize,
+    /// Prefixes with several origins (gateways announcing `::/0`, anycast), announced from the
+    /// start by the listed nodes.
+    pub shared: Vec<SharedPrefix>,
+    /// Check the feasibility of every selected route of a node after every input to it, not only
+    /// of the routes whose next hop changed (an update can change a selected route's router-id or
+    /// seqno without moving it). Costs a table scan per packet: on by default up to 64 nodes.
+    pub check_every_route: bool,
+    /// How long a node may keep forwarding for a prefix after every origin of it became
+    /// unreachable from it before the route counts as stale: route expiry (3.5 update intervals,
+    /// RFC 8966 §3.5.3) plus margin for lost retractions. `None`: 6 update intervals.
+    pub stale_after: Option<Duration>,
+    /// How much longer a held (unreachable, RFC 8966 §3.5.4) entry may stay: the core's
+    /// `babel::HOLD_TIME` by default.
+    pub hold_time: Duration,
+}
+
+/// A prefix with several origins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedPrefix {
+    pub prefix: Prefix,
+    pub origins: Vec<usize>,
 }
 
 impl SimConfig {
@@ -63,20 +92,113 @@ impl SimConfig {
             babel: Config::default(),
             link: LinkConfig::default(),
             log_limit: 20,
+            shared: Vec::new(),
+            check_every_route: nodes <= 64,
+            stale_after: None,
+            hold_time: babel::HOLD_TIME,
         }
+    }
+
+    /// Adds `count` gateways (seeded choice of nodes) announcing `::/0`.
+    pub fn with_gateways(mut self, count: usize) -> SimConfig {
+        let origins = pick_nodes(self.seed, 0x6777, self.nodes, count);
+        if !origins.is_empty() {
+            self.shared.push(SharedPrefix {
+                prefix: default_prefix(),
+                origins,
+            });
+        }
+        self
+    }
+
+    /// Adds one anycast /128 announced by `count` nodes (seeded choice).
+    pub fn with_anycast(mut self, count: usize) -> SimConfig {
+        let origins = pick_nodes(self.seed, 0x616e_7963, self.nodes, count);
+        if !origins.is_empty() {
+            let k = self.shared.len();
+            self.shared.push(SharedPrefix {
+                prefix: anycast_prefix(k),
+                origins,
+            });
+        }
+        self
+    }
+
+    /// The stale-route bound in force.
+    pub fn stale_bound(&self) -> Duration {
+        self.stale_after.unwrap_or(self.babel.update_interval * 6)
     }
 }
 
-/// Something scheduled that is not a packet or a timer.
+/// `count` distinct nodes out of `nodes`, chosen by `seed`.
+fn pick_nodes(seed: u64, salt: u64, nodes: usize, count: usize) -> Vec<usize> {
+    let mut all: Vec<usize> = (0..nodes).collect();
+    SplitMix64::derive(seed, salt).shuffle(&mut all);
+    all.truncate(count.min(nodes));
+    all.sort_unstable();
+    all
+}
+
+/// `::/0`, what gateways announce.
+pub fn default_prefix() -> Prefix {
+    Prefix::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0).unwrap_or_else(|| unreachable!("/0 is valid"))
+}
+
+/// The `k`-th anycast prefix: `fd00:6d65:7368:ffff::<k+1>/128`, outside the nodes' own ones.
+pub fn anycast_prefix(k: usize) -> Prefix {
+    let addr = Ipv6Addr::new(
+        0xfd00,
+        0x6d65,
+        0x7368,
+        0xffff,
+        0,
+        0,
+        0,
+        (k as u16).wrapping_add(1),
+    );
+    Prefix::new(IpAddr::V6(addr), 128).unwrap_or_else(|| unreachable!("/128 is valid"))
+}
+
+/// Something scheduled that is not a packet or a timer. Nodes are never told of a fault: they
+/// find out as a real router would, from what stops arriving.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
-    /// Silently drop everything on a link, both ways (nodes are not told).
+    /// Silently drop everything on a link, both ways.
     CutLink(usize),
+    /// Ends a cut and any one-way loss on the link (bursts end by themselves).
     HealLink(usize),
+    /// One-way loss: everything end `from` (0 is the lower-numbered node) sends on the link is
+    /// lost, so the other end stops hearing it while it still hears the other end. Until healed.
+    OneWay { link: usize, from: u8 },
+    /// Total loss on the link, both ways, for `millis` milliseconds.
+    Burst { link: usize, millis: u64 },
+    /// Ends one burst (scheduled by `Burst`).
+    EndBurst(usize),
+    /// Both ends' nominal cost (`LinkConfig::rxcost`) for the link becomes `rxcost`.
+    SetCost { link: usize, rxcost: u16 },
+    /// Cut and heal the link `times` times (at most 10,000): cut at once and every `period_ms`,
+    /// healed half a period after each cut.
+    Flap {
+        link: usize,
+        period_ms: u64,
+        times: u32,
+    },
     /// Drop a node's state; its peers are not told.
     Crash(usize),
-    /// A fresh core with the same router-id, links and prefix.
+    /// A crashed node comes back as a fresh core with the same router-id, links and prefixes and
+    /// nothing remembered (a new random seqno).
     Restart(usize),
+    /// A crashed node comes back with the seqno it had when it crashed, as meshd persists it
+    /// (`Node::set_seqno`); everything else is forgotten.
+    RestartKeepingSeqno(usize),
+    /// Crash and restart at once, with or without the seqno.
+    Reboot { node: usize, keep_seqno: bool },
+    /// The node restarts at once under a new router-id (a new key, in meshd).
+    ChangeRouterId(usize),
+    /// The node stops originating prefix number `prefix` (its own /128 or a shared prefix).
+    Withdraw { node: usize, prefix: usize },
+    /// The node starts originating prefix number `prefix`.
+    Announce { node: usize, prefix: usize },
 }
 
 #[derive(Debug)]
@@ -92,6 +214,8 @@ enum Event {
         generation: u64,
     },
     Action(Action),
+    /// The periodic stale-route check.
+    Check,
 }
 
 #[derive(Debug)]
@@ -129,6 +253,12 @@ struct SimNode<R> {
     timer_at: Option<u64>,
     restarted_at: Option<u64>,
     incarnation: u64,
+    /// How many times the router-id changed.
+    router_id_changes: u16,
+    /// The seqno when it last crashed.
+    saved_seqno: Option<u16>,
+    /// Prefix numbers the node originates now (while down: will originate when it restarts).
+    announcing: Vec<u32>,
 }
 
 #[derive(Debug)]
@@ -137,6 +267,20 @@ struct SimLink {
     /// The `LinkId` of this link at each end.
     local: [u32; 2],
     delay: u64,
+    /// The nominal cost both ends use for it.
+    rxcost: u16,
+    cut: bool,
+    /// Indexed by the sending end: what that end sends is lost.
+    one_way: [bool; 2],
+    /// Bursts of total loss in progress.
+    bursts: u32,
+}
+
+impl SimLink {
+    /// Whether a packet sent by end `from` is lost to a fault now.
+    fn blocked(&self, from: usize) -> bool {
+        self.cut || self.bursts > 0 || self.one_way[from]
+    }
 }
 
 /// Packet and event counters, all cumulative since the start.
@@ -153,7 +297,7 @@ pub struct Counters {
     pub packets_delivered: u64,
     /// Dropped by the random per-link loss.
     pub packets_lost: u64,
-    /// Dropped because the link was cut when sent or when due.
+    /// Dropped because the link was cut, one-way or in a burst when sent or when due.
     pub packets_dropped_cut: u64,
     /// Arrived at a crashed node.
     pub packets_dropped_crashed: u64,
@@ -185,7 +329,9 @@ pub struct Sim<R: Router = Node> {
     nodes: Vec<SimNode<R>>,
     links: Vec<SimLink>,
     node_down: Vec<bool>,
+    /// Per link: cut, one-way or in a burst (unusable for routing either way).
     link_cut: Vec<bool>,
+    adjacency: Vec<Vec<(usize, usize)>>,
     prefixes: Vec<Prefix>,
     prefix_index: HashMap<Prefix, u32>,
     fib: Fib,
@@ -193,7 +339,22 @@ pub struct Sim<R: Router = Node> {
     counters: Counters,
     invariants: Invariants,
     changed: Vec<u32>,
+    /// (prefix, node) pairs whose node has had no origin of the prefix reachable, since when.
+    unreachable_since: HashMap<(u32, u32), u64>,
+    /// Pairs counted as stale and still so (each stale episode is counted once).
+    stale: HashSet<(u32, u32)>,
+    /// Prefixes found looping at the last periodic scan, outside the restart allowance.
+    standing: HashSet<u32>,
+    /// Per prefix: whether `unreachable_since` or `stale` may hold pairs of it.
+    tracked: Vec<bool>,
+    labels: Vec<usize>,
 }
+
+/// Most cut-and-heal cycles one `Flap` schedules.
+const MAX_FLAPS: u32 = 10_000;
+
+/// How often the stale-route check runs.
+const CHECK_INTERVAL: u64 = 1_000_000_000;
 
 fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
@@ -202,8 +363,14 @@ fn nanos(d: Duration) -> u64 {
 /// The router-id of node `index`: the low 64 bits of its /128, as meshd derives both from the
 /// node's key, which lets updates carry it in the prefix (flag 0x40) instead of a Router-Id TLV.
 pub fn router_id(index: usize) -> RouterId {
+    changed_router_id(index, 0)
+}
+
+/// The router-id of node `index` after `changes` router-id changes.
+pub fn changed_router_id(index: usize, changes: u16) -> RouterId {
     let id = (index as u32).wrapping_add(1).to_be_bytes();
-    RouterId([0, 0, 0, 0, id[0], id[1], id[2], id[3]])
+    let g = changes.to_be_bytes();
+    RouterId([0, 0, g[0], g[1], id[0], id[1], id[2], id[3]])
 }
 
 /// The prefix node `index` announces.
@@ -258,6 +425,21 @@ impl<R: Router> Sim<R> {
         }
         let graph = Graph::generate(&config.topology, config.nodes, config.seed)?;
         let n = config.nodes;
+        let mut prefixes: Vec<Prefix> = (0..n).map(mesh_prefix).collect();
+        let mut origins: Vec<Vec<u32>> = (0..n).map(|i| vec![i as u32]).collect();
+        for shared in &config.shared {
+            if prefixes.contains(&shared.prefix) {
+                return Err(format!("prefix {} given twice", shared.prefix));
+            }
+            if let Some(&bad) = shared.origins.iter().find(|&&o| o >= n) {
+                return Err(format!("origin {bad} of {} is not a node", shared.prefix));
+            }
+            prefixes.push(shared.prefix);
+            let mut list: Vec<u32> = shared.origins.iter().map(|&o| o as u32).collect();
+            list.sort_unstable();
+            list.dedup();
+            origins.push(list);
+        }
         let mut rng = SplitMix64::derive(config.seed, 0x6c69_6e6b);
         let mut nodes: Vec<SimNode<R>> = (0..n)
             .map(|i| SimNode {
@@ -268,8 +450,16 @@ impl<R: Router> Sim<R> {
                 timer_at: None,
                 restarted_at: None,
                 incarnation: 0,
+                router_id_changes: 0,
+                saved_seqno: None,
+                announcing: Vec::new(),
             })
             .collect();
+        for (p, list) in origins.iter().enumerate() {
+            for &o in list {
+                nodes[o as usize].announcing.push(p as u32);
+            }
+        }
         let mut links = Vec::with_capacity(graph.edges.len());
         for (index, &(a, b)) in graph.edges.iter().enumerate() {
             let local = [nodes[a].links.len() as u32, nodes[b].links.len() as u32];
@@ -280,9 +470,20 @@ impl<R: Router> Sim<R> {
                 ends: [a as u32, b as u32],
                 local,
                 delay: delay_ms * 1_000_000,
+                rxcost: config.link.rxcost,
+                cut: false,
+                one_way: [false; 2],
+                bursts: 0,
             });
         }
-        let prefixes: Vec<Prefix> = (0..n).map(mesh_prefix).collect();
+        let bits: Vec<(u128, u8)> = prefixes
+            .iter()
+            .map(|p| match p.addr() {
+                IpAddr::V6(a) => (u128::from(a), p.len()),
+                // IPv4 prefixes are never covered by the IPv6 ones: keep them apart.
+                IpAddr::V4(a) => (u128::from(u32::from(a)), p.len() + 96),
+            })
+            .collect();
         let prefix_index = prefixes
             .iter()
             .enumerate()
@@ -290,7 +491,8 @@ impl<R: Router> Sim<R> {
             .collect();
         let mut sim = Sim {
             invariants: Invariants::new(config.log_limit),
-            fib: Fib::new(n),
+            fib: Fib::new(n, &bits, origins),
+            adjacency: graph.adjacency(),
             graph,
             base: Instant::now(),
             wall_start: Instant::now(),
@@ -306,11 +508,17 @@ impl<R: Router> Sim<R> {
             rng: SplitMix64::derive(config.seed, 0x6c6f_7373),
             counters: Counters::default(),
             changed: Vec::new(),
+            unreachable_since: HashMap::new(),
+            stale: HashSet::new(),
+            standing: HashSet::new(),
+            tracked: vec![false; n + config.shared.len()],
+            labels: vec![0; n],
             config,
         };
         for i in 0..n {
-            sim.start_node(i);
+            sim.start_node(i, None);
         }
+        sim.push(CHECK_INTERVAL, Event::Check);
         Ok(sim)
     }
 
@@ -363,52 +571,114 @@ impl<R: Router> Sim<R> {
         &self.node_down
     }
 
-    /// The prefix node `index` announces.
+    /// Prefix number `index`: node `index`'s /128 for `index < nodes`, then the shared ones.
     pub fn prefix(&self, index: usize) -> Prefix {
         self.prefixes[index]
     }
 
-    /// Node `node`'s installed route to `destination`'s prefix: `(next-hop node, simulator link,
-    /// metric)`.
-    pub fn route(&self, node: usize, destination: usize) -> Option<(usize, usize, u16)> {
-        self.fib
-            .get(node, destination)
-            .map(|e| (e.next as usize, e.link as usize, e.metric))
+    /// How many prefixes there are (the nodes' own, then the shared ones).
+    pub fn prefix_count(&self) -> usize {
+        self.prefixes.len()
     }
 
-    /// Follows installed next hops from `from` towards `to`; the nodes visited, ending at `to` if
-    /// it is reached (stops at a loop, a missing route, a cut link or a down node).
+    /// The number of a prefix, if the simulator announces it.
+    pub fn prefix_number(&self, prefix: Prefix) -> Option<usize> {
+        self.prefix_index.get(&prefix).map(|&i| i as usize)
+    }
+
+    /// The nodes originating prefix number `prefix` now (crashed ones included: they will again
+    /// when they restart).
+    pub fn origins(&self, prefix: usize) -> &[u32] {
+        self.fib.origins(prefix)
+    }
+
+    /// The prefix numbers node `node` originates now.
+    pub fn announcing(&self, node: usize) -> &[u32] {
+        &self.nodes[node].announcing
+    }
+
+    /// Node `node`'s router-id now.
+    pub fn router_id_of(&self, node: usize) -> RouterId {
+        self.nodes[node].router_id
+    }
+
+    /// Node `node`'s forwarding entry for prefix number `prefix`.
+    pub fn entry(&self, node: usize, prefix: usize) -> Option<Entry> {
+        self.fib.get(node, prefix)
+    }
+
+    /// Node `node`'s installed route to `destination`'s prefix: `(next-hop node, simulator link,
+    /// metric)` (`None` if none, or held unreachable).
+    pub fn route(&self, node: usize, destination: usize) -> Option<(usize, usize, u16)> {
+        match self.fib.get(node, destination) {
+            Some(Entry::Forward { next, link, metric }) => {
+                Some((next as usize, link as usize, metric))
+            }
+            _ => None,
+        }
+    }
+
+    /// The real cost of crossing `link` from node `from`: the nominal cost both ends use, plus the
+    /// RTT penalty its round-trip delay earns (RFC 9616, the core's shape), if RTT is in use.
+    pub fn link_cost(&self, link: usize, _from: usize) -> u64 {
+        let l = &self.links[link];
+        let mut cost = u64::from(l.rxcost);
+        if let Some(rtt) = &self.config.link.rtt {
+            let round_trip = Duration::from_nanos(2 * l.delay);
+            if round_trip >= rtt.max {
+                cost += u64::from(rtt.max_penalty);
+            } else if round_trip > rtt.min {
+                let span = (rtt.max - rtt.min).as_nanos() as u64;
+                let over = (round_trip - rtt.min).as_nanos() as u64;
+                cost += u64::from(rtt.max_penalty) * over / span.max(1);
+            }
+        }
+        cost
+    }
+
+    /// The forwarding walk from `from` for an address in prefix number `prefix`, by
+    /// longest-prefix match at every node, with the real cost of the links crossed.
+    pub fn forwarding_walk(&self, from: usize, prefix: usize) -> Walk {
+        self.fib.walk(from, prefix, &self.node_down, |link, node| {
+            self.link_cost(link, node)
+        })
+    }
+
+    /// Follows forwarding decisions from `from` towards `to`'s /128 (or prefix number `to`); the
+    /// nodes visited, ending at an origin if one is reached (stops at a loop, a missing route, a
+    /// cut link or a down node).
     pub fn path(&self, from: usize, to: usize) -> Vec<usize> {
         let mut path = vec![from];
         let mut current = from;
-        while current != to && path.len() <= self.nodes.len() {
-            let Some(entry) = self.fib.get(current, to) else {
+        while path.len() <= self.nodes.len() {
+            let Step::Forward { next, link } = self.fib.step(current, to, &self.node_down) else {
                 break;
             };
-            if self.link_cut[entry.link as usize] || self.node_down[entry.next as usize] {
+            if self.link_cut[link as usize] || self.node_down[next as usize] {
                 break;
             }
-            current = entry.next as usize;
+            current = next as usize;
             path.push(current);
         }
         path
     }
 
-    /// Whether following FIB next hops from every live node reaches every other live node, over
-    /// links that are not cut.
+    /// Whether forwarding from every live node reaches a live origin of every prefix that has
+    /// one, over links that are not cut, one-way or in a burst.
     pub fn fully_connected(&mut self) -> bool {
         self.fib.fully_connected(&self.node_down, &self.link_cut)
     }
 
-    /// Whether every live node's installed metric to every other live node is within
-    /// `switch_hysteresis` of the shortest-path metric over the current link costs (each directed
-    /// link costing what the sending node reports in `neighbours()`; cut links and links to down
-    /// nodes excluded). Pairs with no finite path are not judged.
+    /// Whether every live node's installed metric to every prefix (every live origin's, for a
+    /// shared one: the nearest) is within `switch_hysteresis` of the shortest-path metric over
+    /// the current link costs (each directed link costing what the sending node reports in
+    /// `neighbours()`; faulty links and links to down nodes excluded). Pairs with no finite path
+    /// are not judged.
     pub fn is_optimal(&self) -> bool {
         self.optimality_violations(1).is_empty()
     }
 
-    /// Up to `limit` (node, destination, selected metric, shortest-path metric) tuples where
+    /// Up to `limit` (node, prefix number, selected metric, shortest-path metric) tuples where
     /// the node's route is missing or worse than the shortest path by more than the hysteresis.
     pub fn optimality_violations(&self, limit: usize) -> Vec<(usize, usize, u32, u32)> {
         let mut violations = Vec::new();
@@ -438,10 +708,19 @@ impl<R: Router> Sim<R> {
         let hysteresis = u32::from(self.config.babel.switch_hysteresis);
         let mut distance = vec![u32::MAX; n];
         let mut heap = BinaryHeap::new();
-        for destination in (0..n).filter(|&d| !self.node_down[d]) {
+        for prefix in 0..self.prefixes.len() {
             distance.fill(u32::MAX);
-            distance[destination] = 0;
-            heap.push(std::cmp::Reverse((0u32, destination as u32)));
+            let mut any = false;
+            for &o in self.fib.origins(prefix) {
+                if !self.node_down[o as usize] {
+                    distance[o as usize] = 0;
+                    heap.push(std::cmp::Reverse((0u32, o)));
+                    any = true;
+                }
+            }
+            if !any {
+                continue;
+            }
             while let Some(std::cmp::Reverse((d, v))) = heap.pop() {
                 if d > distance[v as usize] {
                     continue;
@@ -454,27 +733,27 @@ impl<R: Router> Sim<R> {
                     }
                 }
             }
-            for u in (0..n).filter(|&u| u != destination && !self.node_down[u]) {
+            let p = self.prefixes[prefix];
+            for u in (0..n).filter(|&u| !self.node_down[u] && distance[u] != 0) {
                 if distance[u] >= infinity {
                     continue;
                 }
                 // The FIB says where packets go; the core's selected route says at what metric
                 // (route changes are only reported when the next hop moves).
-                if self.fib.get(u, destination).is_none() {
-                    violations.push((u, destination, infinity, distance[u]));
+                if !matches!(self.fib.get(u, prefix), Some(Entry::Forward { .. })) {
+                    violations.push((u, prefix, infinity, distance[u]));
                     if violations.len() >= limit {
                         return violations;
                     }
                     continue;
                 }
-                let prefix = self.prefix(destination);
                 let metric = self.nodes[u]
                     .router
                     .as_ref()
-                    .and_then(|r| r.selected_route(prefix))
+                    .and_then(|r| r.selected_route(p))
                     .map_or(infinity, |r| u32::from(r.metric));
                 if metric > distance[u] + hysteresis {
-                    violations.push((u, destination, metric, distance[u]));
+                    violations.push((u, prefix, metric, distance[u]));
                     if violations.len() >= limit {
                         return violations;
                     }
@@ -494,8 +773,10 @@ impl<R: Router> Sim<R> {
             seed: self.config.seed,
             loss: self.config.loss,
             loops: self.invariants.loops,
+            loops_through_shorter: self.invariants.loops_through_shorter,
             restart_loops: self.invariants.restart_loops,
             infeasible: self.invariants.infeasible,
+            stale_routes: self.invariants.stale_routes,
             packets_sent: self.counters.packets_sent,
             events: self.counters.events,
             sim_seconds,
@@ -536,20 +817,91 @@ impl<R: Router> Sim<R> {
         self.push(at, Event::Action(action));
     }
 
-    /// Applies `action` now.
+    /// Applies `action` now. Indices out of range are ignored.
     pub fn apply(&mut self, action: Action) {
         self.counters.events += 1;
+        let links = self.links.len();
+        let nodes = self.nodes.len();
         match action {
-            Action::CutLink(link) => self.link_cut[link] = true,
-            Action::HealLink(link) => self.link_cut[link] = false,
-            Action::Crash(node) => self.crash(node),
-            Action::Restart(node) => {
-                if self.node_down[node] {
-                    self.nodes[node].restarted_at = Some(self.now);
-                    self.nodes[node].incarnation += 1;
-                    self.start_node(node);
+            Action::CutLink(link) if link < links => {
+                self.links[link].cut = true;
+                self.link_changed(link);
+            }
+            Action::HealLink(link) if link < links => {
+                self.links[link].cut = false;
+                self.links[link].one_way = [false; 2];
+                self.link_changed(link);
+            }
+            Action::OneWay { link, from } if link < links && from < 2 => {
+                self.links[link].one_way[usize::from(from)] = true;
+                self.link_changed(link);
+            }
+            Action::Burst { link, millis } if link < links => {
+                self.links[link].bursts += 1;
+                self.link_changed(link);
+                let at = self.now + millis.saturating_mul(1_000_000);
+                self.push(at, Event::Action(Action::EndBurst(link)));
+            }
+            Action::EndBurst(link) if link < links => {
+                self.links[link].bursts = self.links[link].bursts.saturating_sub(1);
+                self.link_changed(link);
+            }
+            Action::SetCost { link, rxcost } if link < links => self.set_cost(link, rxcost),
+            Action::Flap {
+                link,
+                period_ms,
+                times,
+            } if link < links => {
+                let period = period_ms.max(2).saturating_mul(1_000_000);
+                // Bounded, so that a mistyped count cannot fill memory with events.
+                for k in 0..u64::from(times.min(MAX_FLAPS)) {
+                    let at = self.now + k * period;
+                    self.push(at, Event::Action(Action::CutLink(link)));
+                    self.push(at + period / 2, Event::Action(Action::HealLink(link)));
                 }
             }
+            Action::Crash(node) if node < nodes => self.crash(node),
+            Action::Restart(node) if node < nodes => self.restart(node, false),
+            Action::RestartKeepingSeqno(node) if node < nodes => self.restart(node, true),
+            Action::Reboot { node, keep_seqno } if node < nodes => {
+                self.crash(node);
+                self.restart(node, keep_seqno);
+            }
+            Action::ChangeRouterId(node) if node < nodes => {
+                self.crash(node);
+                let slot = &mut self.nodes[node];
+                slot.router_id_changes = slot.router_id_changes.wrapping_add(1);
+                slot.router_id = changed_router_id(node, slot.router_id_changes);
+                self.restart(node, false);
+            }
+            Action::Withdraw { node, prefix } if node < nodes && prefix < self.prefixes.len() => {
+                self.withdraw(node, prefix)
+            }
+            Action::Announce { node, prefix } if node < nodes && prefix < self.prefixes.len() => {
+                self.announce(node, prefix)
+            }
+            _ => {}
+        }
+    }
+
+    /// Ends every fault: heals every link (cuts and one-way loss; bursts end by themselves),
+    /// restarts every crashed node (without state) and has every node originate what it
+    /// originated at the start again.
+    pub fn heal_everything(&mut self) {
+        for link in 0..self.links.len() {
+            self.apply(Action::HealLink(link));
+        }
+        for node in 0..self.nodes.len() {
+            self.apply(Action::Restart(node));
+        }
+        let mut initial: Vec<(usize, usize)> = (0..self.nodes.len()).map(|i| (i, i)).collect();
+        for (k, shared) in self.config.shared.iter().enumerate() {
+            for &o in &shared.origins {
+                initial.push((o, self.nodes.len() + k));
+            }
+        }
+        for (node, prefix) in initial {
+            self.apply(Action::Announce { node, prefix });
         }
     }
 
@@ -578,6 +930,11 @@ impl<R: Router> Sim<R> {
         });
     }
 
+    fn link_changed(&mut self, link: usize) {
+        let l = &self.links[link];
+        self.link_cut[link] = l.cut || l.bursts > 0 || l.one_way[0] || l.one_way[1];
+    }
+
     fn process(&mut self, event: Event) {
         match event {
             Event::Deliver {
@@ -603,10 +960,17 @@ impl<R: Router> Sim<R> {
                 self.after_input(node, router, true);
             }
             Event::Action(action) => self.apply(action),
+            Event::Check => {
+                self.check_stale();
+                if self.config.check_every_route {
+                    self.scan_loops();
+                }
+                self.push(self.now + CHECK_INTERVAL, Event::Check);
+            }
         }
     }
 
-    fn start_node(&mut self, index: usize) {
+    fn start_node(&mut self, index: usize, seqno: Option<u16>) {
         let seed = SplitMix64::derive(
             self.config.seed,
             ((index as u64) << 20) ^ self.nodes[index].incarnation,
@@ -619,37 +983,105 @@ impl<R: Router> Sim<R> {
             seed,
             now,
         );
-        for (k, &(link, side)) in self.nodes[index].links.iter().enumerate() {
-            debug_assert_eq!(self.links[link as usize].local[usize::from(side)], k as u32);
-            router.add_link(
-                now,
-                LinkId(k as u32),
-                link_local(index, k as u32),
-                self.config.link.clone(),
-            );
+        if let Some(seqno) = seqno {
+            router.set_seqno(seqno);
         }
-        router.add_local_prefix(now, self.prefixes[index]);
+        for (k, &(link, side)) in self.nodes[index].links.iter().enumerate() {
+            let l = &self.links[link as usize];
+            debug_assert_eq!(l.local[usize::from(side)], k as u32);
+            let mut config = self.config.link.clone();
+            config.rxcost = l.rxcost;
+            router.add_link(now, LinkId(k as u32), link_local(index, k as u32), config);
+        }
+        for &p in &self.nodes[index].announcing {
+            router.add_local_prefix(now, self.prefixes[p as usize]);
+        }
         self.node_down[index] = false;
         self.after_input(index, router, false);
     }
 
-    fn crash(&mut self, index: usize) {
-        let slot = &mut self.nodes[index];
-        if slot.router.take().is_none() {
+    fn restart(&mut self, index: usize, keep_seqno: bool) {
+        if !self.node_down[index] {
             return;
         }
+        let slot = &mut self.nodes[index];
+        slot.restarted_at = Some(self.now);
+        slot.incarnation += 1;
+        let seqno = if keep_seqno { slot.saved_seqno } else { None };
+        self.start_node(index, seqno);
+    }
+
+    fn crash(&mut self, index: usize) {
+        let slot = &mut self.nodes[index];
+        let Some(router) = slot.router.take() else {
+            return;
+        };
+        slot.saved_seqno = Some(router.seqno());
         slot.timer_generation += 1;
         slot.timer_at = None;
         self.node_down[index] = true;
         self.fib.clear_node(index);
     }
 
+    fn set_cost(&mut self, link: usize, rxcost: u16) {
+        self.links[link].rxcost = rxcost;
+        let now = self.base + Duration::from_nanos(self.now);
+        for side in 0..2 {
+            let l = &self.links[link];
+            let (node, local) = (l.ends[side] as usize, l.local[side]);
+            let Some(mut router) = self.nodes[node].router.take() else {
+                continue;
+            };
+            let mut config = self.config.link.clone();
+            config.rxcost = rxcost;
+            router.add_link(now, LinkId(local), link_local(node, local), config);
+            self.after_input(node, router, false);
+        }
+    }
+
+    fn withdraw(&mut self, node: usize, prefix: usize) {
+        let slot = &mut self.nodes[node];
+        let Some(i) = slot.announcing.iter().position(|&p| p as usize == prefix) else {
+            return;
+        };
+        slot.announcing.remove(i);
+        self.fib.set_origin(prefix, node, false);
+        if let Some(mut router) = self.nodes[node].router.take() {
+            let now = self.base + Duration::from_nanos(self.now);
+            router.remove_local_prefix(now, self.prefixes[prefix]);
+            self.after_input(node, router, false);
+        }
+        // Packets for the prefix that arrived here now go by this node's table: that can close
+        // a loop without any route changing.
+        let covered = self.fib.covered_by(prefix).to_vec();
+        self.check_loop(node, prefix);
+        for p in covered {
+            if self.fib.decides_by(node, p as usize, prefix) {
+                self.check_loop(node, p as usize);
+            }
+        }
+    }
+
+    fn announce(&mut self, node: usize, prefix: usize) {
+        let slot = &mut self.nodes[node];
+        if slot.announcing.iter().any(|&p| p as usize == prefix) {
+            return;
+        }
+        slot.announcing.push(prefix as u32);
+        self.fib.set_origin(prefix, node, true);
+        if let Some(mut router) = self.nodes[node].router.take() {
+            let now = self.base + Duration::from_nanos(self.now);
+            router.add_local_prefix(now, self.prefixes[prefix]);
+            self.after_input(node, router, false);
+        }
+    }
+
     fn deliver(&mut self, link: usize, side: usize, payload: &[u8]) {
-        if self.link_cut[link] {
+        let l = &self.links[link];
+        if l.blocked(1 - side) {
             self.counters.packets_dropped_cut += 1;
             return;
         }
-        let l = &self.links[link];
         let to = l.ends[side] as usize;
         let local = LinkId(l.local[side]);
         let from = link_local(l.ends[1 - side] as usize, l.local[1 - side]);
@@ -668,7 +1100,8 @@ impl<R: Router> Sim<R> {
     }
 
     /// Drains everything the core produced after one input, puts it back, reschedules its timer
-    /// and checks the invariants for the prefixes whose routes changed.
+    /// and checks the invariants for the prefixes whose routes changed (and, with
+    /// `check_every_route`, the feasibility of every selected route).
     fn after_input(&mut self, index: usize, mut router: R, ran_timeout: bool) {
         while let Some(transmit) = router.poll_transmit() {
             self.send(index, transmit);
@@ -683,13 +1116,29 @@ impl<R: Router> Sim<R> {
             }
         }
         self.reschedule_timer(index, &router, ran_timeout);
+        if self.config.check_every_route {
+            for prefix in 0..self.prefixes.len() {
+                self.check_feasibility(index, &router, prefix);
+            }
+        }
         if !self.changed.is_empty() {
             self.changed.sort_unstable();
             self.changed.dedup();
             let changed = std::mem::take(&mut self.changed);
-            for &destination in &changed {
-                self.check_feasibility(index, &router, destination as usize);
-                self.check_loop(index, destination as usize);
+            for &prefix in &changed {
+                let prefix = prefix as usize;
+                if !self.config.check_every_route {
+                    self.check_feasibility(index, &router, prefix);
+                }
+                self.check_loop(index, prefix);
+                // A covering prefix (`::/0`) also carries the packets of every prefix this node
+                // has no entry of its own for.
+                for i in 0..self.fib.covered_by(prefix).len() {
+                    let p = self.fib.covered_by(prefix)[i] as usize;
+                    if self.fib.decides_by(index, p, prefix) {
+                        self.check_loop(index, p);
+                    }
+                }
             }
             self.changed = changed;
         }
@@ -743,7 +1192,7 @@ impl<R: Router> Sim<R> {
                 return;
             }
         }
-        if self.link_cut[link as usize] {
+        if l.blocked(usize::from(side)) {
             self.counters.packets_dropped_cut += 1;
             return;
         }
@@ -764,15 +1213,16 @@ impl<R: Router> Sim<R> {
 
     fn apply_route_change(&mut self, index: usize, change: RouteChange) {
         self.counters.route_changes += 1;
-        let Some(&destination) = self.prefix_index.get(&change.prefix()) else {
+        let Some(&prefix) = self.prefix_index.get(&change.prefix()) else {
             self.counters.unknown_prefixes += 1;
             return;
         };
-        let destination = destination as usize;
+        let prefix = prefix as usize;
         let entry = match change {
-            // Held unreachable (RFC 8966 §3.5.4): packets are dropped, as with no route, since
-            // the simulated FIB has no shorter prefixes to fall through to.
-            RouteChange::Unreachable { .. } | RouteChange::Remove { .. } => None,
+            // Held unreachable (RFC 8966 §3.5.4): packets are dropped, never forwarded by a
+            // shorter prefix such as `::/0`.
+            RouteChange::Unreachable { .. } => Some(Entry::Drop),
+            RouteChange::Remove { .. } => None,
             RouteChange::Add {
                 next_hop,
                 link,
@@ -796,26 +1246,26 @@ impl<R: Router> Sim<R> {
                     // Forwarding would still leave by this link, to its only peer.
                     self.counters.bad_next_hops += 1;
                 }
-                Some(Entry {
+                Some(Entry::Forward {
                     next: peer,
                     link: sim_link,
                     metric,
                 })
             }
         };
-        self.fib.set(index, destination, entry);
-        self.changed.push(destination as u32);
+        self.fib.set(index, prefix, entry);
+        self.changed.push(prefix as u32);
     }
 
-    fn check_feasibility(&mut self, index: usize, router: &R, destination: usize) {
-        let prefix = self.prefixes[destination];
-        let Some(route) = router.selected_route(prefix) else {
+    fn check_feasibility(&mut self, index: usize, router: &R, prefix: usize) {
+        let p = self.prefixes[prefix];
+        let Some(route) = router.selected_route(p) else {
             return;
         };
         if route.neighbour.is_none() {
             return;
         }
-        let source = router.source(prefix, route.router_id);
+        let source = router.source(p, route.router_id);
         if is_feasible(&route, source.as_ref()) {
             return;
         }
@@ -823,16 +1273,16 @@ impl<R: Router> Sim<R> {
         let now = self.now();
         self.invariants.record(|| {
             format!(
-                "{now:?}: node {index} selected an unfeasible route to {prefix}: \
+                "{now:?}: node {index} selected an unfeasible route to {p}: \
                  {route:?} against source {source:?}"
             )
         });
     }
 
-    fn check_loop(&mut self, index: usize, destination: usize) {
+    fn check_loop(&mut self, index: usize, prefix: usize) {
         let window = nanos(self.config.babel.update_interval.mul_f64(3.5));
         let now = self.now;
-        let Some(cycle) = self.fib.find_loop(index, destination) else {
+        let Some(cycle) = self.fib.find_loop(index, prefix, &self.node_down) else {
             return;
         };
         let after_restart = cycle.iter().any(|&v| {
@@ -840,13 +1290,25 @@ impl<R: Router> Sim<R> {
                 .restarted_at
                 .is_some_and(|at| now.saturating_sub(at) < window)
         });
+        // A node in the cycle with no entry of its own for the prefix forwards by a shorter one.
+        let cycle = cycle.to_vec();
+        let shorter = cycle.iter().any(|&v| !self.fib.has_own(v as usize, prefix));
         let description = if self.invariants.log.len() < self.invariants.log_limit {
             Some(format!(
-                "{:?}: loop for destination {destination} ({}) after a change at node {index}: {:?}{}",
+                "{:?}: loop for prefix {prefix} ({}) after a change at node {index}: {:?}{}{}",
                 Duration::from_nanos(now),
-                self.prefixes[destination],
+                self.prefixes[prefix],
                 cycle,
-                if after_restart { " (recent restart)" } else { "" }
+                if shorter {
+                    " (through a shorter prefix)"
+                } else {
+                    ""
+                },
+                if after_restart {
+                    " (recent restart)"
+                } else {
+                    ""
+                }
             ))
         } else {
             None
@@ -855,9 +1317,139 @@ impl<R: Router> Sim<R> {
             self.invariants.restart_loops += 1;
         } else {
             self.invariants.loops += 1;
+            if shorter {
+                self.invariants.loops_through_shorter += 1;
+            }
         }
         if let Some(description) = description {
             self.invariants.record(|| description);
+        }
+    }
+
+    /// Walks every prefix's tables from every node: a loop still standing once no node in it is
+    /// within the restart allowance is counted (once per episode), even if it formed inside the
+    /// allowance or no entry in it changed since. Runs once a virtual second, for small networks
+    /// (`check_every_route`).
+    fn scan_loops(&mut self) {
+        let window = nanos(self.config.babel.update_interval.mul_f64(3.5));
+        let now = self.now;
+        for prefix in 0..self.prefixes.len() {
+            let Some(cycle) = self.fib.any_cycle(prefix, &self.node_down) else {
+                self.standing.remove(&(prefix as u32));
+                continue;
+            };
+            if self.standing.contains(&(prefix as u32)) {
+                continue;
+            }
+            let excused = cycle.iter().any(|&v| {
+                self.nodes[v as usize]
+                    .restarted_at
+                    .is_some_and(|at| now.saturating_sub(at) < window)
+            });
+            if excused {
+                continue;
+            }
+            self.standing.insert(prefix as u32);
+            self.invariants.loops += 1;
+            self.invariants.standing_loops += 1;
+            let shorter = cycle.iter().any(|&v| !self.fib.has_own(v as usize, prefix));
+            if shorter {
+                self.invariants.loops_through_shorter += 1;
+            }
+            let p = self.prefixes[prefix];
+            self.invariants.record(|| {
+                format!(
+                    "{:?}: loop standing for prefix {prefix} ({p}): {cycle:?}{}",
+                    Duration::from_nanos(now),
+                    if shorter {
+                        " (through a shorter prefix)"
+                    } else {
+                        ""
+                    }
+                )
+            });
+        }
+    }
+
+    /// Counts entries (forward or held) that a node keeps for a prefix longer than the bound
+    /// after no live origin of it is reachable from the node over usable links. Runs once a
+    /// virtual second; costs one pass over the links, plus one over the nodes for each prefix
+    /// that some live node cannot reach.
+    fn check_stale(&mut self) {
+        let n = self.nodes.len();
+        // Component labels over usable links and live nodes.
+        let mut queue = Vec::new();
+        self.labels.fill(usize::MAX);
+        let mut components = 0;
+        for start in 0..n {
+            if self.node_down[start] || self.labels[start] != usize::MAX {
+                continue;
+            }
+            components += 1;
+            self.labels[start] = start;
+            queue.push(start);
+            while let Some(v) = queue.pop() {
+                for &(w, link) in &self.adjacency[v] {
+                    if !self.link_cut[link] && !self.node_down[w] && self.labels[w] == usize::MAX {
+                        self.labels[w] = start;
+                        queue.push(w);
+                    }
+                }
+            }
+        }
+        let now = self.now;
+        let forward_bound = nanos(self.config.stale_bound());
+        let held_bound = forward_bound.saturating_add(nanos(self.config.hold_time));
+        let mut origin_labels = Vec::new();
+        for prefix in 0..self.prefixes.len() {
+            origin_labels.clear();
+            for &o in self.fib.origins(prefix) {
+                if !self.node_down[o as usize] {
+                    origin_labels.push(self.labels[o as usize]);
+                }
+            }
+            if components <= 1 && !origin_labels.is_empty() {
+                // Everyone reaches an origin: nothing here can be stale.
+                if std::mem::take(&mut self.tracked[prefix]) {
+                    for v in 0..n {
+                        let key = (prefix as u32, v as u32);
+                        self.unreachable_since.remove(&key);
+                        self.stale.remove(&key);
+                    }
+                }
+                continue;
+            }
+            self.tracked[prefix] = true;
+            for v in 0..n {
+                let key = (prefix as u32, v as u32);
+                if self.node_down[v] || origin_labels.contains(&self.labels[v]) {
+                    self.unreachable_since.remove(&key);
+                    self.stale.remove(&key);
+                    continue;
+                }
+                let since = *self.unreachable_since.entry(key).or_insert(now);
+                let bound = match self.fib.get(v, prefix) {
+                    None => {
+                        self.stale.remove(&key);
+                        continue;
+                    }
+                    Some(Entry::Forward { .. }) => forward_bound,
+                    Some(Entry::Drop) => held_bound,
+                };
+                if now - since > bound && self.stale.insert(key) {
+                    self.invariants.stale_routes += 1;
+                    let p = self.prefixes[prefix];
+                    let entry = self.fib.get(v, prefix);
+                    self.invariants.record(|| {
+                        format!(
+                            "{:?}: node {v} still has {entry:?} for prefix {prefix} ({p}), \
+                             {:?} after its last origin became unreachable",
+                            Duration::from_nanos(now),
+                            Duration::from_nanos(now - since)
+                        )
+                    });
+                }
+            }
         }
     }
 }
