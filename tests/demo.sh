@@ -133,6 +133,11 @@ for i in $(seq 0 $((nodes - 1))); do
 state_dir = "$work/node$i"
 control_socket = "$work/node$i/meshd.sock"
 ipv4_address = "198.51.100.$((i + 1))"
+
+[import]
+# The community's IPv4 range: without it the other routers' IPv4 addresses are not imported
+# (docs/import-policy.md).
+ipv4_range = "198.51.100.0/24"
 EOF
     if [ "$discovery" = true ]; then
         # No keys exchanged: each router finds its neighbours on the veths by itself.
