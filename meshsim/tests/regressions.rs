@@ -113,9 +113,10 @@ fn crash_far_from_the_gateway_does_not_loop_through_default() {
 /// `::/0` route (same seqno, advertised metric 549 against a feasibility distance of 530): the
 /// §3.5.3 / §3.6 rule that an unfeasible update for the selected route unselects it.
 ///
-/// Still fails with the core branch merged (ddeca96, 2026-12-04 04:05 UTC).
+/// Failed with the core branch merged (ddeca96): the withdrawing origin selected the route node 9
+/// had given it before node 8 became an origin (`remove_local_prefix` now forgets those and asks
+/// its neighbours anew, RFC 8966 §3.8.1.1).
 #[test]
-#[ignore = "open loop (issue 13): a withdrawing origin selects a neighbour route it froze while it originated the prefix"]
 fn gateways_coming_and_going_do_not_loop_default() {
     assert_survives(
         config(223, 12, 1, 0, 1),
@@ -241,9 +242,9 @@ fn one_way_links_and_reboot_reconverge_without_standing_loop() {
 /// origin; node 8 becomes a second origin and withdraws 3.4 s later, and at once forwards the
 /// anycast prefix to node 6, which routes it back to node 8.
 ///
-/// Still fails with the core branch merged (ddeca96, 2026-12-04 04:05 UTC).
+/// Failed with the core branch merged (ddeca96), for the same cause as
+/// `gateways_coming_and_going_do_not_loop_default`.
 #[test]
-#[ignore = "open loop (issue 13): a withdrawing origin selects a neighbour route it froze while it originated the prefix"]
 fn second_anycast_origin_withdrawing_does_not_loop() {
     assert_survives(
         config(152, 9, 0, 1, 1),
@@ -260,9 +261,9 @@ fn second_anycast_origin_withdrawing_does_not_loop() {
 /// nodes 6 and 1, which both kept their state, forward its /128 to each other. Neither is the
 /// node that restarted, so the restart allowance does not cover it.
 ///
-/// Still fails with the core branch merged (ddeca96, 2026-12-04 04:05 UTC).
+/// Failed with the core branch merged (ddeca96); passes since a repeated urgent update carries a
+/// retraction where split horizon would now be silent (`send_urgent`, §3.7.2 / §3.7.4).
 #[test]
-#[ignore = "open loop (issue 13): two other nodes loop a /128 56 ms after its node returns under a new router-id"]
 fn router_id_change_does_not_loop_elsewhere() {
     assert_survives(
         config(65, 11, 1, 2, 5),
