@@ -647,6 +647,19 @@ impl Node {
             );
         }
         self.reselect(now, prefix);
+        // RFC 8966 §3.5.4: "Packets destined to an address within P MUST NOT be forwarded by
+        // following a route for a shorter prefix" once P is lost, for the hold time. Our own
+        // prefix is lost too when no neighbour's route takes its place: neighbours still routing
+        // it through us would otherwise have its packets follow our route for a shorter prefix
+        // (`::/0`) back to them. (meshd adds the `unreachable` route exclusively, and replaces
+        // only a route of its own protocol: a connected route of the prefix stays.)
+        if let Some(entry) = self.routes.get_mut(&prefix) {
+            if entry.installed.is_none() {
+                entry.held_until = Some(now + HOLD_TIME);
+                self.route_changes
+                    .push_back(RouteChange::Unreachable { prefix });
+            }
+        }
         self.trigger_update(now, prefix, true);
     }
 

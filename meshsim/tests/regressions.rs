@@ -62,9 +62,8 @@ fn assert_survives(config: meshsim::SimConfig, actions: &[(Duration, Action)], h
 /// `::/0` route, back to that neighbour. The lost prefix must be held unreachable (dropped), not
 /// left to fall through to a shorter prefix.
 ///
-/// Still fails with the core branch merged (ddeca96, 2026-12-04 04:05 UTC).
+/// Failed with the core branch merged (ddeca96); `remove_local_prefix` now holds the prefix.
 #[test]
-#[ignore = "open loop (issue 13): the origin of a withdrawn prefix does not hold it unreachable, so its packets take ::/0 back into the mesh"]
 fn withdrawn_own_prefix_does_not_fall_through_to_default() {
     assert_survives(
         config(967299013398939962, 6, 2, 1, 0),
