@@ -625,7 +625,45 @@ impl Node {
             seqno: self.seqno,
             metric: 0,
         });
+        // While we originated the prefix, updates for it were not applied (`handle_update`),
+        // so what the table holds for it is what our neighbours said before we started: a
+        // neighbour that has since taken our route is silent towards us (split horizon,
+        // §3.7.4), and selecting its frozen route now would send our packets to a node that
+        // forwards them back. Forget those routes and ask every neighbour for its current
+        // route: "if such a route exists, it MUST send an update ...; if such a route does not
+        // exist, it MUST send a retraction" (RFC 8966 §3.8.1.1). A neighbour still routing
+        // through us answers with our own router-id, which we never select.
+        entry.routes.clear();
+        entry.selected = None;
+        // Every neighbour heard our announcement, the one we routed through before we began
+        // originating included: the retraction goes to all of them (split horizon has nothing
+        // to spare here).
+        entry.last_link = None;
+        let links: Vec<LinkId> = self.links.keys().copied().collect();
+        for link in links {
+            self.queue_control(
+                now,
+                link,
+                Destination::Multicast,
+                Message::RouteRequest {
+                    prefix: Some(prefix),
+                },
+            );
+        }
         self.reselect(now, prefix);
+        // RFC 8966 §3.5.4: "Packets destined to an address within P MUST NOT be forwarded by
+        // following a route for a shorter prefix" once P is lost, for the hold time. Our own
+        // prefix is lost too when no neighbour's route takes its place: neighbours still routing
+        // it through us would otherwise have its packets follow our route for a shorter prefix
+        // (`::/0`) back to them. (meshd adds the `unreachable` route exclusively, and replaces
+        // only a route of its own protocol: a connected route of the prefix stays.)
+        if let Some(entry) = self.routes.get_mut(&prefix) {
+            if entry.installed.is_none() {
+                entry.held_until = Some(now + HOLD_TIME);
+                self.route_changes
+                    .push_back(RouteChange::Unreachable { prefix });
+            }
+        }
         self.trigger_update(now, prefix, true);
     }
 
@@ -801,8 +839,21 @@ impl Node {
                 n.answers_probes = true;
             }
         }
-        if let Some(l) = self.links.get_mut(&link) {
-            l.unacked.retain(|u| u.nonce != nonce);
+        let Some(l) = self.links.get_mut(&link) else {
+            return;
+        };
+        let Some(at) = l.unacked.iter().position(|u| u.nonce == nonce) else {
+            return;
+        };
+        let acked = l.unacked.remove(at);
+        // The neighbour now holds what we last said on this link for these prefixes: no
+        // retraction is owed there any more.
+        for prefix in acked.prefixes {
+            if let Some(entry) = self.routes.get_mut(&prefix) {
+                if entry.retract_until.is_some_and(|(l, _)| l == link) {
+                    entry.retract_until = None;
+                }
+            }
         }
     }
 
@@ -1646,6 +1697,7 @@ impl Node {
         requested: bool,
     ) -> Option<Message> {
         let interval = centis(self.advertised_update_interval());
+        let lifetime = self.advertised_update_interval().mul_f32(3.5);
         if self.local_prefixes.contains(&prefix) {
             self.sources
                 .note_advertised(now, prefix, self.router_id, self.seqno, 0);
@@ -1694,11 +1746,21 @@ impl Node {
                 if via == link && point_to_point {
                     // Split horizon: never offer a neighbour its own route back. Say nothing,
                     // unless it may still hold a route we announced before it became our next
-                    // hop (retract that once), or it asked.
-                    if entry.retract_on != Some(link) && !requested {
+                    // hop, or it asked. Such a retraction is owed until the neighbour
+                    // acknowledges a packet carrying it (`handle_ack`), or for as long as it may
+                    // keep the route: sent once and lost, it would leave the neighbour a route
+                    // through us that it may select while we route through it (§3.7.4).
+                    let owed = entry.retract_on == Some(link)
+                        || entry
+                            .retract_until
+                            .is_some_and(|(l, until)| l == link && until > now);
+                    if !owed && !requested {
                         return None;
                     }
-                    entry.retract_on = None;
+                    if entry.retract_on == Some(link) {
+                        entry.retract_on = None;
+                        entry.retract_until = Some((link, now + lifetime));
+                    }
                     retraction(router_id, seqno)
                 } else {
                     Message::Update {
@@ -1954,9 +2016,15 @@ impl Node {
         }
         // On a link with several neighbours no one acknowledges a multicast: the update simply
         // goes out `URGENT_ATTEMPTS` times (RFC 8966 §3.7.2).
+        // A repeat always says something: what the first attempt said was not acknowledged, so
+        // the neighbour may still hold an older finite route from us, even where split horizon
+        // would now keep us silent (we took a route through it meanwhile). It gets a retraction
+        // then, like a requester (`update_message`); silent, we would never give up on it below
+        // and never keep retracting there (`retract_until`).
+        let repeat = attempt > 1;
         let mut any = false;
         for prefix in &prefixes {
-            if let Some(message) = self.update_message(now, link, point_to_point, *prefix, false) {
+            if let Some(message) = self.update_message(now, link, point_to_point, *prefix, repeat) {
                 encoder.push(&message);
                 any = true;
             }

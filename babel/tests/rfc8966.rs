@@ -775,3 +775,67 @@ fn rfc8966_3_7_4_split_horizon_still_retracts_what_the_neighbour_may_hold() {
     assert!(stranded <= secs(1), "stranded for {stranded:?}");
     assert_eq!(net.walk_prefix(x, p), Some(vec![x, y, g2]));
 }
+
+/// §3.8.1.1 (and §3.7.4). O becomes a second origin of `::/0`; N, its neighbour, takes O's route
+/// and from then tells O nothing about the prefix (split horizon). While O originated it, O
+/// applied no update for it, so what O held from N was N's old route, through G. When O
+/// withdraws, selecting that frozen route would send O's packets to N, which forwards them back
+/// to O. O forgets those routes and asks its neighbours for current ones (a route request, which
+/// the receiver MUST answer): no loop, and O ends up routing through N to G.
+#[test]
+fn rfc8966_3_8_1_1_withdrawing_origin_asks_anew_instead_of_using_frozen_routes() {
+    let (g, n, o) = (0, 1, 2);
+    let mut net = Net::new(3, Config::default());
+    net.connect_with_costs(g, n, 256, 256);
+    net.connect_with_costs(n, o, 96, 96);
+    let p = default_route();
+    let now = net.now;
+    net.nodes[g].add_local_prefix(now, p);
+    net.run_for(secs(20));
+    assert_eq!(net.walk_prefix(o, p), Some(vec![o, n, g]));
+    let now = net.now;
+    net.nodes[o].add_local_prefix(now, p);
+    net.run_for(secs(20));
+    assert_eq!(net.walk_prefix(n, p), Some(vec![n, o]));
+    let now = net.now;
+    net.nodes[o].remove_local_prefix(now, p);
+    net.run_checking_prefix(p, secs(10), Duration::from_millis(1));
+    assert_eq!(net.walk_prefix(o, p), Some(vec![o, n, g]));
+}
+
+/// §3.5.4 at the origin. Node 2 stops originating its /128 and has no other route to it: it
+/// holds the prefix unreachable for the hold time (packets for it are dropped, not sent along a
+/// shorter prefix such as a `::/0` that leads back into the mesh), then forgets it.
+#[test]
+fn rfc8966_3_5_4_origin_holds_its_withdrawn_prefix_unreachable() {
+    let mut net = Net::new(3, Config::default());
+    net.connect(0, 1);
+    net.connect(1, 2);
+    net.announce_all();
+    net.run_for(secs(10));
+    let p = net::node_prefix(2);
+    net.changes.clear();
+    let lost_at = net.now;
+    net.nodes[2].remove_local_prefix(lost_at, p);
+    let (mut unreachable_at, mut removed_at) = (None, None);
+    for _ in 0..800 {
+        net.run_for(Duration::from_millis(100));
+        for (node, change) in net.changes.drain(..) {
+            if node != 2 || change.prefix() != p {
+                continue;
+            }
+            match change {
+                RouteChange::Unreachable { .. } => unreachable_at = Some(net.now - lost_at),
+                RouteChange::Remove { .. } => removed_at = Some(net.now - lost_at),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    let unreachable_at = unreachable_at.expect("the withdrawn prefix was never held unreachable");
+    let removed_at = removed_at.expect("the held prefix was never forgotten");
+    assert!(unreachable_at <= secs(1), "held after {unreachable_at:?}");
+    assert!(
+        removed_at >= HOLD_TIME && removed_at <= HOLD_TIME + secs(10),
+        "forgotten {removed_at:?} after it was withdrawn; the hold time is {HOLD_TIME:?}"
+    );
+}
