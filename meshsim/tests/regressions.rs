@@ -260,11 +260,11 @@ fn second_anycast_origin_withdrawing_does_not_loop() {
 /// nodes 6 and 1, which both kept their state, forward its /128 to each other. Neither is the
 /// node that restarted, so the restart allowance does not cover it.
 ///
-/// Failed with the core branch merged (ddeca96) and passes on branch `loops`, but not because
-/// its class is gone: nodes 6 and 1 selected routes from different sources (node 8's old and new
-/// router-id), each source's graph acyclic, their union not — what RFC 8966 §2.7 says Babel does
-/// not prevent. The changes of `loops` to retractions move this run's timing; the hunt still
-/// finds such loops after router-id changes and among several origins.
+/// Passes now, but not because its class is gone: nodes 6 and 1 selected routes from different
+/// sources (node 8's old and new router-id), each source's graph acyclic, their union not: the
+/// transient loop RFC 8966 §1.1 allows when a prefix has several origins. The retraction fixes
+/// moved this run's timing; the hunt still finds such loops (4-40 ms) after router-id changes
+/// and among several origins.
 #[test]
 fn router_id_change_does_not_loop_elsewhere() {
     assert_survives(
