@@ -76,18 +76,14 @@ const WITHOUT_ROUTER_ID: [Kind; 11] = [
 ];
 
 fn draw(kinds: &'static [Kind]) -> impl Strategy<Value = Draw> {
-    (
-        100u64..=12_000,
-        0..kinds.len(),
-        any::<u64>(),
-        any::<u64>(),
-    )
-        .prop_map(move |(wait_ms, kind, a, b)| Draw {
+    (100u64..=12_000, 0..kinds.len(), any::<u64>(), any::<u64>()).prop_map(
+        move |(wait_ms, kind, a, b)| Draw {
             wait_ms,
             kind: kinds[kind],
             a,
             b,
-        })
+        },
+    )
 }
 
 fn case() -> impl Strategy<Value = Case> {
