@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# meshd's test suite: formatting, lints, every crate's tests, a short simulator run, and the armv7
-# cross build with its tests under qemu-arm.
+# meshd's test suite: formatting, lints, every crate's tests, a short simulator run, and the
+# router cross builds (armv7, aarch64) with their tests under qemu-user.
 # Needs only a Rust toolchain with rustfmt and clippy; `bash .ci/run` sets a fresh machine up first.
 set -euo pipefail
 
@@ -70,15 +70,19 @@ section "Simulator smoke run (50 nodes, geometric, 1% loss, 5% of links cut)"
 timeout 600 cargo run --release --bin meshsim -- \
     --nodes 50 --topology geometric --seed 1 --loss 0.01 --cut-fraction 0.05
 
-# 32-bit ARM (issue 8): build meshd and meshctl for armv7 with Debian's Rust 1.85 and its armhf
-# std, run the wire, core, config and UCI tests under qemu-arm, print the router sizes. .ci/run
-# installs the cross toolchain (tests/cross-armv7.sh --install-only); here nothing is installed.
-section "armv7: cross build and tests under qemu-arm (tests/cross-armv7.sh)"
-if [ -n "${CI:-}" ] || { command -v qemu-arm && command -v arm-linux-gnueabihf-gcc; } >/dev/null; then
-    bash tests/cross-armv7.sh --no-install
-else
-    echo "WARNING: skipping the armv7 build and tests: no qemu-arm or arm-linux-gnueabihf-gcc (bash .ci/run installs them)"
-fi
+# The routers' CPUs: build meshd (meshctl inside) for 32-bit ARM (armv7) and 64-bit ARM (aarch64)
+# with Debian's Rust 1.85 and its std for each, run the wire, core, config and UCI tests under
+# qemu-user, and hold each router binary to the 1.5 MB budget. .ci/run installs the cross
+# toolchains (tests/cross.sh ARCH --install-only); here nothing is installed.
+for cross in "armv7 qemu-arm arm-linux-gnueabihf-gcc" "aarch64 qemu-aarch64 aarch64-linux-gnu-gcc"; do
+    read -r arch qemu gcc <<<"$cross"
+    section "$arch: cross build and tests under $qemu (tests/cross.sh $arch)"
+    if [ -n "${CI:-}" ] || { command -v "$qemu" && command -v "$gcc"; } >/dev/null; then
+        bash tests/cross.sh "$arch" --no-install
+    else
+        echo "WARNING: skipping the $arch build and tests: no $qemu or $gcc (bash .ci/run installs them)"
+    fi
+done
 
 # Repeat cargo test's result lines last, with their sum, so the end of the log tells the outcome.
 section "Test summary"

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::Command;
 
 /// `meshd` as cargo built it for these tests. When `MESHD_TEST_RUNNER` is set (a program and its
-/// arguments, split at whitespace), the binary is started through it: `tests/cross-armv7.sh` sets
+/// arguments, split at whitespace), the binary is started through it: `tests/cross.sh` sets
 /// `qemu-arm -L /usr/arm-linux-gnueabihf`, so that these tests check the armv7 build of meshd on
 /// a machine that cannot execute ARM binaries directly.
 pub fn meshd_command() -> Command {

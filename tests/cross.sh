@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
-# Portability check for routers (issue 8, items 6 and 7): build meshd for 32-bit ARM
-# (armv7-unknown-linux-gnueabihf) with Debian's own Rust and its armhf std, as the OpenWrt
-# package does (router profile, multi-call: meshd is meshctl too when started as `meshctl`), run
-# the wire, core, config and UCI tests under qemu-arm, and print the router sizes for armv7 and
-# x86_64.
+# Portability check for routers: build meshd for a router CPU with Debian's own Rust and that
+# architecture's std, as the OpenWrt package does (router profile, multi-call: meshd is meshctl
+# too when started as `meshctl`), run the wire, core, config and UCI tests under qemu-user, and
+# print the router sizes for that CPU and x86_64, holding the router's to the 1.5 MB budget.
+#
+#   bash tests/cross.sh armv7    32-bit ARM (armv7-unknown-linux-gnueabihf, Thumb-2), dpkg armhf
+#   bash tests/cross.sh aarch64  64-bit ARM (aarch64-unknown-linux-gnu), dpkg arm64: MediaTek
+#                                Filogic, Qualcomm IPQ807x, most routers sold for OpenWrt today
 #
 # Run as root on Debian 12 (it installs what is missing; a second run skips straight to the build).
 # Needs Debian's rustc-web/cargo-web as /usr/bin/rustc and /usr/bin/cargo (.ci/run installs them:
 # 1.85 while Debian serves it, else the newest version it does) and rustup's cargo on PATH for the
-# x86_64 size figures. The armhf std it adds is of the installed rustc-web's version.
+# x86_64 size figures. The foreign std it adds is of the installed rustc-web's version.
 #
-# CI runs it in two steps: `.ci/run` calls it with --install-only (the armhf architecture, the
-# cross packages and the armhf std, nothing built), and `tests/run.sh` calls it with --no-install
+# CI runs it in two steps: `.ci/run` calls it with --install-only (the foreign dpkg architecture, the
+# cross packages and its std, nothing built), and `tests/run.sh` calls it with --no-install
 # (build, tests and sizes; anything missing is an error instead of an install).
-# ARMV7_TARGET_DIR (default target/armv7) is cargo's target directory for the armv7 build.
+# CROSS_TARGET_DIR (default target/ARCH) is cargo's target directory for the cross build.
 #
 # Every step that fails stops the script with a non-zero exit: a cross build or a test that does
 # not run is a failure, not a skip.
@@ -38,31 +41,61 @@ die() {
     exit 1
 }
 
+USAGE="usage: bash tests/cross.sh armv7|aarch64 [--install-only | --no-install]"
+ARCH=
 MODE=all
-case "${1:-}" in
-    "") ;;
-    --install-only) MODE=install ;;
-    --no-install) MODE=check ;;
-    -h | --help)
-        echo "usage: bash tests/cross-armv7.sh [--install-only | --no-install]"
-        exit 0
+for arg in "$@"; do
+    case "$arg" in
+        armv7 | aarch64) ARCH=$arg ;;
+        --install-only) MODE=install ;;
+        --no-install) MODE=check ;;
+        -h | --help)
+            echo "$USAGE"
+            exit 0
+            ;;
+        *) die "unknown argument '$arg' ($USAGE)" ;;
+    esac
+done
+[ -n "$ARCH" ] || die "which router CPU? ($USAGE)"
+
+# One row per router CPU: Rust's target, Debian's architecture, the GNU triple of its cross gcc
+# and libc, and the qemu-user binary that runs its programs here.
+case "$ARCH" in
+    armv7)
+        TARGET=armv7-unknown-linux-gnueabihf
+        DEB_ARCH=armhf
+        GNU=arm-linux-gnueabihf
+        QEMU=qemu-arm
+        # Thumb-2 for meshd's own code, as the OpenWrt package builds it for ARMv7 (its Makefile
+        # adds the same flag): a quarter smaller than ARM code (openwrt/SIZES.md). Debian's
+        # prebuilt std stays ARM code; ARMv7 calls between the two instruction sets freely.
+        # rustc calls the flag an "unstable feature" and warns once per crate; LLVM's thumbv7
+        # targets are this same code generation.
+        CODEGEN="-C target-feature=+thumb-mode"
         ;;
-    *) die "unknown argument '$1' (usage: bash tests/cross-armv7.sh [--install-only | --no-install])" ;;
+    aarch64)
+        TARGET=aarch64-unknown-linux-gnu
+        DEB_ARCH=arm64
+        GNU=aarch64-linux-gnu
+        QEMU=qemu-aarch64
+        CODEGEN=
+        ;;
 esac
+# cargo's per-target variables: CARGO_TARGET_<TRIPLE IN UPPER CASE>_{LINKER,RUNNER,RUSTFLAGS}.
+TARGET_VAR=CARGO_TARGET_$(tr 'a-z-' 'A-Z_' <<<"$TARGET")
 
 # Installing needs root and is not wanted at all with --no-install; say which step would do it.
 can_install() {
     local what=$1
     [ "$MODE" != check ] ||
-        die "$what is missing; bash tests/cross-armv7.sh --install-only (or bash .ci/run) installs it"
+        die "$what is missing; bash tests/cross.sh $ARCH --install-only (or bash .ci/run) installs it"
     [ "$(id -u)" -eq 0 ] || die "$what is missing; run as root to install it"
 }
 
-TARGET=armv7-unknown-linux-gnueabihf
 DEB_RUSTC=/usr/bin/rustc
 DEB_CARGO=/usr/bin/cargo
-ARMV7_TARGET_DIR=${ARMV7_TARGET_DIR:-target/armv7}
-# The issue's budget for meshd + meshctl, stripped, on armv7 (1.5 MB): one multi-call binary.
+CROSS_TARGET_DIR=${CROSS_TARGET_DIR:-target/$ARCH}
+# The budget for meshd + meshctl, stripped, on a router (1.5 MB): one multi-call binary.
 SIZE_BUDGET=$((1500 * 1000))
 
 started=$(date +%s)
@@ -71,7 +104,7 @@ section "Debian's Rust toolchain"
 if [ ! -x "$DEB_RUSTC" ] || [ ! -x "$DEB_CARGO" ]; then
     die "$DEB_RUSTC or $DEB_CARGO is missing: install rustc-web and cargo-web (bash .ci/run does)"
 fi
-# Debian's Rust for routers: whichever version .ci/run installed. The armhf std is Multi-Arch:
+# Debian's Rust for routers: whichever version .ci/run installed. The foreign std is Multi-Arch:
 # same with the amd64 one, so it must be this very version.
 rustc_web=$(dpkg-query -W -f='${Version}' rustc-web 2>/dev/null || true)
 cargo_web=$(dpkg-query -W -f='${Version}' cargo-web 2>/dev/null || true)
@@ -81,18 +114,18 @@ DEB_RUST_VERSION=$rustc_web
 "$DEB_RUSTC" --version
 "$DEB_CARGO" --version
 
-section "Cross toolchain packages (gcc-arm-linux-gnueabihf, qemu-user)"
+section "Cross toolchain packages (gcc-$GNU, qemu-user)"
 PACKAGES=(
-    gcc-arm-linux-gnueabihf
-    libc6-dev-armhf-cross
-    binutils-arm-linux-gnueabihf
+    "gcc-$GNU"
+    "libc6-dev-$DEB_ARCH-cross"
+    "binutils-$GNU"
     qemu-user
 )
-STD_PACKAGE=libstd-rust-web-dev:armhf
-if ! dpkg --print-foreign-architectures | grep -qx armhf; then
-    can_install "the dpkg architecture armhf"
-    echo "adding dpkg architecture armhf"
-    dpkg --add-architecture armhf
+STD_PACKAGE=libstd-rust-web-dev:$DEB_ARCH
+if ! dpkg --print-foreign-architectures | grep -qx "$DEB_ARCH"; then
+    can_install "the dpkg architecture $DEB_ARCH"
+    echo "adding dpkg architecture $DEB_ARCH"
+    dpkg --add-architecture "$DEB_ARCH"
 fi
 installed_version() {
     local status
@@ -123,16 +156,16 @@ else
     apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 
-# Debian's rustc has sysroot /usr, so the armhf std that libstd-rust-web-dev:armhf installs lands
+# Debian's rustc has sysroot /usr, so the std that libstd-rust-web-dev:$DEB_ARCH installs lands
 # in /usr/lib/rustlib/$TARGET/lib, where it looks without any flag. The package is Multi-Arch:
 # same with the amd64 one, so it must be exactly rustc-web's version.
 section "Rust std for $TARGET ($STD_PACKAGE=$DEB_RUST_VERSION)"
-sysroot=$PWD/$ARMV7_TARGET_DIR/debian-sysroot
+sysroot=$PWD/$CROSS_TARGET_DIR/debian-sysroot
 stamp=$sysroot/.version
 use_private_sysroot() {
     sysroot_flags="--sysroot=$sysroot"
     # Target rustflags only: build scripts and proc macros keep Debian's host std in /usr.
-    export CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_RUSTFLAGS="$sysroot_flags"
+    export "${TARGET_VAR}_RUSTFLAGS=$sysroot_flags"
     std_installed="$DEB_RUST_VERSION (unpacked in $sysroot)"
 }
 sysroot_flags=
@@ -150,14 +183,14 @@ else
     if apt-get install -y --no-install-recommends "$STD_PACKAGE=$DEB_RUST_VERSION"; then
         std_installed=$(installed_version "$STD_PACKAGE")
     else
-        # Installing it drags in libstd-rust-web-1.85:armhf, which holds only the armhf *compiler*
-        # (librustc_driver, hence libllvm19:armhf and ~30 more armhf libraries) and is useless
-        # for cross-compiling. Those libraries are Multi-Arch: same, so each must match the amd64
-        # copy's version; when one armhf index failed to download (bookworm-security's, while a
+        # Installing it drags in libstd-rust-web-1.85:$DEB_ARCH, which holds only that
+        # architecture's *compiler* (librustc_driver, hence libllvm19 and ~30 more libraries of
+        # it) and is useless for cross-compiling. Those libraries are Multi-Arch: same, so each
+        # must match the amd64 copy's version; when one foreign index failed to download (bookworm-security's, while a
         # mirror syncs), they can't, and apt gives up. The std itself is all rlibs with no
         # run-time dependency: unpack that same package at that same version into a sysroot of
         # our own and point rustc at it for this target only.
-        echo "WARNING: apt-get could not install $STD_PACKAGE (its armhf compiler dependencies do not resolve);"
+        echo "WARNING: apt-get could not install $STD_PACKAGE (its $DEB_ARCH compiler dependencies do not resolve);"
         echo "WARNING: unpacking the same package ($DEB_RUST_VERSION) into a private sysroot instead"
         download=$(mktemp -d)
         chmod 755 "$download" # apt-get download runs as _apt where it can
@@ -167,9 +200,9 @@ else
             echo "WARNING: apt-get download failed; updating the indexes once more"
             apt-get update || echo "apt-get update reported errors again"
             (cd "$download" && apt-get download "$STD_PACKAGE=$DEB_RUST_VERSION") ||
-                die "Debian serves no $STD_PACKAGE=$DEB_RUST_VERSION, the armhf std for the installed rustc-web, so nothing can be built for armv7"
+                die "Debian serves no $STD_PACKAGE=$DEB_RUST_VERSION, the $DEB_ARCH std for the installed rustc-web, so nothing can be built for $ARCH"
         fi
-        deb=$(compgen -G "$download/libstd-rust-web-dev_*_armhf.deb" | head -n 1) ||
+        deb=$(compgen -G "$download/libstd-rust-web-dev_*_$DEB_ARCH.deb" | head -n 1) ||
             die "apt-get download gave no $STD_PACKAGE .deb"
         got=$(dpkg-deb -f "$deb" Version)
         [ "$got" = "$DEB_RUST_VERSION" ] || die "downloaded $STD_PACKAGE is $got, expected $DEB_RUST_VERSION"
@@ -188,33 +221,30 @@ libdir=$("$DEB_RUSTC" $sysroot_flags --print target-libdir --target "$TARGET")
 compgen -G "$libdir/libstd-*.rlib" >/dev/null ||
     die "Debian's rustc finds no std for $TARGET in $libdir (sysroot $("$DEB_RUSTC" --print sysroot))"
 echo "std for $TARGET: $libdir"
-command -v arm-linux-gnueabihf-gcc >/dev/null || die "arm-linux-gnueabihf-gcc is not on PATH"
-command -v qemu-arm >/dev/null || die "qemu-arm is not on PATH"
-arm-linux-gnueabihf-gcc --version | head -n 1
-qemu-arm --version | head -n 1
+command -v "$GNU-gcc" >/dev/null || die "$GNU-gcc is not on PATH"
+command -v "$QEMU" >/dev/null || die "$QEMU is not on PATH"
+"$GNU-gcc" --version | head -n 1
+"$QEMU" --version | head -n 1
 if [ "$MODE" = install ]; then
-    echo "cross-armv7: toolchain for $TARGET ready (took $(($(date +%s) - started)) s)"
+    echo "cross-$ARCH: toolchain for $TARGET ready (took $(($(date +%s) - started)) s)"
     exit 0
 fi
 
-# Thumb-2 for meshd's own code, as the OpenWrt package builds it for ARMv7 (its Makefile adds the
-# same flag): a quarter smaller than ARM code (openwrt/SIZES.md). Debian's prebuilt std stays ARM
-# code; ARMv7 calls between the two instruction sets freely. rustc calls the flag an "unstable
-# feature" and warns once per crate; LLVM's thumbv7 targets are this same code generation.
-ARMV7_CODEGEN="-C target-feature=+thumb-mode"
-export CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_RUSTFLAGS="${sysroot_flags:+$sysroot_flags }$ARMV7_CODEGEN"
+rustflags="${sysroot_flags:+$sysroot_flags }$CODEGEN"
+export "${TARGET_VAR}_RUSTFLAGS=$rustflags"
 
 # Linker and test runner for the target, and Debian's compiler for every cargo call below. The
-# C parts (ring's assembly and C via the cc crate) pick arm-linux-gnueabihf-gcc on their own.
-export CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_LINKER=arm-linux-gnueabihf-gcc
-# The binaries link against the cross libc in /usr/arm-linux-gnueabihf, so they must run with its
-# ld.so and its libc.so.6 together. When apt-get installed the armhf std for real, libc6:armhf
-# came with it into /lib/arm-linux-gnueabihf, a different build of glibc 2.36 that the cross
-# ld.so would otherwise find first: the two mixed crash at the first thread (SIGSEGV in TLS
-# set-up). LD_LIBRARY_PATH for the guest only (-E) keeps the pair matched either way.
-export CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_RUNNER="qemu-arm -L /usr/arm-linux-gnueabihf -E LD_LIBRARY_PATH=/usr/arm-linux-gnueabihf/lib"
+# C parts (ring's assembly and C via the cc crate) pick $GNU-gcc on their own.
+export "${TARGET_VAR}_LINKER=$GNU-gcc"
+# The binaries link against the cross libc in /usr/$GNU, so they must run with its ld.so and its
+# libc.so.6 together. When apt-get installed the foreign std for real, libc6:$DEB_ARCH came with
+# it into /lib/$GNU, a different build of glibc 2.36 that the cross ld.so would otherwise find
+# first: the two mixed crash at the first thread (SIGSEGV in TLS set-up). LD_LIBRARY_PATH for the
+# guest only (-E) keeps the pair matched either way.
+RUNNER="$QEMU -L /usr/$GNU -E LD_LIBRARY_PATH=/usr/$GNU/lib"
+export "${TARGET_VAR}_RUNNER=$RUNNER"
 deb_cargo() {
-    RUSTC="$DEB_RUSTC" RUSTDOC=/usr/bin/rustdoc CARGO_TARGET_DIR="$ARMV7_TARGET_DIR" \
+    RUSTC="$DEB_RUSTC" RUSTDOC=/usr/bin/rustdoc CARGO_TARGET_DIR="$CROSS_TARGET_DIR" \
         "$DEB_CARGO" "$@"
 }
 
@@ -223,15 +253,15 @@ deb_cargo() {
 ROUTER_BUILD=(--locked --profile router -p meshd --features meshctl)
 section "Build the router meshd for $TARGET (router profile, multi-call, Debian's Rust)"
 deb_cargo build --target "$TARGET" "${ROUTER_BUILD[@]}"
-arm_dir="$ARMV7_TARGET_DIR/$TARGET/router"
-[ -f "$arm_dir/meshd" ] || die "$arm_dir/meshd was not built"
-if command -v file >/dev/null; then file "$arm_dir/meshd"; fi
+cross_dir="$CROSS_TARGET_DIR/$TARGET/router"
+[ -f "$cross_dir/meshd" ] || die "$cross_dir/meshd was not built"
+if command -v file >/dev/null; then file "$cross_dir/meshd"; fi
 # The router binary itself starts on the emulated CPU, as meshd and, through a symlink, as meshctl.
 multi_call_dir=$(mktemp -d)
 trap 'rm -rf "$multi_call_dir"' EXIT
-ln -s "$PWD/$arm_dir/meshd" "$multi_call_dir/meshctl"
-$CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_RUNNER "$arm_dir/meshd" --version
-$CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_RUNNER "$multi_call_dir/meshctl" --version |
+ln -s "$PWD/$cross_dir/meshd" "$multi_call_dir/meshctl"
+$RUNNER "$cross_dir/meshd" --version
+$RUNNER "$multi_call_dir/meshctl" --version |
     grep '^meshctl ' || die "the router meshd started as meshctl is not meshctl"
 
 # A test binary that ran no test would pass silently: count them and insist on some.
@@ -242,29 +272,29 @@ count_passed() {
          END { print n + 0 }' "$1"
 }
 
-section "Wire and core tests under qemu-arm (meshd-babel, meshd-control)"
+section "Wire and core tests under $QEMU (meshd-babel, meshd-control)"
 deb_cargo test --target "$TARGET" --locked -p meshd-babel -p meshd-control 2>&1 | tee "$test_log"
 passed=$(count_passed "$test_log")
-[ "$passed" -gt 0 ] || die "no babel or control test ran under qemu-arm"
-echo "meshd-babel and meshd-control: $passed tests passed under qemu-arm"
+[ "$passed" -gt 0 ] || die "no babel or control test ran under $QEMU"
+echo "meshd-babel and meshd-control: $passed tests passed under $QEMU"
 core_passed=$passed
 
 # All of meshd's unit tests: configuration, keys, identity and state files, and the daemon's
 # packet path (forwarding, WireGuard tunnels through boringtun, the inner smoltcp stack) whose
-# integer widths and crypto are what 32-bit can break. None needs root or a namespace: none
+# integer widths, alignment and crypto are what another CPU can break. None needs root or a namespace: none
 # touches the kernel. The namespace tests (tests/netns) run the real daemon as root and stay on
 # x86_64.
 #
-# The command-line tests (tests/cli.rs, tests/uci.rs) run the armv7 meshd itself on real TOML and
-# UCI files, every option and every refusal: the test binary runs under qemu-arm, and starts meshd
-# through qemu-arm too (MESHD_TEST_RUNNER), since this machine cannot execute ARM binaries itself.
-section "meshd unit, config and UCI tests under qemu-arm (config, UCI, keys, identity, state, forwarding, tunnels)"
-MESHD_TEST_RUNNER=$CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_RUNNER \
+# The command-line tests (tests/cli.rs, tests/uci.rs) run the router's meshd itself on real TOML
+# and UCI files, every option and every refusal: the test binary runs under qemu-user, and starts
+# meshd through it too (MESHD_TEST_RUNNER), since this machine cannot execute ARM binaries itself.
+section "meshd unit, config and UCI tests under $QEMU (config, UCI, keys, identity, state, forwarding, tunnels)"
+MESHD_TEST_RUNNER=$RUNNER \
     deb_cargo test --target "$TARGET" --locked -p meshd --features meshctl --bins --test cli --test uci 2>&1 |
     tee "$test_log"
 passed=$(count_passed "$test_log")
-[ "$passed" -gt 0 ] || die "no meshd unit test ran under qemu-arm"
-echo "meshd: $passed tests passed under qemu-arm"
+[ "$passed" -gt 0 ] || die "no meshd unit test ran under $QEMU"
+echo "meshd: $passed tests passed under $QEMU"
 meshd_passed=$passed
 
 section "Build the router meshd for x86_64 (router profile, multi-call)"
@@ -286,19 +316,19 @@ human() {
 }
 
 section "Sizes (router profile, multi-call meshd with meshctl, stripped)"
-arm_total=$(stripped_size arm-linux-gnueabihf-strip "$arm_dir/meshd")
+cross_total=$(stripped_size "$GNU-strip" "$cross_dir/meshd")
 x86_total=$(stripped_size strip "$x86_dir/meshd")
 printf '%-34s %s\n' \
-    "armv7 meshd (meshctl included):" "$(human "$arm_total")" \
+    "$ARCH meshd (meshctl included):" "$(human "$cross_total")" \
     "x86_64 meshd (meshctl included):" "$(human "$x86_total")"
-if [ "$arm_total" -le "$SIZE_BUDGET" ]; then
-    echo "armv7 total is within the 1.5 MB budget ($(human $((SIZE_BUDGET - arm_total))) to spare)"
+if [ "$cross_total" -le "$SIZE_BUDGET" ]; then
+    echo "$ARCH total is within the 1.5 MB budget ($(human $((SIZE_BUDGET - cross_total))) to spare)"
 else
     # The budget is met (openwrt/SIZES.md): growing past it is a regression, and fails CI.
-    die "armv7 total is over the 1.5 MB budget by $(human $((arm_total - SIZE_BUDGET))) (openwrt/SIZES.md)"
+    die "$ARCH total is over the 1.5 MB budget by $(human $((cross_total - SIZE_BUDGET))) (openwrt/SIZES.md)"
 fi
 
 section "Summary"
-echo "armv7 (Debian $("$DEB_RUSTC" --version)): built; $core_passed babel/control and $meshd_passed meshd tests passed under qemu-arm"
+echo "$ARCH (Debian $("$DEB_RUSTC" --version)): built; $core_passed babel/control and $meshd_passed meshd tests passed under $QEMU"
 echo "took $(($(date +%s) - started)) s"
-echo "cross-armv7: $((core_passed + meshd_passed)) passed, 0 failed"
+echo "cross-$ARCH: $((core_passed + meshd_passed)) passed, 0 failed"
