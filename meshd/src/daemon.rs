@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use babel::{Destination, LinkId, Node, Prefix, RouteChange};
 use control::{Data, EventKind, Reply, Request};
 use log::{debug, error, info, warn};
+use smoltcp::wire::{Ipv4Packet, Ipv6Packet};
 use tokio::net::UdpSocket;
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -768,15 +769,16 @@ impl Daemon {
 
     /// An ICMP error we generated goes back toward the offending packet's source.
     fn send_icmp(&mut self, packet: &[u8]) {
+        // forward.rs built it: a whole IPv6 or IPv4 header.
         let destination = match packet.first().map(|b| b >> 4) {
-            Some(6) if packet.len() >= 40 => {
-                let mut d = [0u8; 16];
-                d.copy_from_slice(&packet[24..40]);
-                IpAddr::from(d)
-            }
-            Some(4) if packet.len() >= 20 => {
-                IpAddr::from([packet[16], packet[17], packet[18], packet[19]])
-            }
+            Some(6) => match Ipv6Packet::new_checked(packet) {
+                Ok(ip) => IpAddr::V6(ip.dst_addr()),
+                Err(_) => return,
+            },
+            Some(4) => match Ipv4Packet::new_checked(packet) {
+                Ok(ip) => IpAddr::V4(ip.dst_addr()),
+                Err(_) => return,
+            },
             _ => return,
         };
         match self.router.fib.lookup(destination) {

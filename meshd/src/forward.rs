@@ -11,9 +11,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Instant;
 
 use babel::{LinkId, Prefix};
-use smoltcp::wire::{IpProtocol, Ipv4Packet, Ipv6Packet};
-
-use crate::ip::{ipv6_at, Checksum};
+use smoltcp::wire::{
+    Icmpv4Message, Icmpv4Packet, Icmpv6Message, Icmpv6Packet, IpProtocol, Ipv4Packet, Ipv6Packet,
+};
 
 /// The forwarding table's "link" for prefixes this node originates (its addresses, its LAN
 /// `prefixes`, the default routes of a gateway): deliver to `mesh0`. The packet has arrived, so
@@ -372,7 +372,7 @@ impl Router {
                 self.error_v6(now, packet, Error::TooBig { mtu })
             }
             Some(4) if is_valid_ipv4(packet) => {
-                if packet[6] & 0x40 == 0 {
+                if !Ipv4Packet::new_unchecked(packet).dont_frag() {
                     self.stats.fragmentation_needed += 1;
                     return Verdict::Drop;
                 }
@@ -405,40 +405,41 @@ impl Router {
 
     fn error_v6(&mut self, now: Instant, offending: &[u8], error: Error) -> Verdict {
         // The caller parsed this as IPv6 already; the header is there.
-        let src = ipv6_at(offending, 8);
+        let Ok(ip) = Ipv6Packet::new_checked(offending) else {
+            return Verdict::Drop;
+        };
+        let src = ip.src_addr();
         if src.is_unspecified() || src.is_multicast() || is_icmpv6_error(offending) {
             return Verdict::Drop;
         }
         if !self.may_send_icmp(now) {
             return Verdict::Drop;
         }
-        let (kind, code, word) = match error {
-            Error::NoRoute => (1, 0, 0),
-            Error::HopLimit => (3, 0, 0),
-            Error::TooBig { mtu } => (2, 0, u32::from(mtu)),
+        let (message, word) = match error {
+            Error::NoRoute => (Icmpv6Message::DstUnreachable, 0),
+            Error::HopLimit => (Icmpv6Message::TimeExceeded, 0),
+            Error::TooBig { mtu } => (Icmpv6Message::PktTooBig, u32::from(mtu)),
         };
         let quoted = offending
             .len()
             .min(ICMPV6_ERROR_MAX - IPV6_HEADER - ICMP_HEADER);
         let icmp_len = ICMP_HEADER + quoted;
-        let mut out = Vec::with_capacity(IPV6_HEADER + icmp_len);
-        out.extend_from_slice(&[0x60, 0, 0, 0]);
-        out.extend_from_slice(&(icmp_len as u16).to_be_bytes());
-        out.push(58); // ICMPv6
-        out.push(ERROR_HOP_LIMIT);
-        out.extend_from_slice(&self.our_v6_source.octets());
-        out.extend_from_slice(&src.octets());
-        out.extend_from_slice(&[kind, code, 0, 0]);
-        out.extend_from_slice(&word.to_be_bytes());
-        out.extend_from_slice(&offending[..quoted]);
-
-        let mut sum = Checksum::default();
-        sum.add(&out[8..40]); // source and destination
-        sum.add(&(icmp_len as u32).to_be_bytes());
-        sum.add(&[0, 0, 0, 58]);
-        sum.add(&out[IPV6_HEADER..]);
-        let checksum = sum.finish();
-        out[IPV6_HEADER + 2..IPV6_HEADER + 4].copy_from_slice(&checksum.to_be_bytes());
+        let mut out = vec![0u8; IPV6_HEADER + icmp_len];
+        let mut header = Ipv6Packet::new_unchecked(&mut out[..]);
+        header.set_version(6);
+        header.set_payload_len(icmp_len as u16);
+        header.set_next_header(IpProtocol::Icmpv6);
+        header.set_hop_limit(ERROR_HOP_LIMIT);
+        header.set_src_addr(self.our_v6_source);
+        header.set_dst_addr(src);
+        let mut icmp = Icmpv6Packet::new_unchecked(header.payload_mut());
+        icmp.set_msg_type(message);
+        // Code 0 for all three: no route, hop limit exceeded in transit, and packet too big.
+        icmp.set_msg_code(0);
+        // The MTU of packet too big; the unused word of the other two.
+        icmp.set_pkt_too_big_mtu(word);
+        icmp.payload_mut().copy_from_slice(&offending[..quoted]);
+        icmp.fill_checksum(&self.our_v6_source, &src);
         Verdict::Icmp(out)
     }
 
@@ -446,14 +447,17 @@ impl Router {
         let Some(our_source) = self.our_v4_source else {
             return Verdict::Drop;
         };
-        let src = Ipv4Addr::new(offending[12], offending[13], offending[14], offending[15]);
+        // The caller checked the header (`is_valid_ipv4`).
+        let Ok(ip) = Ipv4Packet::new_checked(offending) else {
+            return Verdict::Drop;
+        };
+        let src = ip.src_addr();
         // RFC 1812 §4.3.2.7: no errors about ICMP errors, non-first fragments, or to sources
         // that do not name one host.
-        let fragment_offset = u16::from_be_bytes([offending[6], offending[7]]) & 0x1fff;
         if src.is_unspecified()
             || src.is_multicast()
             || src.is_broadcast()
-            || fragment_offset != 0
+            || ip.frag_offset() != 0
             || is_icmpv4_error(offending)
         {
             return Verdict::Drop;
@@ -461,37 +465,34 @@ impl Router {
         if !self.may_send_icmp(now) {
             return Verdict::Drop;
         }
-        let (kind, code, word) = match error {
-            Error::NoRoute => (3, 0, 0),
-            Error::HopLimit => (11, 0, 0),
-            // RFC 1191: the next-hop MTU in the low 16 bits.
-            Error::TooBig { mtu } => (3, 4, u32::from(mtu)),
+        let (message, code, mtu) = match error {
+            Error::NoRoute => (Icmpv4Message::DstUnreachable, 0, 0),
+            Error::HopLimit => (Icmpv4Message::TimeExceeded, 0, 0),
+            // Code 4, fragmentation needed and DF set.
+            Error::TooBig { mtu } => (Icmpv4Message::DstUnreachable, 4, mtu),
         };
         let quoted = offending
             .len()
             .min(ICMPV4_ERROR_MAX - IPV4_HEADER - ICMP_HEADER);
         let total = IPV4_HEADER + ICMP_HEADER + quoted;
-        let mut out = Vec::with_capacity(total);
-        out.extend_from_slice(&[0x45, 0]);
-        out.extend_from_slice(&(total as u16).to_be_bytes());
-        out.extend_from_slice(&[0, 0, 0, 0]); // identification, flags, fragment offset
-        out.push(ERROR_HOP_LIMIT);
-        out.push(1); // ICMP
-        out.extend_from_slice(&[0, 0]);
-        out.extend_from_slice(&our_source.octets());
-        out.extend_from_slice(&src.octets());
-        out.extend_from_slice(&[kind, code, 0, 0]);
-        out.extend_from_slice(&word.to_be_bytes());
-        out.extend_from_slice(&offending[..quoted]);
-
-        let mut header = Checksum::default();
-        header.add(&out[..IPV4_HEADER]);
-        let header = header.finish();
-        out[10..12].copy_from_slice(&header.to_be_bytes());
-        let mut icmp = Checksum::default();
-        icmp.add(&out[IPV4_HEADER..]);
-        let icmp = icmp.finish();
-        out[IPV4_HEADER + 2..IPV4_HEADER + 4].copy_from_slice(&icmp.to_be_bytes());
+        let mut out = vec![0u8; total];
+        let mut header = Ipv4Packet::new_unchecked(&mut out[..]);
+        header.set_version(4);
+        header.set_header_len(IPV4_HEADER as u8);
+        header.set_total_len(total as u16);
+        header.set_hop_limit(ERROR_HOP_LIMIT);
+        header.set_next_header(IpProtocol::Icmp);
+        header.set_src_addr(our_source);
+        header.set_dst_addr(src);
+        header.fill_checksum();
+        let mut icmp = Icmpv4Packet::new_unchecked(header.payload_mut());
+        icmp.set_msg_type(message);
+        icmp.set_msg_code(code);
+        // RFC 1191: the next-hop MTU in the low 16 bits of the word after the checksum (zero,
+        // "unused", for the other errors); smoltcp has no setter for it.
+        icmp.set_echo_seq_no(mtu);
+        icmp.data_mut().copy_from_slice(&offending[..quoted]);
+        icmp.fill_checksum();
         Verdict::Icmp(out)
     }
 }
@@ -506,7 +507,9 @@ fn is_valid_ipv4(packet: &[u8]) -> bool {
 /// are not recognised; answering one of those is harmless (it is rate-limited and cannot loop,
 /// since our own errors carry no extension headers).
 fn is_icmpv6_error(packet: &[u8]) -> bool {
-    packet.get(6) == Some(&58) && packet.get(IPV6_HEADER).is_some_and(|t| *t < 128)
+    Ipv6Packet::new_checked(packet).is_ok_and(|ip| {
+        ip.next_header() == IpProtocol::Icmpv6 && ip.payload().first().is_some_and(|t| *t < 128)
+    })
 }
 
 /// An ICMP error: destination unreachable, source quench, redirect, time exceeded, parameter
@@ -518,16 +521,15 @@ fn is_icmpv4_error(packet: &[u8]) -> bool {
     if ip.next_header() != IpProtocol::Icmp {
         return false;
     }
-    let header_len = usize::from(ip.header_len());
     packet
-        .get(header_len)
+        .get(usize::from(ip.header_len()))
         .is_some_and(|t| matches!(t, 3 | 4 | 5 | 11 | 12))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use smoltcp::wire::{Icmpv4Packet, Icmpv6Packet};
+    use crate::ip::Checksum;
     use std::time::Duration;
 
     const MTU: usize = 1400;

@@ -15,18 +15,21 @@
 //! the I/O.
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
 use babel::RouterId;
 
-use crate::ip::{checksum, ipv6_at};
+use smoltcp::wire::{IpProtocol, Ipv4Packet, Ipv6Packet, UdpPacket};
 
 /// What a gateway announces.
 pub const DEFAULT_ROUTES: [&str; 2] = ["::/0", "0.0.0.0/0"];
 
 /// The outer header [`encapsulate`] adds.
-pub const OUTER_HEADER: usize = 40;
+pub const OUTER_HEADER: usize = IPV6_HEADER;
+/// IPv6's fixed header, and IPv4's without options.
+const IPV6_HEADER: usize = 40;
+const IPV4_HEADER: usize = 20;
 /// Next header values of the outer IPv6 header: IPv4 in IPv6 and IPv6 in IPv6 (RFC 2473).
 pub const NEXT_HEADER_IPV4: u8 = 4;
 pub const NEXT_HEADER_IPV6: u8 = 41;
@@ -63,40 +66,34 @@ impl FlowKey {
     pub fn of(packet: &[u8]) -> Option<FlowKey> {
         match packet.first()? >> 4 {
             6 => {
-                let header = packet.get(..40)?;
-                let protocol = header[6];
-                let src = IpAddr::V6(ipv6_at(header, 8));
-                let dst = IpAddr::V6(ipv6_at(header, 24));
+                // Unchecked views of the fixed header alone: a flow is keyed by its first bytes,
+                // whatever the length fields say (the forwarding path checks those).
+                let ip = Ipv6Packet::new_unchecked(packet.get(..IPV6_HEADER)?);
+                let protocol = ip.next_header();
                 Some(FlowKey {
-                    src,
-                    dst,
-                    protocol,
-                    ports: ports(protocol, packet.get(40..)),
+                    src: IpAddr::V6(ip.src_addr()),
+                    dst: IpAddr::V6(ip.dst_addr()),
+                    protocol: protocol.into(),
+                    ports: ports(protocol, packet.get(IPV6_HEADER..)),
                 })
             }
             4 => {
-                let header = packet.get(..20)?;
-                let header_len = usize::from(header[0] & 0x0f) * 4;
-                if header_len < 20 {
+                let ip = Ipv4Packet::new_unchecked(packet.get(..IPV4_HEADER)?);
+                let header_len = usize::from(ip.header_len());
+                if header_len < IPV4_HEADER {
                     return None;
                 }
-                let protocol = header[9];
-                let fragment_offset = u16::from_be_bytes([header[6], header[7]]) & 0x1fff;
-                let src = IpAddr::V4(Ipv4Addr::new(
-                    header[12], header[13], header[14], header[15],
-                ));
-                let dst = IpAddr::V4(Ipv4Addr::new(
-                    header[16], header[17], header[18], header[19],
-                ));
-                let payload = if fragment_offset == 0 {
+                let protocol = ip.next_header();
+                // Only a first fragment carries the ports.
+                let payload = if ip.frag_offset() == 0 {
                     packet.get(header_len..)
                 } else {
                     None
                 };
                 Some(FlowKey {
-                    src,
-                    dst,
-                    protocol,
+                    src: IpAddr::V4(ip.src_addr()),
+                    dst: IpAddr::V4(ip.dst_addr()),
+                    protocol: protocol.into(),
                     ports: ports(protocol, payload),
                 })
             }
@@ -105,12 +102,15 @@ impl FlowKey {
     }
 }
 
-fn ports(protocol: u8, payload: Option<&[u8]>) -> (u16, u16) {
+/// Source and destination port of a TCP or UDP header (both begin with them).
+fn ports(protocol: IpProtocol, payload: Option<&[u8]>) -> (u16, u16) {
     match (protocol, payload) {
-        (6 | 17, Some(p)) if p.len() >= 4 => (
-            u16::from_be_bytes([p[0], p[1]]),
-            u16::from_be_bytes([p[2], p[3]]),
-        ),
+        // Unchecked: only the four bytes of the ports are read (a first fragment may hold little
+        // more), and UDP's length field means nothing in a TCP header.
+        (IpProtocol::Tcp | IpProtocol::Udp, Some(p)) if p.len() >= 4 => {
+            let header = UdpPacket::new_unchecked(p);
+            (header.src_port(), header.dst_port())
+        }
         _ => (0, 0),
     }
 }
@@ -239,12 +239,14 @@ pub fn encapsulate(src: Ipv6Addr, dst: Ipv6Addr, inner: &[u8], out: &mut Vec<u8>
     let Ok(length) = u16::try_from(inner.len()) else {
         return false;
     };
-    out.extend_from_slice(&[0x60, 0, 0, 0]);
-    out.extend_from_slice(&length.to_be_bytes());
-    out.push(next_header);
-    out.push(OUTER_HOP_LIMIT);
-    out.extend_from_slice(&src.octets());
-    out.extend_from_slice(&dst.octets());
+    out.resize(OUTER_HEADER, 0);
+    let mut header = Ipv6Packet::new_unchecked(&mut out[..]);
+    header.set_version(6);
+    header.set_payload_len(length);
+    header.set_next_header(IpProtocol::from(next_header));
+    header.set_hop_limit(OUTER_HOP_LIMIT);
+    header.set_src_addr(src);
+    header.set_dst_addr(dst);
     out.extend_from_slice(inner);
     true
 }
@@ -261,51 +263,53 @@ pub enum DecapsulateError {
 
 /// Whether `packet` is IPv6 with next header 4 or 41: a tunnelled packet, if it is for us.
 pub fn is_encapsulated(packet: &[u8]) -> bool {
-    packet.len() >= OUTER_HEADER
-        && packet[0] >> 4 == 6
-        && matches!(packet[6], NEXT_HEADER_IPV4 | NEXT_HEADER_IPV6)
+    outer(packet).is_some()
+}
+
+/// The outer header of a packet [`encapsulate`] could have made: IPv6, next header 4 or 41.
+fn outer(packet: &[u8]) -> Option<Ipv6Packet<&[u8]>> {
+    let ip = Ipv6Packet::new_unchecked(packet.get(..OUTER_HEADER)?);
+    (ip.version() == 6
+        && matches!(
+            u8::from(ip.next_header()),
+            NEXT_HEADER_IPV4 | NEXT_HEADER_IPV6
+        ))
+    .then_some(ip)
 }
 
 /// The outer destination of a packet [`is_encapsulated`] accepted.
 pub fn outer_destination(packet: &[u8]) -> Option<Ipv6Addr> {
-    (packet.len() >= OUTER_HEADER).then(|| ipv6_at(packet, 24))
+    Some(outer(packet)?.dst_addr())
 }
 
 /// Checks an encapsulated packet and returns where its inner packet lies in it (the inner packet
 /// exactly, without trailing bytes).
 pub fn decapsulate(packet: &[u8]) -> Result<std::ops::Range<usize>, DecapsulateError> {
-    if !is_encapsulated(packet) {
-        return Err(DecapsulateError::BadOuter);
-    }
-    let payload = usize::from(u16::from_be_bytes([packet[4], packet[5]]));
+    let header = outer(packet).ok_or(DecapsulateError::BadOuter)?;
+    let payload = usize::from(header.payload_len());
     let Some(inner) = packet.get(OUTER_HEADER..OUTER_HEADER + payload) else {
         return Err(DecapsulateError::BadOuter);
     };
-    let inner_len = match packet[6] {
-        NEXT_HEADER_IPV6 => {
-            if inner.len() < 40 || inner[0] >> 4 != 6 {
-                return Err(DecapsulateError::BadInner);
-            }
-            40 + usize::from(u16::from_be_bytes([inner[4], inner[5]]))
+    let inner_len = if u8::from(header.next_header()) == NEXT_HEADER_IPV6 {
+        // new_checked: the header and the payload its length field claims are there.
+        match Ipv6Packet::new_checked(inner) {
+            Ok(ip) if ip.version() == 6 => ip.total_len(),
+            _ => return Err(DecapsulateError::BadInner),
         }
-        _ => {
-            if inner.len() < 20 || inner[0] >> 4 != 4 {
-                return Err(DecapsulateError::BadInner);
+    } else {
+        // new_checked: the header, its options and the total length are there; smoltcp lets an
+        // IHL below 5 through, so that is checked here, with the header checksum.
+        match Ipv4Packet::new_checked(inner) {
+            Ok(ip)
+                if ip.version() == 4
+                    && usize::from(ip.header_len()) >= IPV4_HEADER
+                    && ip.verify_checksum() =>
+            {
+                usize::from(ip.total_len())
             }
-            let header_len = usize::from(inner[0] & 0x0f) * 4;
-            let total = usize::from(u16::from_be_bytes([inner[2], inner[3]]));
-            if header_len < 20 || total < header_len || inner.len() < header_len {
-                return Err(DecapsulateError::BadInner);
-            }
-            if checksum(&inner[..header_len]) != 0 {
-                return Err(DecapsulateError::BadInner);
-            }
-            total
+            _ => return Err(DecapsulateError::BadInner),
         }
     };
-    if inner_len > inner.len() {
-        return Err(DecapsulateError::BadInner);
-    }
     Ok(OUTER_HEADER..OUTER_HEADER + inner_len)
 }
 
@@ -580,6 +584,7 @@ impl Selector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ip::{checksum, ipv6_at};
 
     fn id(n: u8) -> RouterId {
         RouterId([0, 0, 0, 0, 0, 0, 0, n])

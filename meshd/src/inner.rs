@@ -82,11 +82,13 @@ pub fn classify(packet: &[u8]) -> Inner<'_> {
         return Inner::Data;
     }
     // From here on the packet looks like Babel: the port decides, and damage is Malformed.
-    let ip_payload = &packet[IPV6_HEADER_LEN..IPV6_HEADER_LEN + usize::from(ip.payload_len())];
+    let ip_payload = ip.payload();
     if ip_payload.len() < UDP_HEADER_LEN {
         return Inner::Malformed;
     }
-    if u16::from_be_bytes([ip_payload[2], ip_payload[3]]) != PORT {
+    // Unchecked for the port alone: a datagram for another port is data, however its UDP
+    // length reads.
+    if UdpPacket::new_unchecked(ip_payload).dst_port() != PORT {
         return Inner::Data;
     }
     let Ok(udp) = UdpPacket::new_checked(ip_payload) else {
@@ -152,22 +154,12 @@ mod tests {
     fn checksum_matches_an_independent_computation() {
         let mut out = Vec::new();
         build_babel(ll(1), MULTICAST_V6, b"abc", &mut out);
-        let mut sum: u32 = 0;
-        let mut add = |bytes: &[u8]| {
-            for pair in bytes.chunks(2) {
-                let hi = u32::from(pair[0]) << 8;
-                let lo = pair.get(1).map_or(0, |b| u32::from(*b));
-                sum += hi | lo;
-            }
-        };
-        add(&out[8..40]); // source and destination
-        add(&(11u32).to_be_bytes()); // UDP length
-        add(&[0, 0, 0, 17]);
-        add(&out[40..]);
-        while sum > 0xffff {
-            sum = (sum & 0xffff) + (sum >> 16);
-        }
-        assert_eq!(sum, 0xffff, "a correct checksum sums to all ones");
+        let mut sum = crate::ip::Checksum::default();
+        sum.add(&out[8..40]); // source and destination
+        sum.add(&(11u32).to_be_bytes()); // UDP length
+        sum.add(&[0, 0, 0, 17]);
+        sum.add(&out[40..]);
+        assert_eq!(sum.finish(), 0, "a correct checksum sums to all ones");
     }
 
     #[test]

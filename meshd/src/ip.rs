@@ -1,9 +1,11 @@
-//! The two small helpers on raw IP bytes that more than one packet path needs (forwarding's ICMP
-//! errors, the gateway tunnel, the kernel test's hand-made packets): the Internet checksum and
-//! reading an IPv6 address at an offset. One of each, here; headers themselves are read through
-//! smoltcp's packet views where the caller has one.
+//! Tests' own reading of raw IP bytes: the Internet checksum (RFC 1071) and an IPv6 address at an
+//! offset. meshd reads and writes headers through smoltcp's packet views (`forward.rs`,
+//! `gateway.rs`, `inner.rs`); the tests build packets and check what meshd wrote with this
+//! independent implementation, so a mistake in how meshd drives smoltcp (a wrong pseudo-header,
+//! a field left unset) cannot hide behind the same code on both sides.
 //!
-//! This module depends on std only (it is also compiled into `tests/kernel_netns.rs`).
+//! This module depends on std only: it is compiled into meshd's unit tests (`main.rs`) and into
+//! `tests/kernel_netns.rs`.
 
 use std::net::Ipv6Addr;
 

@@ -18,6 +18,7 @@ mod http;
 mod identity;
 mod import;
 mod inner;
+#[cfg(test)]
 mod ip;
 mod kernel;
 mod keys;
