@@ -1041,6 +1041,22 @@ fn tshark_decodes_seqno_requests_and_acks() {
         "interop_babeld: A's routes to B {:?} after start: {last:?}",
         started.elapsed()
     );
+    // B's Seqno Request is checked below too, so B must hold A's route through D before the
+    // cut as well: a B whose tunnel to D came up late learns that route after the cut, already
+    // with a new seqno, and never needs to ask (seen once in CI: D's neighbour up at B 9.5 s
+    // after start).
+    let mut last_b = Vec::new();
+    assert!(
+        mesh.wait_until(CONVERGE, || {
+            last_b = candidates(&mesh, B, &to_a);
+            last_b.contains(&(keys[A].clone(), "selected".to_owned()))
+                && last_b.iter().any(|(peer, reason)| {
+                    *peer == keys[D] && (reason == "unfeasible" || reason == "worse")
+                })
+        }),
+        "B never held both a direct route to A and one through D: {last_b:?}; babeld: {:#?}",
+        babeld_dump(&babeld)
+    );
 
     // An AckReq to A, multicast on D's tunnel to A, as a Babel speaker there would send it.
     let sender = env!("CARGO_BIN_EXE_meshn-udp-send");
@@ -1077,7 +1093,6 @@ fn tshark_decodes_seqno_requests_and_acks() {
     );
     // B notices the cut on its own timers, and its Seqno Request for A's prefix is checked
     // below as well as A's: wait for B's side too, or a slow B is a missing request.
-    let mut last_b = Vec::new();
     assert!(
         mesh.wait_until(CONVERGE, || {
             last_b = candidates(&mesh, B, &to_a);
