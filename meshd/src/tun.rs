@@ -6,8 +6,9 @@
 //!
 //! This file depends only on external crates (it is also compiled into `tests/kernel_netns.rs`).
 
-// Creating a TUN device needs the TUNSETIFF ioctl, which no safe wrapper offers: this file is the
-// one place in meshd that needs `unsafe`, for that single call.
+// Creating a TUN device needs the TUNSETIFF ioctl, which no safe wrapper offers, and handing its
+// descriptor to tokio's reactor is `unsafe` (`AsyncFd::register_with_interest`): these two calls
+// and the netlink socket's registration (`kernel/socket.rs`) are the only `unsafe` in meshd.
 #![allow(unsafe_code)]
 
 use std::fs::{File, OpenOptions};
@@ -84,11 +85,13 @@ impl Tun {
             .iter()
             .map(|&c| char::from(c as u8))
             .collect();
-        // tokio 1.54 deprecated this safe constructor in favour of an `unsafe` one because a type
-        // could hand out a different descriptor from `as_raw_fd` over time; `File` cannot, and
-        // staying safe keeps `unsafe` confined to the ioctl above.
-        #[allow(deprecated)]
-        let fd = AsyncFd::with_interest(file, Interest::READABLE | Interest::WRITABLE)?;
+        // SAFETY: registration needs the descriptor `as_raw_fd` gives to stay open, and the
+        // same, while the AsyncFd owns it. The AsyncFd owns the `File` (moved in; nothing else
+        // holds this descriptor), `File::as_raw_fd` always returns the one it owns, and the
+        // `File` closes it only when the AsyncFd is dropped.
+        let fd = unsafe {
+            AsyncFd::register_with_interest(file, Interest::READABLE | Interest::WRITABLE)
+        }?;
         Ok(Tun { fd, name })
     }
 

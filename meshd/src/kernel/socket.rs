@@ -1,7 +1,8 @@
 //! A route netlink socket of meshd's own (rtnetlink(7)): one request at a time, answered by the
 //! kernel's acknowledgement or by a dump. The message bodies (`rtmsg`, `ifaddrmsg` and their
-//! attributes) are built and read with netlink-packet-route's types; the 16-byte netlink header
-//! around them is done here.
+//! attributes) are built and read with netlink-packet-route's types, the 16-byte netlink header
+//! around them is read through netlink-packet-core's view and written here; the request/answer
+//! exchange is here.
 //!
 //! Why not the rtnetlink crate: its connection parses every reply as any route netlink message
 //! there is (links with every kind of link info, traffic control, neighbours, rules), so all of
@@ -16,6 +17,10 @@ use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Duration;
 
+use netlink_packet_core::{
+    NetlinkBuffer, NETLINK_HEADER_LEN, NLMSG_DONE, NLMSG_ERROR, NLM_F_ACK, NLM_F_DUMP,
+    NLM_F_REQUEST,
+};
 use nix::sys::socket::{
     bind, recv, send, socket, AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol,
     SockType,
@@ -26,11 +31,9 @@ use tokio::io::unix::AsyncFd;
 pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The netlink message header: length, type, flags, sequence number, port id.
-pub const HEADER_LEN: usize = 16;
+pub const HEADER_LEN: usize = NETLINK_HEADER_LEN;
 
-// Message types (linux/netlink.h, linux/rtnetlink.h).
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
+// Route netlink message types (linux/rtnetlink.h); netlink-packet-route keeps its own private.
 pub const RTM_SETLINK: u16 = 19;
 pub const RTM_NEWADDR: u16 = 20;
 pub const RTM_DELADDR: u16 = 21;
@@ -39,18 +42,16 @@ pub const RTM_NEWROUTE: u16 = 24;
 pub const RTM_DELROUTE: u16 = 25;
 pub const RTM_GETROUTE: u16 = 26;
 
-// Header flags (linux/netlink.h).
-const NLM_F_REQUEST: u16 = 0x1;
-const NLM_F_ACK: u16 = 0x4;
-const NLM_F_DUMP: u16 = 0x300;
-pub const NLM_F_REPLACE: u16 = 0x100;
-pub const NLM_F_EXCL: u16 = 0x200;
-pub const NLM_F_CREATE: u16 = 0x400;
+// Header flags a caller may add (linux/netlink.h).
+pub use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE};
 
 /// Room for one datagram of a dump: the kernel fills at most 32 KiB per read.
 const RECEIVE_BUFFER: usize = 64 * 1024;
 
 /// A non-blocking `NETLINK_ROUTE` socket, subscribed to `groups` (0: none), for tokio.
+// Registering a descriptor with tokio's reactor is `unsafe` (it must stay open while registered):
+// the one `unsafe` of this file.
+#[allow(unsafe_code)]
 pub fn open_route_socket(groups: u32) -> io::Result<AsyncFd<OwnedFd>> {
     let fd = socket(
         AddressFamily::Netlink,
@@ -59,11 +60,11 @@ pub fn open_route_socket(groups: u32) -> io::Result<AsyncFd<OwnedFd>> {
         SockProtocol::NetlinkRoute,
     )?;
     bind(fd.as_raw_fd(), &NetlinkAddr::new(0, groups))?;
-    // Deprecated in tokio 1.54 because `T` might close or reuse the descriptor while it is
-    // registered; here `T` is the `OwnedFd` itself, moved in and closed only when the AsyncFd is
-    // dropped, so that cannot happen (the replacement, `register`, is `unsafe`).
-    #[allow(deprecated)]
-    AsyncFd::new(fd)
+    // SAFETY: `register` needs the descriptor `as_raw_fd` gives to stay open, and the same,
+    // for as long as the AsyncFd owns it. It owns the `OwnedFd` itself, moved in here: nothing
+    // else holds the descriptor, `OwnedFd::as_raw_fd` always returns the one it owns, and it is
+    // closed only when the AsyncFd (with the `OwnedFd` in it) is dropped.
+    Ok(unsafe { AsyncFd::register(fd) }?)
 }
 
 /// One netlink message of a datagram: its type, flags, sequence number and body.
@@ -81,9 +82,12 @@ pub fn messages(mut datagram: &[u8]) -> impl Iterator<Item = io::Result<Message<
         if datagram.is_empty() {
             return None;
         }
-        let header = datagram.get(..HEADER_LEN);
-        let length = header.map_or(0, |h| u32::from_ne_bytes([h[0], h[1], h[2], h[3]]) as usize);
-        let Some(header) = header.filter(|_| length >= HEADER_LEN && length <= datagram.len())
+        // The view's accessors are unchecked; the header and its length are checked here
+        // (`NetlinkBuffer::new_checked` would do the same and format an error string this does
+        // not need: 1.4 KB of a router binary).
+        let header = (datagram.len() >= HEADER_LEN).then(|| NetlinkBuffer::new(datagram));
+        let length = header.as_ref().map_or(0, |h| h.length() as usize);
+        let Some(header) = header.filter(|_| (HEADER_LEN..=datagram.len()).contains(&length))
         else {
             datagram = &[];
             return Some(Err(io::Error::new(
@@ -92,9 +96,9 @@ pub fn messages(mut datagram: &[u8]) -> impl Iterator<Item = io::Result<Message<
             )));
         };
         let message = Message {
-            kind: u16::from_ne_bytes([header[4], header[5]]),
-            flags: u16::from_ne_bytes([header[6], header[7]]),
-            sequence: u32::from_ne_bytes([header[8], header[9], header[10], header[11]]),
+            kind: header.message_type(),
+            flags: header.flags(),
+            sequence: header.sequence_number(),
             body: &datagram[HEADER_LEN..length],
         };
         // Messages are 4-byte aligned; the last one may end without padding.
@@ -169,6 +173,9 @@ impl RouteSocket {
         self.sequence = self.sequence.wrapping_add(1);
         let length = u32::try_from(HEADER_LEN + body.len())
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "netlink request too long"))?;
+        // The header in field order. Written by hand: netlink-packet-core's setters
+        // (`NetlinkBuffer::set_length` and the rest) cost 0.8 KB of a router binary here, where
+        // reading through its view costs 64 bytes (measured on x86_64, router profile).
         let mut message = Vec::with_capacity(HEADER_LEN + body.len());
         message.extend_from_slice(&length.to_ne_bytes());
         message.extend_from_slice(&kind.to_ne_bytes());
