@@ -362,6 +362,14 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 
 // The file as written, before checking. Numbers are read as i64 and checked here so that every
 // range error reads the same way, whatever the type behind it.
+//
+// Why a second tree of `Raw*` structs rather than serde newtypes that check themselves
+// (`#[serde(try_from = ...)]`): an error raised inside serde's deserialisation loses two things
+// users get today. It names no key (toml's message is only the newtype's text: "must be
+// 1..=65535, not 0", with no `listen_port`), and inside an array it points at the array's `[`,
+// not at the element (toml 0.8 reports the whole array's span, `Spanned` elements included).
+// Checking after deserialisation, with every value `Spanned`, keeps the key and the exact
+// line:column of the element; `errors_in_arrays_point_at_the_element` holds that in place.
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -1290,6 +1298,19 @@ public_key = "{KEY_B}"
             "meshd.toml:2:13: interface `this-name-is-too-long`: must be 1 to 15 characters \
              of A-Z a-z 0-9 _ . -"
         );
+    }
+
+    #[test]
+    fn errors_in_arrays_point_at_the_element() {
+        // The third element, on line 5 column 5, not the array's `[` on line 2.
+        let text = "[node]\nprefixes = [\n    \"192.0.2.0/24\",\n    \"198.51.100.0/24\",\n    \"203.0.113.1/24\",\n]\n";
+        assert_eq!(
+            error(text),
+            "meshd.toml:5:5: prefixes: `203.0.113.1/24` has host bits set; the network is \
+             203.0.113.0/24"
+        );
+        let text = "[discovery]\ninterfaces = [\n  \"lan0\",\n  \"lan 1\",\n]\n";
+        assert!(error(text).starts_with("meshd.toml:4:3: interfaces: `lan 1`"));
     }
 
     #[test]
