@@ -23,6 +23,34 @@ pub struct Config {
     pub switch_delay: Duration,
     /// Bound on each link's queue of pending triggered messages.
     pub max_pending_per_link: usize,
+    /// Bounds on what neighbours can make the node hold (a hostile or broken neighbour costs a
+    /// bounded amount).
+    pub limits: Limits,
+}
+
+/// Bounds on the route and source tables. Beyond them an update for a new (prefix, neighbour)
+/// is refused and counted, and a route that would need a new source entry is not selected;
+/// what the tables already hold keeps working. The defaults hold a mesh of several thousand
+/// nodes with room to spare (a route takes about 100 bytes, a source about 50).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Routes held from one neighbour, retractions still remembered included.
+    pub routes_per_neighbour: usize,
+    /// Routes held from all neighbours together.
+    pub routes: usize,
+    /// Entries of the source table (RFC 8966 §3.2.5): one per (prefix, router-id) announced
+    /// in the last few minutes.
+    pub sources: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            routes_per_neighbour: 8192,
+            routes: 32768,
+            sources: 32768,
+        }
+    }
 }
 
 impl Default for Config {
@@ -34,6 +62,7 @@ impl Default for Config {
             switch_hysteresis: 96,
             switch_delay: Duration::from_secs(4),
             max_pending_per_link: 4096,
+            limits: Limits::default(),
         }
     }
 }

@@ -19,11 +19,11 @@ mod rng;
 mod route;
 mod source;
 
-pub use config::{Config, CostModel, LinkConfig, RttConfig};
+pub use config::{Config, CostModel, Limits, LinkConfig, RttConfig};
 pub use filter::{is_within, martian, ImportFilter, Refusal};
 pub use node::{
-    Destination, Event, LinkId, NeighbourInfo, Node, RouteChange, RouteInfo, RouteStatus,
-    SourceInfo, Stats, Transmit,
+    Destination, Event, LimitKind, LinkId, NeighbourInfo, Node, RouteChange, RouteInfo,
+    RouteStatus, SourceInfo, Stats, Transmit,
 };
 pub use route::HOLD_TIME;
 pub use wire::{Prefix, RouterId};

@@ -148,6 +148,13 @@ pub(crate) struct Neighbour {
     /// It has been usable before: when it becomes usable again it has been presumed dead, and
     /// it and we exchange full tables at once instead of at the next periodic update.
     pub(crate) was_up: bool,
+    /// Routes the table holds from it (for [`crate::Limits::routes_per_neighbour`]).
+    pub(crate) routes: usize,
+    /// Updates for new routes refused because a route limit was reached.
+    pub(crate) routes_over_limit: u32,
+    /// A limit refused its last new route: the event has been sent, and is sent again only
+    /// after one of its new routes was accepted.
+    pub(crate) at_limit: bool,
 }
 
 impl Neighbour {
@@ -177,6 +184,9 @@ impl Neighbour {
             reported_cost: INFINITY,
             was_up: false,
             unicast: None,
+            routes: 0,
+            routes_over_limit: 0,
+            at_limit: false,
         }
     }
 

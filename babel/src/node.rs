@@ -113,6 +113,33 @@ pub enum Event {
         router_id: RouterId,
         refusal: Refusal,
     },
+    /// A route limit ([`crate::Limits`]) refused a new route from this neighbour; sent once
+    /// until one of its new routes is accepted again (the count is in
+    /// [`NeighbourInfo::routes_over_limit`] and [`Stats::routes_over_limit`]).
+    RouteLimit {
+        link: LinkId,
+        address: Ipv6Addr,
+        limit: LimitKind,
+    },
+}
+
+/// Which bound of [`crate::Limits`] was reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitKind {
+    RoutesPerNeighbour,
+    Routes,
+    Sources,
+}
+
+impl LimitKind {
+    /// The name of the limit as the configuration spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LimitKind::RoutesPerNeighbour => "max_routes_per_neighbour",
+            LimitKind::Routes => "max_routes",
+            LimitKind::Sources => "max_sources",
+        }
+    }
 }
 
 /// A neighbour as seen by introspection.
@@ -132,6 +159,10 @@ pub struct NeighbourInfo {
     pub cost: u16,
     /// How many of its routes the import filter refuses now.
     pub refused_routes: u32,
+    /// How many routes it holds in our table, and how many updates for new routes a route
+    /// limit refused.
+    pub routes: u32,
+    pub routes_over_limit: u32,
 }
 
 /// Why a route is or is not the selected one for its prefix.
@@ -200,6 +231,10 @@ pub struct Stats {
     pub seqno_increases: u64,
     /// Routes the import filter came to refuse (each time one that was usable, or new, is).
     pub routes_refused: u64,
+    /// Updates for new routes refused because a route limit was reached, and routes left
+    /// unselected because the source table was full.
+    pub routes_over_limit: u64,
+    pub sources_over_limit: u64,
 }
 
 impl Stats {
@@ -219,6 +254,8 @@ impl Stats {
         self.seqno_requests_forwarded += other.seqno_requests_forwarded;
         self.seqno_increases += other.seqno_increases;
         self.routes_refused += other.routes_refused;
+        self.routes_over_limit += other.routes_over_limit;
+        self.sources_over_limit += other.sources_over_limit;
     }
 }
 
@@ -249,6 +286,28 @@ const TRIGGER_THRESHOLD: u16 = 32;
 /// Upper bound on the Babel-level size of one Update with its Router-Id TLV, used to pack urgent
 /// updates into packets that each carry their own acknowledgment request.
 const MAX_UPDATE_LEN: usize = 48;
+
+/// Keeps the route counts of [`Limits`](crate::Limits) exact: one route from `id` added to the
+/// table (`added`) or removed from it.
+fn count_route(
+    neighbours: &mut [Option<Neighbour>],
+    total: &mut usize,
+    id: NeighbourId,
+    added: bool,
+) {
+    let neighbour = neighbours.get_mut(id.0 as usize).and_then(|n| n.as_mut());
+    if added {
+        *total += 1;
+        if let Some(n) = neighbour {
+            n.routes += 1;
+        }
+    } else {
+        *total = total.saturating_sub(1);
+        if let Some(n) = neighbour {
+            n.routes = n.routes.saturating_sub(1);
+        }
+    }
+}
 
 /// A route's metric through its neighbour's current cost (infinite when the neighbour is gone).
 fn route_metric(neighbours: &[Option<Neighbour>], route: &Route) -> u16 {
@@ -289,6 +348,8 @@ pub struct Node {
     neighbours: Vec<Option<Neighbour>>,
     neighbour_index: FastMap<(LinkId, Ipv6Addr), NeighbourId>,
     routes: FastMap<Prefix, PrefixEntry>,
+    /// Routes in `routes`, all neighbours together (for [`crate::Limits::routes`]).
+    route_count: usize,
     sources: SourceTable,
     local_prefixes: BTreeSet<Prefix>,
     requests: Requests,
@@ -319,6 +380,7 @@ impl Node {
         let first = (config.update_interval / 4).min(Duration::from_secs(3));
         let first_dump = now + first + Duration::from_micros(rng.below(first.as_micros() as u64));
         let seqno = rng.next_u16();
+        let sources = config.limits.sources;
         Node {
             config,
             router_id,
@@ -329,7 +391,8 @@ impl Node {
             neighbours: Vec::new(),
             neighbour_index: FastMap::default(),
             routes: FastMap::default(),
-            sources: SourceTable::default(),
+            sources: SourceTable::new(sources),
+            route_count: 0,
             local_prefixes: BTreeSet::new(),
             requests: Requests::default(),
             switch_watch: BTreeSet::new(),
@@ -392,6 +455,8 @@ impl Node {
                         .and_then(|id| refused.get(id))
                         .copied()
                         .unwrap_or(0),
+                    routes: u32::try_from(n.routes).unwrap_or(u32::MAX),
+                    routes_over_limit: n.routes_over_limit,
                 })
             })
             .collect()
@@ -633,7 +698,14 @@ impl Node {
         // route: "if such a route exists, it MUST send an update ...; if such a route does not
         // exist, it MUST send a retraction" (RFC 8966 §3.8.1.1). A neighbour still routing
         // through us answers with our own router-id, which we never select.
-        entry.routes.clear();
+        for route in entry.routes.drain(..) {
+            count_route(
+                &mut self.neighbours,
+                &mut self.route_count,
+                route.neighbour,
+                false,
+            );
+        }
         entry.selected = None;
         // Every neighbour heard our announcement, the one we routed through before we began
         // originating included: the retraction goes to all of them (split horizon has nothing
@@ -1070,6 +1142,13 @@ impl Node {
                 return;
             }
         }
+        let known = self
+            .routes
+            .get(&prefix)
+            .is_some_and(|e| e.route(id).is_some());
+        if !known && metric != INFINITY && !self.admit_route(id) {
+            return;
+        }
         let feasible = self.sources.is_feasible(prefix, router_id, seqno, metric);
         let refused = self.import_filter.judge(prefix, router_id);
         let mut newly_refused = refused.is_some();
@@ -1083,6 +1162,7 @@ impl Node {
                     }
                     return;
                 }
+                count_route(&mut self.neighbours, &mut self.route_count, id, true);
                 entry.routes.push(Route {
                     neighbour: id,
                     router_id,
@@ -1430,10 +1510,66 @@ impl Node {
             .collect();
         for prefix in prefixes {
             if let Some(entry) = self.routes.get_mut(&prefix) {
+                // Its own count left with it (it is out of `neighbours` already).
+                let before = entry.routes.len();
                 entry.routes.retain(|r| r.neighbour != id);
+                self.route_count -= before - entry.routes.len();
             }
             self.reselect(now, prefix);
         }
+    }
+
+    /// Whether a new route from `id` fits the route limits; if not, it is counted and the
+    /// neighbour's first refusal in a row becomes an event.
+    fn admit_route(&mut self, id: NeighbourId) -> bool {
+        let limits = self.config.limits;
+        let held = self.neighbour(id).map_or(0, |n| n.routes);
+        let limit = if held >= limits.routes_per_neighbour {
+            LimitKind::RoutesPerNeighbour
+        } else if self.route_count >= limits.routes {
+            LimitKind::Routes
+        } else {
+            if let Some(n) = self
+                .neighbours
+                .get_mut(id.0 as usize)
+                .and_then(|n| n.as_mut())
+            {
+                n.at_limit = false;
+            }
+            return true;
+        };
+        self.stats.routes_over_limit += 1;
+        if let Some(n) = self
+            .neighbours
+            .get_mut(id.0 as usize)
+            .and_then(|n| n.as_mut())
+        {
+            n.routes_over_limit = n.routes_over_limit.saturating_add(1);
+        }
+        self.note_limit(id, limit);
+        false
+    }
+
+    /// Tells the caller, once until the neighbour's next accepted new route, that a limit
+    /// refused one of its routes.
+    fn note_limit(&mut self, id: NeighbourId, limit: LimitKind) {
+        let Some(n) = self
+            .neighbours
+            .get_mut(id.0 as usize)
+            .and_then(|n| n.as_mut())
+        else {
+            return;
+        };
+        if n.at_limit {
+            return;
+        }
+        n.at_limit = true;
+        let (link, address) = (n.link, n.address);
+        self.push_event(Event::RouteLimit {
+            link,
+            address,
+            limit,
+        });
     }
 
     // ---- route selection ----
@@ -1448,6 +1584,7 @@ impl Node {
             return;
         };
         let mut candidates: Vec<Candidate> = Vec::with_capacity(entry.routes.len());
+        let mut sources_full: Vec<NeighbourId> = Vec::new();
         for route in &entry.routes {
             let metric = total_metric(
                 route.advertised_metric,
@@ -1469,8 +1606,22 @@ impl Node {
                     neighbour: route.neighbour,
                     metric,
                 });
+            } else if !self.sources.has_room()
+                && self.sources.get(prefix, route.router_id).is_none()
+            {
+                // Unfeasible only because the source table is full.
+                sources_full.push(route.neighbour);
             }
         }
+        if !sources_full.is_empty() {
+            for neighbour in sources_full {
+                self.stats.sources_over_limit += 1;
+                self.note_limit(neighbour, LimitKind::Sources);
+            }
+        }
+        let Some(entry) = self.routes.get(&prefix) else {
+            return;
+        };
         let mut chosen = select(&candidates, entry.selected, self.config.switch_hysteresis);
         let previous = entry.selected;
         let mut better_since = None;
@@ -1511,6 +1662,15 @@ impl Node {
             let link = self.neighbour(c.neighbour)?.link;
             Some((link, route.next_hop, c.metric))
         });
+        // A route that needs a new source entry takes it now rather than when it is announced
+        // a flush later, so that a burst of new routes cannot select past the source limit.
+        // Recorded early, the feasibility distance can only be stricter than the announcement
+        // would have made it (the smaller of the two metrics within the seqno): still safe.
+        let reserve = chosen
+            .and_then(|c| entry.route(c.neighbour))
+            .filter(|r| self.sources.get(prefix, r.router_id).is_none())
+            .zip(chosen)
+            .map(|(r, c)| (r.router_id, r.seqno, c.metric));
         let old_install = entry.installed;
         // Lost because our own import filter now refuses the route (filter.rs): the filter, not
         // a neighbour, took it, so there is no stale path to hold off (§3.5.4), and a held
@@ -1519,6 +1679,10 @@ impl Node {
         let lost_to_filter = previous
             .and_then(|n| entry.route(n))
             .is_some_and(|r| r.refused.is_some());
+        if let Some((router_id, seqno, metric)) = reserve {
+            self.sources
+                .note_advertised(now, prefix, router_id, seqno, metric);
+        }
         let Some(entry) = self.routes.get_mut(&prefix) else {
             return;
         };
@@ -2333,7 +2497,17 @@ impl Node {
                     expired = true;
                 }
                 // Retracted routes are held a while, then forgotten.
-                !(route.advertised_metric == INFINITY && route.expires + RETRACTED_HOLD <= now)
+                let keep =
+                    !(route.advertised_metric == INFINITY && route.expires + RETRACTED_HOLD <= now);
+                if !keep {
+                    count_route(
+                        &mut self.neighbours,
+                        &mut self.route_count,
+                        route.neighbour,
+                        false,
+                    );
+                }
+                keep
             });
             if expired || entry.routes.len() != before {
                 changed.push(*prefix);

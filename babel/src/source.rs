@@ -18,17 +18,40 @@ pub(crate) struct Source {
     pub(crate) last_used: Instant,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct SourceTable {
     entries: FastMap<(Prefix, RouterId), Source>,
+    /// [`crate::Limits::sources`]: with this many entries, a route that needs a new one is not
+    /// feasible ([`SourceTable::is_feasible`]), so it is never selected nor announced.
+    max: usize,
+}
+
+impl Default for SourceTable {
+    fn default() -> SourceTable {
+        SourceTable::new(crate::Limits::default().sources)
+    }
 }
 
 impl SourceTable {
+    pub(crate) fn new(max: usize) -> SourceTable {
+        SourceTable {
+            entries: FastMap::default(),
+            max,
+        }
+    }
+
+    /// Whether a route without an entry could get one (the table is below its limit).
+    pub(crate) fn has_room(&self) -> bool {
+        self.entries.len() < self.max
+    }
+
     pub(crate) fn get(&self, prefix: Prefix, router_id: RouterId) -> Option<&Source> {
         self.entries.get(&(prefix, router_id))
     }
 
-    /// The feasibility condition of RFC 8966 §3.5.1. A retraction is always feasible.
+    /// The feasibility condition of RFC 8966 §3.5.1. A retraction is always feasible. A route
+    /// with no source entry is feasible only while the table has room for one: announcing it
+    /// records its feasibility distance, and one that cannot be recorded cannot be kept.
     pub(crate) fn is_feasible(
         &self,
         prefix: Prefix,
@@ -40,7 +63,7 @@ impl SourceTable {
             return true;
         }
         match self.get(prefix, router_id) {
-            None => true,
+            None => self.has_room(),
             Some(source) => {
                 seqno_newer(seqno, source.seqno)
                     || (seqno == source.seqno && metric < source.metric)
@@ -130,6 +153,30 @@ mod tests {
         let mut t = SourceTable::default();
         t.note_advertised(now, p(), R, 0xFFFF, 100);
         assert!(t.is_feasible(p(), R, 0, 5000), "0 follows 0xFFFF");
+    }
+
+    #[test]
+    fn a_full_table_makes_routes_without_a_source_unfeasible() {
+        let now = Instant::now();
+        let mut t = SourceTable::new(1);
+        let other: Prefix = "fd00::2/128".parse().unwrap();
+        assert!(t.is_feasible(other, R, 1, 100), "room for one");
+        t.note_advertised(now, p(), R, 7, 300);
+        assert!(!t.has_room());
+        assert!(
+            !t.is_feasible(other, R, 1, 100),
+            "no room for a second source"
+        );
+        assert!(t.is_feasible(other, R, 1, INFINITY), "retractions always");
+        assert!(
+            t.is_feasible(p(), R, 7, 299),
+            "the recorded source still works"
+        );
+        t.collect_garbage(now + SOURCE_GC_TIME);
+        assert!(
+            t.is_feasible(other, R, 1, 100),
+            "room again once it expired"
+        );
     }
 
     #[test]

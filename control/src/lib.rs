@@ -230,6 +230,12 @@ pub struct Neighbour {
     /// How many of its routes the import policy refuses now (docs/import-policy.md).
     #[serde(default)]
     pub refused_routes: u32,
+    /// How many routes of its our table holds, and how many updates for new routes a route
+    /// limit refused (`[babel] max_routes_per_neighbour`, `max_routes`, `max_sources`).
+    #[serde(default)]
+    pub routes: u32,
+    #[serde(default)]
+    pub routes_over_limit: u32,
 }
 
 /// One route (`routes`).
@@ -403,6 +409,14 @@ pub enum EventKind {
         /// The public key of the neighbour that announced it.
         peer: Option<String>,
         reason: String,
+    },
+    /// A route limit refused a route from this neighbour (sent once until it is below the
+    /// limit again; the count is the neighbour's `routes_over_limit`). `limit` is the
+    /// configuration key: `max_routes_per_neighbour`, `max_routes` or `max_sources`.
+    RouteLimit {
+        link: u32,
+        peer: Option<String>,
+        limit: String,
     },
 }
 

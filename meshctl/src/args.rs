@@ -31,7 +31,8 @@ JSON output (--json):
                  \"uptime_s\", \"peers\", \"neighbours\", \"routes\", \"seqno\"}
   neighbours    [{\"peer\", \"link\", \"endpoint\", \"address\", \"rxcost\", \"txcost\",
                   \"rtt_ms\", \"cost\", \"hello_history\", \"last_handshake_s\",
-                  \"rx_bytes\", \"tx_bytes\", \"refused_routes\"}, ...]
+                  \"rx_bytes\", \"tx_bytes\", \"refused_routes\", \"routes\",
+                  \"routes_over_limit\"}, ...]
   routes        [{\"prefix\", \"next_hop\", \"peer\", \"link\", \"metric\",
                   \"advertised_metric\", \"seqno\", \"router_id\", \"selected\",
                   \"feasible\", \"installed\", \"reason\", \"refusal\"}, ...]
@@ -55,10 +56,11 @@ JSON output (--json):
   monitor       one compact object per line, flushed as it comes:
                 {\"time_s\", \"event\", ...}, event being neighbour_up,
                 neighbour_down, neighbour_cost, route_added, route_changed,
-                route_withdrawn, route_refused, peer_up, peer_down,
-                peer_roamed, peer_discovered or peer_refused, with that event's
-                fields (link, address, cost, prefix, metric, router_id, peer,
-                public_key, endpoint, interface, reason, place)
+                route_withdrawn, route_refused, route_limit, peer_up,
+                peer_down, peer_roamed, peer_discovered or peer_refused, with
+                that event's fields (\"link\", \"address\", \"cost\", \"prefix\",
+                \"metric\", \"router_id\", \"peer\", \"public_key\", \"endpoint\",
+                \"interface\", \"reason\", \"place\", \"limit\")
 
   Errors are never JSON: they go to stderr as one line, with exit status 1.
   `routes` and `status` also warn on stderr about prefixes announced by more

@@ -889,6 +889,13 @@ pub fn event(received: SystemTime, time_s: f64, what: &EventKind, style: Style) 
             format!("route refused   {prefix} from {router_id} link {link}: {reason}"),
             Paint::Red,
         ),
+        EventKind::RouteLimit { link, peer, limit } => (
+            format!(
+                "route limit     {} link {link}: {limit} reached, new routes refused",
+                peer.as_deref().unwrap_or("?")
+            ),
+            Paint::Red,
+        ),
     };
     format!(
         "{}  {}  {}",
@@ -1014,6 +1021,8 @@ mod tests {
             rx_bytes: u64::MAX,
             tx_bytes: 1023,
             refused_routes: 0,
+            routes: 0,
+            routes_over_limit: 0,
         }
     }
 

@@ -121,6 +121,8 @@ fn neighbours() -> Vec<Neighbour> {
             rx_bytes: 1536,
             tx_bytes: 20 * 1024 * 1024,
             refused_routes: 3,
+            routes: 0,
+            routes_over_limit: 0,
         },
         Neighbour {
             peer: None,
@@ -136,6 +138,8 @@ fn neighbours() -> Vec<Neighbour> {
             rx_bytes: 0,
             tx_bytes: 0,
             refused_routes: 0,
+            routes: 0,
+            routes_over_limit: 0,
         },
     ]
 }
@@ -942,6 +946,11 @@ fn long_help_documents_every_json_field() {
             peer: Some(text()),
             reason: text(),
         },
+        EventKind::RouteLimit {
+            link: 1,
+            peer: Some(text()),
+            limit: text(),
+        },
     ];
     let mut seen = std::collections::BTreeSet::new();
     for kind in kinds {
@@ -958,6 +967,7 @@ fn long_help_documents_every_json_field() {
             EventKind::PeerDiscovered { .. } => "peer_discovered",
             EventKind::PeerRefused { .. } => "peer_refused",
             EventKind::RouteRefused { .. } => "route_refused",
+            EventKind::RouteLimit { .. } => "route_limit",
         };
         assert!(seen.insert(name), "{name} twice");
         assert!(help.contains(name), "event {name} not in --help");
@@ -969,7 +979,7 @@ fn long_help_documents_every_json_field() {
             .unwrap(),
         );
     }
-    assert_eq!(seen.len(), 12, "one sample of each event kind");
+    assert_eq!(seen.len(), 13, "one sample of each event kind");
     // Every field name, nested ones included (a gateway's, a discovery interface's).
     fn fields(value: &serde_json::Value, out: &mut std::collections::BTreeSet<String>) {
         match value {

@@ -95,6 +95,9 @@ pub struct BabelConfig {
     pub rtt: bool,
     /// The nominal cost of each tunnel (babeld's `rxcost`).
     pub link_cost: u16,
+    /// What neighbours can make the node hold: routes from one neighbour, routes in all, and
+    /// source entries (`max_routes_per_neighbour`, `max_routes`, `max_sources`).
+    pub limits: babel::Limits,
 }
 
 /// `[[peer]]`: a static neighbour.
@@ -199,6 +202,7 @@ impl Default for BabelConfig {
             update_interval: Duration::from_secs(16),
             rtt: true,
             link_cost: 96,
+            limits: babel::Limits::default(),
         }
     }
 }
@@ -248,6 +252,7 @@ impl Config {
             // IHUs every third Hello, as babeld and BIRD send them.
             ihu_interval: self.babel.hello_interval * 3,
             update_interval: self.babel.update_interval,
+            limits: self.babel.limits,
             ..babel::Config::default()
         }
     }
@@ -562,6 +567,9 @@ struct RawBabel {
     update_interval: Option<Spanned<f64>>,
     rtt: Option<bool>,
     link_cost: Option<Spanned<i64>>,
+    max_routes_per_neighbour: Option<Spanned<i64>>,
+    max_routes: Option<Spanned<i64>>,
+    max_sources: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -881,11 +889,29 @@ impl RawBabel {
             Some(v) => check_range(source, "link_cost", v, 1, 65534)?,
             None => defaults.link_cost,
         };
+        // Down to 16 (a test mesh), up to a million (about 100 MB of routes: more than any
+        // router has to give).
+        let limit = |key: &str, value: Option<Spanned<i64>>, default: usize| match value {
+            Some(v) => check_range(source, key, v, 16, 1_000_000),
+            None => Ok(default),
+        };
+        let routes_per_neighbour = limit(
+            "max_routes_per_neighbour",
+            self.max_routes_per_neighbour,
+            defaults.limits.routes_per_neighbour,
+        )?;
+        let routes = limit("max_routes", self.max_routes, defaults.limits.routes)?;
+        let sources = limit("max_sources", self.max_sources, defaults.limits.sources)?;
         Ok(BabelConfig {
             hello_interval,
             update_interval,
             rtt: self.rtt.unwrap_or(defaults.rtt),
             link_cost,
+            limits: babel::Limits {
+                routes_per_neighbour,
+                routes,
+                sources,
+            },
         })
     }
 }
@@ -1301,6 +1327,27 @@ public_key = "{KEY_B}"
     }
 
     #[test]
+    fn route_limits_are_read_and_checked() {
+        let config = parse(
+            "[babel]\nmax_routes_per_neighbour = 100\nmax_routes = 2000\nmax_sources = 3000\n",
+        )
+        .expect("limits");
+        assert_eq!(
+            config.babel_config().limits,
+            babel::Limits {
+                routes_per_neighbour: 100,
+                routes: 2000,
+                sources: 3000,
+            }
+        );
+        assert_eq!(parse("").unwrap().babel.limits, babel::Limits::default());
+        assert_eq!(
+            error("[babel]\nmax_routes = 0\n"),
+            "meshd.toml:2:14: max_routes must be 16..=1000000, not 0"
+        );
+    }
+
+    #[test]
     fn errors_in_arrays_point_at_the_element() {
         // The third element, on line 5 column 5, not the array's `[` on line 2.
         let text = "[node]\nprefixes = [\n    \"192.0.2.0/24\",\n    \"198.51.100.0/24\",\n    \"203.0.113.1/24\",\n]\n";
@@ -1672,6 +1719,9 @@ public_key = "{KEY_B}"
             "update_interval",
             "rtt",
             "link_cost",
+            "max_routes_per_neighbour",
+            "max_routes",
+            "max_sources",
             "public_key",
             "endpoint",
             "persistent_keepalive",

@@ -901,6 +901,20 @@ impl Daemon {
                     self.route_refused(link, prefix, router_id, refusal);
                     continue;
                 }
+                babel::Event::RouteLimit { link, limit, .. } => {
+                    let peer = self.key_of(link);
+                    warn!(
+                        "neighbour {} on link {}: {} reached, its new routes are refused",
+                        peer.as_deref().unwrap_or("?"),
+                        link.0,
+                        limit.as_str()
+                    );
+                    EventKind::RouteLimit {
+                        link: link.0,
+                        peer,
+                        limit: limit.as_str().to_string(),
+                    }
+                }
             };
             self.publish(what);
         }
@@ -1175,6 +1189,8 @@ impl Daemon {
                     rx_bytes: peer.map_or(0, |p| p.rx_bytes as u64),
                     tx_bytes: peer.map_or(0, |p| p.tx_bytes as u64),
                     refused_routes: n.refused_routes,
+                    routes: n.routes,
+                    routes_over_limit: n.routes_over_limit,
                 }
             })
             .collect()

@@ -291,7 +291,7 @@ fn neighbours(text: &mut Text, neighbours: &[Neighbour]) {
         ]
     };
     type Value = fn(&Neighbour) -> Option<f64>;
-    let families: [(&str, &str, &str, Value); 9] = [
+    let families: [(&str, &str, &str, Value); 11] = [
         (
             "meshd_neighbour_cost",
             "gauge",
@@ -345,6 +345,18 @@ fn neighbours(text: &mut Text, neighbours: &[Neighbour]) {
             "gauge",
             "Routes of the neighbour the import policy refuses now.",
             |n| Some(f64::from(n.refused_routes)),
+        ),
+        (
+            "meshd_neighbour_routes",
+            "gauge",
+            "Routes of the neighbour the route table holds.",
+            |n| Some(f64::from(n.routes)),
+        ),
+        (
+            "meshd_neighbour_routes_over_limit_total",
+            "counter",
+            "Updates for new routes from the neighbour refused by a route limit.",
+            |n| Some(f64::from(n.routes_over_limit)),
         ),
     ];
     for (name, kind, help, value) in families {
@@ -520,6 +532,8 @@ mod tests {
             rx_bytes: 1000,
             tx_bytes: 2000,
             refused_routes: 0,
+            routes: 0,
+            routes_over_limit: 0,
         }
     }
 

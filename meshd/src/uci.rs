@@ -370,6 +370,14 @@ const MAIN_OPTIONS: &[Known] = &[
     known("update_interval", "babel", "update_interval", Kind::Seconds),
     known("rtt", "babel", "rtt", Kind::Bool),
     known("link_cost", "babel", "link_cost", Kind::Integer),
+    known(
+        "max_routes_per_neighbour",
+        "babel",
+        "max_routes_per_neighbour",
+        Kind::Integer,
+    ),
+    known("max_routes", "babel", "max_routes", Kind::Integer),
+    known("max_sources", "babel", "max_sources", Kind::Integer),
     known("use_gateway", "gateway", "use", Kind::Text),
 ];
 

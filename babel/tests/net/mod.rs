@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
-use babel::{Config, Destination, LinkConfig, LinkId, Node, Prefix, RouteChange, RouterId};
+use babel::{Config, Destination, Event, LinkConfig, LinkId, Node, Prefix, RouteChange, RouterId};
 
 #[derive(Debug)]
 pub struct Net {
@@ -23,6 +23,8 @@ pub struct Net {
     /// (from, to): Update TLVs from `from` to `to` are lost (with the acknowledgment requests
     /// that would vouch for them); everything else arrives.
     pub updates_lost: Vec<(usize, usize)>,
+    /// (node, event) of every `Event::RouteLimit` (the other events are drained unread).
+    pub limit_events: Vec<(usize, Event)>,
 }
 
 pub fn link_local(node: usize, link: u32) -> Ipv6Addr {
@@ -96,6 +98,7 @@ impl Net {
             delay: Duration::from_millis(5),
             changes: Vec::new(),
             updates_lost: Vec::new(),
+            limit_events: Vec::new(),
         }
     }
 
@@ -276,7 +279,11 @@ impl Net {
             }
             self.changes.push((i, change));
         }
-        while self.nodes[i].poll_event().is_some() {}
+        while let Some(event) = self.nodes[i].poll_event() {
+            if matches!(event, Event::RouteLimit { .. }) {
+                self.limit_events.push((i, event));
+            }
+        }
     }
 
     /// Runs until `until` (virtual), one event at a time.

@@ -1,0 +1,188 @@
+//! A hostile or broken neighbour costs a bounded amount (issue 13 §3): each test drives the core
+//! with the hostile input and asserts the bound a user would notice (table sizes, counters,
+//! events), and that what was accepted before the bound keeps working.
+
+mod net;
+
+use std::net::{IpAddr, Ipv6Addr};
+use std::time::Duration;
+
+use babel::{Config, Event, LimitKind, Limits, Prefix, RouteStatus};
+use net::{node_prefix, Net};
+
+/// The `i`th of many /128s node `node` may announce, distinct from every `node_prefix`.
+fn extra_prefix(node: usize, i: usize) -> Prefix {
+    Prefix::new(
+        IpAddr::V6(Ipv6Addr::new(
+            0xfd00,
+            0xbad,
+            node as u16,
+            0,
+            0,
+            0,
+            (i >> 16) as u16,
+            i as u16,
+        )),
+        128,
+    )
+    .unwrap()
+}
+
+fn limited(routes_per_neighbour: usize, routes: usize, sources: usize) -> Config {
+    Config {
+        limits: Limits {
+            routes_per_neighbour,
+            routes,
+            sources,
+        },
+        ..Config::default()
+    }
+}
+
+/// Routes node `at` holds from the neighbour that is node `from` (selected or not).
+fn routes_from(net: &Net, at: usize, from: usize) -> usize {
+    let neighbours = net.nodes[at].neighbours();
+    net.nodes[at]
+        .routes()
+        .iter()
+        .filter(|r| {
+            r.neighbour.is_some_and(|(link, address)| {
+                neighbours
+                    .iter()
+                    .any(|n| n.link == link && n.address == address)
+                    && Some(link.0) == net.link_between(at, from)
+            })
+        })
+        .count()
+}
+
+fn announce_many(net: &mut Net, node: usize, count: usize) {
+    let now = net.now;
+    for i in 0..count {
+        net.nodes[node].add_local_prefix(now, extra_prefix(node, i));
+    }
+}
+
+#[test]
+fn routes_per_neighbour_are_bounded_and_the_rest_keeps_working() {
+    // Node 1 announces 300 prefixes to node 0, whose limit per neighbour is 100; node 2, a
+    // second neighbour, announces 20 and must not be hurt by node 1.
+    let mut net = Net::new(3, limited(100, 1000, 1000));
+    net.connect(0, 1);
+    net.connect(0, 2);
+    net.announce_all();
+    announce_many(&mut net, 1, 300);
+    announce_many(&mut net, 2, 20);
+    net.run_for(Duration::from_secs(20));
+
+    assert_eq!(routes_from(&net, 0, 1), 100, "node 1's routes at node 0");
+    assert_eq!(
+        routes_from(&net, 0, 2),
+        21,
+        "node 2's routes (its own prefix and 20)"
+    );
+    let stats = net.nodes[0].stats();
+    assert!(stats.routes_over_limit >= 201, "{stats:?}");
+    let link_1 = net.link_between(0, 1).unwrap();
+    let info = net.nodes[0]
+        .neighbours()
+        .into_iter()
+        .find(|n| n.link.0 == link_1)
+        .unwrap();
+    assert_eq!(info.routes, 100);
+    assert!(info.routes_over_limit >= 201, "{info:?}");
+    // One event for node 1's run of refusals, not one per refused update.
+    let events: Vec<&Event> = net
+        .limit_events
+        .iter()
+        .filter(|(node, _)| *node == 0)
+        .map(|(_, e)| e)
+        .collect();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert!(matches!(
+        events[0],
+        Event::RouteLimit {
+            limit: LimitKind::RoutesPerNeighbour,
+            ..
+        }
+    ));
+
+    // Long past every route's lifetime, what was accepted is still refreshed and selected, and
+    // the periodic dumps of the other 200 are refused again without growing the table.
+    let accepted: Vec<Prefix> = net.nodes[0]
+        .routes()
+        .iter()
+        .filter(|r| r.status == RouteStatus::Selected)
+        .map(|r| r.prefix)
+        .collect();
+    net.run_for(Duration::from_secs(120));
+    assert_eq!(routes_from(&net, 0, 1), 100);
+    for prefix in &accepted {
+        assert!(net.fib[0].contains_key(prefix), "{prefix} was lost");
+    }
+    assert!(net.fib[0].contains_key(&node_prefix(2)));
+    assert!(net.nodes[0].stats().routes_over_limit > stats.routes_over_limit);
+}
+
+#[test]
+fn total_routes_are_bounded() {
+    // Two neighbours announce 100 prefixes each; the node holds at most 150 routes in all.
+    let mut net = Net::new(3, limited(1000, 150, 1000));
+    net.connect(0, 1);
+    net.connect(0, 2);
+    announce_many(&mut net, 1, 100);
+    announce_many(&mut net, 2, 100);
+    net.run_for(Duration::from_secs(20));
+    let total = net.nodes[0]
+        .routes()
+        .iter()
+        .filter(|r| r.neighbour.is_some())
+        .count();
+    assert_eq!(total, 150);
+    assert!(net.nodes[0].stats().routes_over_limit >= 50);
+    assert!(net.limit_events.iter().any(|(node, e)| *node == 0
+        && matches!(
+            e,
+            Event::RouteLimit {
+                limit: LimitKind::Routes,
+                ..
+            }
+        )));
+    // Node 1's link goes away with its routes: the room they took is free again, and node 2's
+    // next full dump fills it (the counts behind the limits follow every removal).
+    let now = net.now;
+    let link_1 = net.link_between(0, 1).unwrap();
+    net.nodes[0].remove_link(now, babel::LinkId(link_1));
+    net.run_for(Duration::from_secs(40));
+    assert_eq!(routes_from(&net, 0, 2), 100);
+}
+
+#[test]
+fn a_full_source_table_leaves_new_routes_unselected_not_unsafe() {
+    // With room for 40 sources, node 0 selects (and so announces) at most that many of node
+    // 1's 100 prefixes; the rest stay unfeasible, never selected, so no route is announced
+    // without its feasibility distance recorded.
+    let mut net = Net::new(3, limited(1000, 1000, 40));
+    net.connect(0, 1);
+    net.connect(0, 2);
+    announce_many(&mut net, 1, 100);
+    net.run_for(Duration::from_secs(20));
+    let sources = net.nodes[0].sources().len();
+    let selected = net.nodes[0]
+        .routes()
+        .iter()
+        .filter(|r| r.status == RouteStatus::Selected)
+        .count();
+    assert!(sources <= 40 + 1, "{sources} sources");
+    assert!(selected <= 40, "{selected} selected");
+    assert!(selected >= 30, "the room there is gets used: {selected}");
+    assert!(net.nodes[0].stats().sources_over_limit > 0);
+    // Node 2 learns only what node 0 could announce safely.
+    let at_2 = net.nodes[2]
+        .routes()
+        .iter()
+        .filter(|r| r.neighbour.is_some())
+        .count();
+    assert!(at_2 <= 40, "{at_2} routes at node 2");
+    net.run_checking_loops(Duration::from_secs(30), Duration::from_millis(200));
+}
