@@ -155,6 +155,12 @@ pub(crate) struct Neighbour {
     /// A limit refused its last new route: the event has been sent, and is sent again only
     /// after one of its new routes was accepted.
     pub(crate) at_limit: bool,
+    /// When a change of its cost was last applied: finite changes are applied at most once
+    /// per `COST_HOLD` (node.rs), however often its IHUs change.
+    pub(crate) cost_changed_at: Option<Instant>,
+    /// Its last word on routes was a wildcard retraction (AE 0): another one before any new
+    /// route from it has nothing to retract, and costs no pass over the table.
+    pub(crate) all_retracted: bool,
 }
 
 impl Neighbour {
@@ -187,6 +193,8 @@ impl Neighbour {
             routes: 0,
             routes_over_limit: 0,
             at_limit: false,
+            cost_changed_at: None,
+            all_retracted: false,
         }
     }
 

@@ -235,6 +235,13 @@ pub struct Stats {
     /// unselected because the source table was full.
     pub routes_over_limit: u64,
     pub sources_over_limit: u64,
+    /// Passes over the whole route table made for one neighbour (its cost changed, it
+    /// retracted everything, it went away): the work a neighbour's packets can cost.
+    pub table_scans: u64,
+    /// Seqno requests answered on the requester's link only, without urgency, because the
+    /// same prefix was answered urgently there within `ANSWER_HOLD`, and requests for our own
+    /// prefixes that did not step our seqno because it stepped within `SEQNO_STEP_HOLD`.
+    pub answers_coalesced: u64,
 }
 
 impl Stats {
@@ -256,6 +263,8 @@ impl Stats {
         self.routes_refused += other.routes_refused;
         self.routes_over_limit += other.routes_over_limit;
         self.sources_over_limit += other.sources_over_limit;
+        self.table_scans += other.table_scans;
+        self.answers_coalesced += other.answers_coalesced;
     }
 }
 
@@ -278,6 +287,21 @@ const MAX_NEIGHBOURS_PER_LINK: usize = 256;
 /// How long a new neighbour that timestamps its Hellos may stay unusable while we wait for the
 /// first RTT sample (one exchange of Hellos normally gives it within a round trip).
 const RTT_WAIT: Duration = Duration::from_secs(5);
+/// A neighbour's cost changing from one finite value to another is applied at most once in this
+/// long (the change waits for the next check after it): each application re-runs selection for
+/// every prefix through the neighbour, and a neighbour whose IHUs change the cost on every
+/// packet must not make the node scan its table per packet. Changes to or from infinity (the
+/// link coming up or going down) are applied at once.
+const COST_HOLD: Duration = Duration::from_secs(1);
+/// Our seqno steps at most once in this long in answer to seqno requests (RFC 8966 §3.8.1.2
+/// bounds each step to one; this bounds how often): a neighbour flooding requests cannot make
+/// every link carry an urgent update per request. A requester still starving asks again later
+/// (requests are resent) and gets its step then.
+const SEQNO_STEP_HOLD: Duration = Duration::from_secs(1);
+/// A seqno request satisfied by what we hold is answered with an urgent (acknowledged) update
+/// at most once in this long per link and prefix; more requests within it get a plain
+/// triggered update on that link (coalesced with any pending one).
+const ANSWER_HOLD: Duration = Duration::from_secs(1);
 /// Bound on the event queue; the oldest events are dropped when the caller does not drain it.
 const MAX_EVENTS: usize = 1024;
 /// A change of our advertised metric by at least this much is sent at once; smaller changes
@@ -350,6 +374,11 @@ pub struct Node {
     routes: FastMap<Prefix, PrefixEntry>,
     /// Routes in `routes`, all neighbours together (for [`crate::Limits::routes`]).
     route_count: usize,
+    /// When our seqno last stepped for a request (`SEQNO_STEP_HOLD`).
+    seqno_stepped_at: Option<Instant>,
+    /// (link, prefix) -> when a seqno request for it was last answered urgently there
+    /// (`ANSWER_HOLD`); entries older than that are dropped at housekeeping.
+    urgent_answers: FastMap<(LinkId, Prefix), Instant>,
     sources: SourceTable,
     local_prefixes: BTreeSet<Prefix>,
     requests: Requests,
@@ -393,6 +422,8 @@ impl Node {
             routes: FastMap::default(),
             sources: SourceTable::new(sources),
             route_count: 0,
+            seqno_stepped_at: None,
+            urgent_answers: FastMap::default(),
             local_prefixes: BTreeSet::new(),
             requests: Requests::default(),
             switch_watch: BTreeSet::new(),
@@ -881,6 +912,16 @@ impl Node {
                 );
             }
             Message::RetractAll { .. } => {
+                // Nothing held from it, or all retracted already and nothing announced since:
+                // nothing to retract, and no table scan to spend.
+                let Some(n) = self.neighbour_mut(id) else {
+                    return;
+                };
+                if n.routes == 0 || n.all_retracted {
+                    return;
+                }
+                n.all_retracted = true;
+                self.stats.table_scans += 1;
                 let prefixes: Vec<Prefix> = self
                     .routes
                     .iter()
@@ -985,12 +1026,20 @@ impl Node {
     /// once (their prefixes are held unreachable if nothing else reaches them) and the tables are
     /// exchanged as with a new neighbour; what it still has comes back in its answer.
     fn neighbour_restarted(&mut self, now: Instant, link: LinkId, id: NeighbourId) {
-        let prefixes: Vec<Prefix> = self
-            .routes
-            .iter()
-            .filter(|(_, e)| e.route(id).is_some())
-            .map(|(p, _)| *p)
-            .collect();
+        // A pass over the whole table, only for a neighbour we hold routes from.
+        let holds_routes = self.neighbour(id).is_some_and(|n| n.routes > 0);
+        if holds_routes {
+            self.stats.table_scans += 1;
+        }
+        let prefixes: Vec<Prefix> = if holds_routes {
+            self.routes
+                .iter()
+                .filter(|(_, e)| e.route(id).is_some())
+                .map(|(p, _)| *p)
+                .collect()
+        } else {
+            Vec::new()
+        };
         for prefix in prefixes {
             if let Some(route) = self.routes.get_mut(&prefix).and_then(|e| e.route_mut(id)) {
                 route.advertised_metric = INFINITY;
@@ -1142,6 +1191,11 @@ impl Node {
                 return;
             }
         }
+        if metric != INFINITY {
+            if let Some(n) = self.neighbour_mut(id) {
+                n.all_retracted = false;
+            }
+        }
         let known = self
             .routes
             .get(&prefix)
@@ -1270,13 +1324,23 @@ impl Node {
     ) {
         if self.local_prefixes.contains(&prefix) {
             if router_id == self.router_id && seqno_newer(seqno, self.seqno) {
-                // Asked for a newer seqno than ours: one step, however far ahead the request
-                // is. "A node MUST NOT increase its sequence number by more than 1 in reaction
-                // to a single seqno request" (RFC 8966 §3.8.1.2).
-                self.seqno = self.seqno.wrapping_add(1);
-                self.stats.seqno_increases += 1;
+                if self
+                    .seqno_stepped_at
+                    .is_none_or(|t| now >= t + SEQNO_STEP_HOLD)
+                {
+                    // Asked for a newer seqno than ours: one step, however far ahead the
+                    // request is. "A node MUST NOT increase its sequence number by more than 1
+                    // in reaction to a single seqno request" (RFC 8966 §3.8.1.2). The new
+                    // seqno goes to every neighbour, urgently.
+                    self.seqno = self.seqno.wrapping_add(1);
+                    self.seqno_stepped_at = Some(now);
+                    self.stats.seqno_increases += 1;
+                    self.trigger_update(now, prefix, true);
+                    return;
+                }
+                self.stats.answers_coalesced += 1;
             }
-            self.trigger_update(now, prefix, true);
+            self.answer_request(now, requester, prefix);
             return;
         }
         // RFC 8966 §3.8.1.2. Not advertising the prefix (no selected route): neither answer
@@ -1292,8 +1356,8 @@ impl Node {
         }
         if selected.router_id != router_id || !seqno_newer(seqno, selected.seqno) {
             // What we have already satisfies the request: a different source, or a seqno at
-            // least as new. Send it.
-            self.trigger_update(now, prefix, true);
+            // least as new. Send it to the requester.
+            self.answer_request(now, requester, prefix);
             return;
         }
         if hop_count < 2 {
@@ -1436,9 +1500,17 @@ impl Node {
         if cost == old {
             return;
         }
+        if old != INFINITY
+            && cost != INFINITY
+            && n.cost_changed_at.is_some_and(|t| now < t + COST_HOLD)
+        {
+            // Applied by a later check (every timer run checks every neighbour).
+            return;
+        }
         let (link_id, address) = (n.link, n.address);
         if let Some(n) = self.neighbour_mut(id) {
             n.reported_cost = cost;
+            n.cost_changed_at = Some(now);
         }
         if old == INFINITY {
             self.push_event(Event::NeighbourUp {
@@ -1475,12 +1547,20 @@ impl Node {
                 cost,
             });
         }
-        let prefixes: Vec<Prefix> = self
-            .routes
-            .iter()
-            .filter(|(_, e)| e.route(id).is_some())
-            .map(|(p, _)| *p)
-            .collect();
+        // A pass over the whole table, only for a neighbour we hold routes from.
+        let holds_routes = self.neighbour(id).is_some_and(|n| n.routes > 0);
+        if holds_routes {
+            self.stats.table_scans += 1;
+        }
+        let prefixes: Vec<Prefix> = if holds_routes {
+            self.routes
+                .iter()
+                .filter(|(_, e)| e.route(id).is_some())
+                .map(|(p, _)| *p)
+                .collect()
+        } else {
+            Vec::new()
+        };
         for prefix in prefixes {
             self.reselect(now, prefix);
         }
@@ -1502,12 +1582,16 @@ impl Node {
                 address: n.address,
             });
         }
-        let prefixes: Vec<Prefix> = self
-            .routes
-            .iter()
-            .filter(|(_, e)| e.route(id).is_some())
-            .map(|(p, _)| *p)
-            .collect();
+        let prefixes: Vec<Prefix> = if n.routes > 0 {
+            self.stats.table_scans += 1;
+            self.routes
+                .iter()
+                .filter(|(_, e)| e.route(id).is_some())
+                .map(|(p, _)| *p)
+                .collect()
+        } else {
+            Vec::new()
+        };
         for prefix in prefixes {
             if let Some(entry) = self.routes.get_mut(&prefix) {
                 // Its own count left with it (it is out of `neighbours` already).
@@ -1814,6 +1898,26 @@ impl Node {
     }
 
     // ---- sending updates ----
+
+    /// Answers a seqno request that what we announce already satisfies (RFC 8966 §3.8.1.2:
+    /// "it MUST send an update"): on the requester's link, where the request came from, and
+    /// urgently (acknowledged) at most once per `ANSWER_HOLD` for that link and prefix. Other
+    /// neighbours asked nothing; a flood of requests costs one coalesced update per flush.
+    fn answer_request(&mut self, now: Instant, requester: NeighbourId, prefix: Prefix) {
+        let Some(link) = self.neighbour(requester).map(|n| n.link) else {
+            return;
+        };
+        let urgent = match self.urgent_answers.get(&(link, prefix)) {
+            Some(t) if now < *t + ANSWER_HOLD => false,
+            _ => true,
+        };
+        if urgent {
+            self.urgent_answers.insert((link, prefix), now);
+        } else {
+            self.stats.answers_coalesced += 1;
+        }
+        self.trigger_on_link(now, link, prefix, urgent);
+    }
 
     fn trigger_update(&mut self, now: Instant, prefix: Prefix, urgent: bool) {
         let links: Vec<LinkId> = self.links.keys().copied().collect();
@@ -2536,6 +2640,8 @@ impl Node {
         });
         self.sources.collect_garbage(now);
         self.requests.collect_garbage(now);
+        self.urgent_answers
+            .retain(|_, t| now.saturating_duration_since(*t) < ANSWER_HOLD);
     }
 
     // ---- outputs ----

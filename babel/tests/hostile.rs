@@ -7,8 +7,9 @@ mod net;
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
-use babel::{Config, Event, LimitKind, Limits, Prefix, RouteStatus};
-use net::{node_prefix, Net};
+use babel::wire::{Encoder, Message};
+use babel::{Config, Event, LimitKind, Limits, LinkId, Prefix, RouteStatus, RouterId};
+use net::{link_local, node_prefix, Net};
 
 /// The `i`th of many /128s node `node` may announce, distinct from every `node_prefix`.
 fn extra_prefix(node: usize, i: usize) -> Prefix {
@@ -185,4 +186,137 @@ fn a_full_source_table_leaves_new_routes_unselected_not_unsafe() {
         .count();
     assert!(at_2 <= 40, "{at_2} routes at node 2");
     net.run_checking_loops(Duration::from_secs(30), Duration::from_millis(200));
+}
+
+/// Node 0 with an honest neighbour (node 2) and neighbour node 1 whose packets the test forges;
+/// node 1 announces 200 prefixes first, so that every pass over node 0's table is real work.
+fn with_hostile_neighbour() -> Net {
+    let mut net = Net::new(3, Config::default());
+    net.connect(0, 1);
+    net.connect(0, 2);
+    net.announce_all();
+    announce_many(&mut net, 1, 200);
+    net.run_for(Duration::from_secs(20));
+    assert_eq!(routes_from(&net, 0, 1), 201);
+    net
+}
+
+/// Delivers one forged packet from node 1 to node 0, then lets `gap` pass.
+fn forge(net: &mut Net, messages: &[Message], gap: Duration) {
+    let at_0 = net.link_between(0, 1).unwrap();
+    let at_1 = net.link_between(1, 0).unwrap();
+    let mut encoder = Encoder::new(1232);
+    for m in messages {
+        encoder.push(m);
+    }
+    for packet in encoder.finish() {
+        let now = net.now;
+        net.nodes[0].handle_packet(now, LinkId(at_0), link_local(1, at_1), &packet);
+    }
+    net.run_for(gap);
+}
+
+#[test]
+fn an_ihu_cost_changing_on_every_packet_costs_one_table_pass_per_second() {
+    let mut net = with_hostile_neighbour();
+    let before = net.nodes[0].stats();
+    let ours = IpAddr::V6(link_local(0, net.link_between(0, 1).unwrap()));
+    // 1000 IHUs in 2 s, the cost swinging between 96 and 400 each time.
+    for i in 0..1000u32 {
+        let ihu = Message::Ihu {
+            address: Some(ours),
+            rxcost: if i % 2 == 0 { 400 } else { 96 },
+            interval: 1200,
+            timestamps: None,
+        };
+        forge(&mut net, &[ihu], Duration::from_millis(2));
+    }
+    let scans = net.nodes[0].stats().table_scans - before.table_scans;
+    eprintln!("1000 cost changes in 2 s: {scans} table passes");
+    assert!(scans <= 6, "{scans} passes over the table for 1000 IHUs");
+    // The last cost still takes effect: the neighbour is usable at the cost of its last IHU
+    // (96, like every other link here).
+    net.run_for(Duration::from_secs(3));
+    let link_1 = net.link_between(0, 1).unwrap();
+    let n = net.nodes[0]
+        .neighbours()
+        .into_iter()
+        .find(|n| n.link.0 == link_1)
+        .unwrap();
+    assert_eq!(n.txcost, 96);
+    assert!(net.fib[0].contains_key(&node_prefix(1)));
+}
+
+#[test]
+fn a_flood_of_wildcard_retractions_costs_one_table_pass() {
+    let mut net = with_hostile_neighbour();
+    let before = net.nodes[0].stats();
+    for _ in 0..1000 {
+        forge(
+            &mut net,
+            &[Message::RetractAll { interval: 400 }],
+            Duration::from_micros(500),
+        );
+    }
+    let scans = net.nodes[0].stats().table_scans - before.table_scans;
+    assert_eq!(
+        scans, 1,
+        "passes over the table for 1000 wildcard retractions"
+    );
+    assert!(
+        !net.fib[0].contains_key(&node_prefix(1)),
+        "the first retraction still retracts"
+    );
+    assert!(net.fib[0].contains_key(&node_prefix(2)), "node 2 untouched");
+    // Node 1's next full dump brings its routes back.
+    net.run_for(Duration::from_secs(20));
+    assert!(net.fib[0].contains_key(&node_prefix(1)));
+}
+
+#[test]
+fn a_flood_of_seqno_requests_sends_bounded_urgent_updates() {
+    let mut net = with_hostile_neighbour();
+    let before = net.nodes[0].stats();
+    let seqno_before = net.nodes[0].seqno();
+    // 1000 requests in 1 s, for node 0's own prefix (with node 0's router-id, asking for
+    // ever newer seqnos, and with foreign ones) and for node 2's prefix.
+    for i in 0..1000u16 {
+        let request = match i % 3 {
+            0 => Message::SeqnoRequest {
+                prefix: node_prefix(0),
+                seqno: seqno_before.wrapping_add(1 + i),
+                hop_count: 64,
+                router_id: net::router_id(0),
+            },
+            1 => Message::SeqnoRequest {
+                prefix: node_prefix(0),
+                seqno: i,
+                hop_count: 64,
+                router_id: RouterId([0xee, 0, 0, 0, 0, 0, (i >> 8) as u8, i as u8]),
+            },
+            _ => Message::SeqnoRequest {
+                prefix: node_prefix(2),
+                seqno: i,
+                hop_count: 64,
+                router_id: RouterId([0xdd, 0, 0, 0, 0, 0, (i >> 8) as u8, i as u8]),
+            },
+        };
+        forge(&mut net, &[request], Duration::from_millis(1));
+    }
+    let after = net.nodes[0].stats();
+    let urgent = after.urgent_packets_sent - before.urgent_packets_sent;
+    let steps = net.nodes[0].seqno().wrapping_sub(seqno_before);
+    let sent = after.bytes_sent - before.bytes_sent;
+    eprintln!(
+        "1000 seqno requests in 1 s: {urgent} urgent packets, seqno +{steps}, {sent} bytes sent"
+    );
+    assert!(steps <= 2, "seqno stepped {steps} times");
+    assert!(urgent <= 30, "{urgent} urgent packets");
+    // The requests themselves were about 1000 x 30 bytes; what node 0 sent for them stays well
+    // below that, on both its links together.
+    assert!(sent < 15_000, "{sent} bytes sent");
+    assert!(after.answers_coalesced >= 600, "{after:?}");
+    // Node 2 still routes to node 0 at its current seqno.
+    net.run_for(Duration::from_secs(5));
+    assert!(net.fib[2].contains_key(&node_prefix(0)));
 }
