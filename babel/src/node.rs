@@ -1907,10 +1907,10 @@ impl Node {
         let Some(link) = self.neighbour(requester).map(|n| n.link) else {
             return;
         };
-        let urgent = match self.urgent_answers.get(&(link, prefix)) {
-            Some(t) if now < *t + ANSWER_HOLD => false,
-            _ => true,
-        };
+        let urgent = self
+            .urgent_answers
+            .get(&(link, prefix))
+            .is_none_or(|t| now >= *t + ANSWER_HOLD);
         if urgent {
             self.urgent_answers.insert((link, prefix), now);
         } else {
