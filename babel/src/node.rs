@@ -1933,9 +1933,20 @@ impl Node {
             return;
         };
         if l.pending_updates.len() >= max && !l.pending_updates.contains_key(&prefix) {
-            // Too much changing at once: a full dump says it all in bounded space.
+            // Too much changing at once: a full dump says it all in bounded space, except what
+            // we no longer have. It carries every route we hold and our own prefixes, but no
+            // retraction of a prefix we lost, so those stay queued (at most one per prefix the
+            // table held: the route limits bound them).
             self.stats.queue_drops += 1;
-            l.pending_updates.clear();
+            let (routes, local) = (&self.routes, &self.local_prefixes);
+            let in_dump = |p: &Prefix| {
+                local.contains(p) || routes.get(p).is_some_and(|e| e.selected_route().is_some())
+            };
+            l.pending_updates.retain(|p, _| !in_dump(p));
+            if !in_dump(&prefix) {
+                let flag = l.pending_updates.entry(prefix).or_insert(false);
+                *flag |= urgent;
+            }
             l.full_update_pending = true;
         } else {
             let flag = l.pending_updates.entry(prefix).or_insert(false);

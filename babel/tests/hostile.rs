@@ -320,3 +320,41 @@ fn a_flood_of_seqno_requests_sends_bounded_urgent_updates() {
     net.run_for(Duration::from_secs(5));
     assert!(net.fib[2].contains_key(&node_prefix(0)));
 }
+
+#[test]
+fn a_full_queue_keeps_its_retractions() {
+    // Node 0 relays node 1's 100 prefixes to node 2, with room for 16 pending updates per link.
+    // When node 0 loses them all at once, the 100 retractions overflow its queue to node 2; the
+    // full dump that replaces the queue has nothing to say about lost prefixes, so the
+    // retractions must survive the overflow, or node 2 keeps 100 dead routes for their whole
+    // lifetime (about a minute).
+    let config = Config {
+        max_pending_per_link: 16,
+        ..Config::default()
+    };
+    let mut net = Net::new(3, config);
+    net.connect(0, 1);
+    net.connect(0, 2);
+    announce_many(&mut net, 1, 100);
+    net.run_for(Duration::from_secs(20));
+    let relayed = |net: &Net| {
+        (0..100)
+            .filter(|i| net.fib[2].contains_key(&extra_prefix(1, *i)))
+            .count()
+    };
+    assert_eq!(relayed(&net), 100);
+    let before = net.nodes[0].stats().queue_drops;
+    let now = net.now;
+    let link_1 = net.link_between(0, 1).unwrap();
+    net.nodes[0].remove_link(now, LinkId(link_1));
+    net.run_for(Duration::from_secs(3));
+    assert!(
+        net.nodes[0].stats().queue_drops > before,
+        "the queue did not overflow: the test tests nothing"
+    );
+    assert_eq!(
+        relayed(&net),
+        0,
+        "routes node 2 still holds 3 s after node 0 lost them"
+    );
+}
