@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use crate::config::LinkConfig;
 use crate::hash::FastMap;
-use crate::node::Destination;
+use crate::ids::Destination;
 use crate::wire::{Message, Prefix};
 
 /// Urgent updates sent with an AckReq and not yet acknowledged.

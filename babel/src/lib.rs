@@ -11,6 +11,7 @@ pub mod wire;
 mod config;
 mod filter;
 mod hash;
+mod ids;
 mod interface;
 mod neighbour;
 mod node;

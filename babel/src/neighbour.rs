@@ -6,12 +6,8 @@ use std::net::Ipv6Addr;
 use std::time::{Duration, Instant};
 
 use crate::config::{CostModel, LinkConfig, RttConfig};
-use crate::node::LinkId;
+use crate::ids::LinkId;
 use crate::wire::INFINITY;
-
-/// Index of a neighbour in the node's neighbour slab.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) struct NeighbourId(pub(crate) u32);
 
 /// How many AckReq probes we send when a Hello is overdue before declaring the neighbour gone.
 pub(crate) const PROBE_ATTEMPTS: u8 = 3;

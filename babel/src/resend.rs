@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use crate::hash::FastMap;
-use crate::neighbour::NeighbourId;
+use crate::ids::NeighbourId;
 use crate::wire::{seqno_newer, Prefix, RouterId};
 
 /// At most this many requests of each kind are tracked; beyond it new ones are dropped.

@@ -7,8 +7,7 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use crate::filter::Refusal;
-use crate::neighbour::NeighbourId;
-use crate::node::LinkId;
+use crate::ids::{LinkId, NeighbourId};
 use crate::wire::{RouterId, INFINITY};
 
 /// How long a retracted route is kept so its (seqno, router-id) still informs requests.

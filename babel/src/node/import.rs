@@ -8,7 +8,7 @@ use std::time::Instant;
 use super::{Event, Node};
 use crate::filter::{ImportFilter, Refusal};
 use crate::hash::FastMap;
-use crate::neighbour::NeighbourId;
+use crate::ids::NeighbourId;
 use crate::wire::{Prefix, RouterId};
 
 impl Node {
