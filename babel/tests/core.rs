@@ -329,3 +329,36 @@ fn a_restarted_neighbours_stale_routes_go_at_once() {
         "the restarted node is reachable"
     );
 }
+
+#[test]
+fn link_down_makes_its_neighbour_unusable_at_once_and_a_hello_brings_it_back() {
+    // A ring of three: 0 reaches 1 directly. The driver says 0's link to 1 is down (its
+    // underlay lost carrier): at once, without a Hello interval, 0 routes to 1 through 2.
+    let mut net = Net::new(3, Config::default());
+    net.connect(0, 1);
+    net.connect(1, 2);
+    net.connect(2, 0);
+    net.announce_all();
+    net.run_for(secs(15));
+    assert_eq!(net.walk(0, 1), Some(vec![0, 1]));
+    let link = net.link_between(0, 1).unwrap();
+    net.cut(0, 1);
+    let now = net.now;
+    net.nodes[0].link_down(now, babel::LinkId(link));
+    net.run_for(Duration::from_millis(100));
+    assert_eq!(
+        net.walk(0, 1),
+        Some(vec![0, 2, 1]),
+        "0 still routes over the dead link"
+    );
+    let info = net.nodes[0]
+        .neighbours()
+        .into_iter()
+        .find(|n| n.link.0 == link)
+        .unwrap();
+    assert_eq!(info.cost, INFINITY);
+    // The underlay comes back: the neighbour's Hellos make it usable again.
+    net.heal(0, 1);
+    net.run_for(secs(30));
+    assert_eq!(net.walk(0, 1), Some(vec![0, 1]));
+}

@@ -41,6 +41,7 @@ use crate::tun::Tun;
 use crate::tunnel::{PeerSpec, TunnelEvent, Tunnels};
 use crate::uci::ConfigFile;
 
+mod carrier;
 mod importing;
 mod joining;
 use importing::Importing;
@@ -250,6 +251,8 @@ struct Daemon {
     joining: Joining,
     /// The router's own networks and the import filter they make (`daemon/importing.rs`).
     importing: Importing,
+    /// The underlay interfaces under the links (`daemon/carrier.rs`).
+    carrier: carrier::Carrier,
     /// Mesh gateways: the known ones, the policy, the flows pinned to each.
     gateways: Selector,
     /// Where packets to a gateway are wrapped.
@@ -358,6 +361,7 @@ async fn run(config: Config, config_path: Option<ConfigFile>) -> Result<(), Stri
     let mut daemon = Daemon {
         joining,
         importing: Importing::start(now, &config),
+        carrier: carrier::Carrier::start(now),
         control,
         started: now,
         runtime_peers: std::collections::BTreeSet::new(),
@@ -492,6 +496,7 @@ impl Daemon {
                 .map_or(next_tunnel_tick, |t| t.min(next_tunnel_tick))
                 .min(self.joining.poll_timeout().unwrap_or(next_tunnel_tick))
                 .min(self.importing.reread_at)
+                .min(self.carrier.rescan_at)
                 .max(now);
             tokio::select! {
                 _ = terminate.recv() => { info!("SIGTERM: stopping"); return Ok(()); }
@@ -556,6 +561,9 @@ impl Daemon {
                 () = importing::netlink_news(&self.importing.watch) => {
                     self.local_networks_changed(Instant::now());
                 }
+                () = joining::netlink_news(&self.carrier.watch) => {
+                    self.underlay_changed(Instant::now());
+                }
                 _ = tokio::time::sleep_until(wake.into()) => {}
             }
             let now = Instant::now();
@@ -572,6 +580,7 @@ impl Daemon {
             }
             self.discovery_tick(now);
             self.reread_local_networks(now).await;
+            self.check_underlay(now);
             self.publish_refusals();
             if self.node.poll_timeout().is_some_and(|t| t <= now) {
                 self.node.handle_timeout(now);
@@ -873,10 +882,15 @@ impl Daemon {
         while let Some(event) = self.node.poll_event() {
             debug!("babel: {event:?}");
             let what = match event {
-                babel::Event::NeighbourUp { link, address } => EventKind::NeighbourUp {
-                    link: link.0,
-                    address: address.to_string(),
-                },
+                babel::Event::NeighbourUp { link, address } => {
+                    // Packets cross its underlay now: learn which interface that is (a scan
+                    // made while the interface was still coming up could not).
+                    self.underlay_changed(Instant::now());
+                    EventKind::NeighbourUp {
+                        link: link.0,
+                        address: address.to_string(),
+                    }
+                }
                 babel::Event::NeighbourDown { link, address } => EventKind::NeighbourDown {
                     link: link.0,
                     address: address.to_string(),

@@ -5,6 +5,27 @@
 use super::*;
 
 impl Node {
+    /// The driver knows `link` cannot carry packets now (the underlay interface its endpoint
+    /// lives on went down or lost carrier): its neighbours become unusable at once, as if their
+    /// probes had failed, instead of after a Hello interval and a round of probes. Their routes
+    /// are reselected now; a neighbour's next Hello makes it usable again.
+    pub fn link_down(&mut self, now: Instant, link: LinkId) {
+        let ids: Vec<NeighbourId> = self
+            .neighbours
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| n.as_ref().filter(|n| n.link == link).map(|_| i))
+            .map(|i| NeighbourId(i as u32))
+            .collect();
+        for id in ids {
+            if let Some(n) = self.neighbour_mut(id) {
+                n.presumed_dead = true;
+                n.probe = None;
+            }
+            self.check_cost(now, id);
+        }
+    }
+
     /// Recomputes a neighbour's cost; on a change, reports it and re-runs route selection for
     /// every prefix with a route through it.
     pub(super) fn check_cost(&mut self, now: Instant, id: NeighbourId) {

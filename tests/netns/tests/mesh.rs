@@ -395,3 +395,84 @@ fn hop_limit_one_reaches_an_announced_prefix() {
         );
     }
 }
+
+/// Cost of neighbour `key` at node `i`, as `meshctl neighbours` reports it.
+fn neighbour_cost(mesh: &Mesh, i: usize, key: &str) -> Option<u64> {
+    meshd_netns_tests::interop::meshctl_list(mesh, i, "neighbours")
+        .iter()
+        .find(|n| n["peer"].as_str() == Some(key))
+        .and_then(|n| n["cost"].as_u64())
+}
+
+#[test]
+fn underlay_down_takes_its_links_down_at_once() {
+    // A ring of four with the default 4 s Hellos. `ip link set down` on the veth between 0 and
+    // 1: both ends see their interface stop running and take the link down at once, instead of
+    // waiting for Hellos to go missing (4 s and more) while traffic to 1 is blackholed.
+    let Some(mut mesh) = Mesh::new(4) else { return };
+    mesh.link_ring();
+    let (mut mesh, addrs) = started(mesh);
+    let one = IpAddr::from(addrs[1]);
+    assert_ping(&mesh, 0, one, CONVERGE, "convergence");
+    let key_1 = mesh.public_key(1).to_owned();
+    let key_0 = mesh.public_key(0).to_owned();
+    assert!(
+        mesh.wait_until(CONVERGE, || neighbour_cost(&mesh, 0, &key_1)
+            .is_some_and(|c| c < 65535)),
+        "0 never had a usable neighbour 1"
+    );
+
+    // The kernel reports a new veth running (operstate UP) up to a second after it carries
+    // packets, and meshd learns which interface carries a link from a running one: wait for
+    // both ends, as any router's underlay is long before its links matter.
+    let running = |node: usize, ifname: &str| {
+        mesh.run_in(
+            node,
+            &["ip", "-o", "link", "show", "dev", ifname],
+            Duration::from_secs(5),
+        )
+        .stdout
+        .contains("state UP")
+    };
+    assert!(
+        mesh.wait_until(Duration::from_secs(10), || running(0, "veth1")
+            && running(1, "veth0")),
+        "the veth between 0 and 1 never reported running"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    mesh.cut_down(0, 1);
+    let cut = std::time::Instant::now();
+    // Well under one Hello interval: only the carrier can have told.
+    let mut costs = (None, None);
+    let down = mesh.wait_until(Duration::from_secs(2), || {
+        costs = (
+            neighbour_cost(&mesh, 0, &key_1),
+            neighbour_cost(&mesh, 1, &key_0),
+        );
+        costs == (Some(65535), Some(65535))
+    });
+    let took = cut.elapsed();
+    assert!(
+        down,
+        "neighbour costs 2 s after the underlay went down (0's of 1, 1's of 0): {costs:?}\n\
+         node 1's peers: {:?}\nnode 1's log:\n{}",
+        meshd_netns_tests::interop::meshctl_list(&mesh, 1, "peers"),
+        mesh.log(1)
+    );
+    eprintln!("mesh: links down {took:?} after ip link set down");
+    for (node, ifname) in [(0, "veth1"), (1, "veth0")] {
+        let log = mesh.log(node);
+        assert!(
+            log.contains(&format!("underlay {ifname} is down or lost carrier")),
+            "node {node} logged no carrier loss on {ifname}"
+        );
+    }
+    // Traffic takes the long way, and the link comes back when the underlay does.
+    assert_ping(&mesh, 0, one, RECOVER, "after cut_down(0, 1)");
+    mesh.heal(0, 1);
+    assert!(
+        mesh.wait_until(RECOVER, || neighbour_cost(&mesh, 0, &key_1)
+            .is_some_and(|c| c < 65535)),
+        "0's neighbour 1 never came back after the heal"
+    );
+}
