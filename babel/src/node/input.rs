@@ -397,20 +397,8 @@ impl Node {
     /// once (their prefixes are held unreachable if nothing else reaches them) and the tables are
     /// exchanged as with a new neighbour; what it still has comes back in its answer.
     pub(super) fn neighbour_restarted(&mut self, now: Instant, link: LinkId, id: NeighbourId) {
-        // A pass over the whole table, only for a neighbour we hold routes from.
-        let holds_routes = self.neighbour(id).is_some_and(|n| n.routes > 0);
-        if holds_routes {
-            self.stats.table_scans += 1;
-        }
-        let prefixes: Vec<Prefix> = if holds_routes {
-            self.routes
-                .iter()
-                .filter(|(_, e)| e.route(id).is_some())
-                .map(|(p, _)| *p)
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let held = self.neighbour(id).map_or(0, |n| n.routes);
+        let prefixes = self.prefixes_via(id, held);
         for prefix in prefixes {
             if let Some(route) = self.routes.get_mut(&prefix).and_then(|e| e.route_mut(id)) {
                 route.advertised_metric = INFINITY;

@@ -5,6 +5,20 @@
 use super::*;
 
 impl Node {
+    /// The prefixes with a route through neighbour `id`, which holds `held` routes: a pass over
+    /// the whole table (counted in `Stats::table_scans`), or none when it holds nothing.
+    pub(super) fn prefixes_via(&mut self, id: NeighbourId, held: usize) -> Vec<Prefix> {
+        if held == 0 {
+            return Vec::new();
+        }
+        self.stats.table_scans += 1;
+        self.routes
+            .iter()
+            .filter(|(_, e)| e.route(id).is_some())
+            .map(|(p, _)| *p)
+            .collect()
+    }
+
     /// The driver knows `link` cannot carry packets now (the underlay interface its endpoint
     /// lives on went down or lost carrier): its neighbours become unusable at once, as if their
     /// probes had failed, instead of after a Hello interval and a round of probes. Their routes
@@ -87,20 +101,8 @@ impl Node {
                 cost,
             });
         }
-        // A pass over the whole table, only for a neighbour we hold routes from.
-        let holds_routes = self.neighbour(id).is_some_and(|n| n.routes > 0);
-        if holds_routes {
-            self.stats.table_scans += 1;
-        }
-        let prefixes: Vec<Prefix> = if holds_routes {
-            self.routes
-                .iter()
-                .filter(|(_, e)| e.route(id).is_some())
-                .map(|(p, _)| *p)
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let held = self.neighbour(id).map_or(0, |n| n.routes);
+        let prefixes = self.prefixes_via(id, held);
         for prefix in prefixes {
             self.reselect(now, prefix);
         }
@@ -122,16 +124,7 @@ impl Node {
                 address: n.address,
             });
         }
-        let prefixes: Vec<Prefix> = if n.routes > 0 {
-            self.stats.table_scans += 1;
-            self.routes
-                .iter()
-                .filter(|(_, e)| e.route(id).is_some())
-                .map(|(p, _)| *p)
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let prefixes = self.prefixes_via(id, n.routes);
         for prefix in prefixes {
             if let Some(entry) = self.routes.get_mut(&prefix) {
                 // Its own count left with it (it is out of `neighbours` already).
