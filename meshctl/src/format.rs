@@ -431,7 +431,8 @@ pub fn neighbours(list: &[Neighbour], style: Style) -> Vec<String> {
             Column::right("TXCOST"),
             Column::right("COST"),
             Column::right("RTT"),
-            // Routes of its that the import policy refuses now (docs/import-policy.md).
+            // Routes of its that the import policy refuses now (docs/import-policy.md), and
+            // new ones a route limit refused.
             Column::right("REFUSED"),
         ]
     };
@@ -456,7 +457,16 @@ pub fn neighbours(list: &[Neighbour], style: Style) -> Vec<String> {
             Cell::new(cost(n.txcost)),
             Cell::new(cost(n.cost)).paint(cost_paint),
             Cell::new(n.rtt_ms.map_or("-".into(), |r| format!("{r:.1} ms"))),
-            Cell::new(n.refused_routes.to_string()).paint(if n.refused_routes > 0 {
+            // Updates a route limit refused (docs/import-policy.md) are rare and worth a look:
+            // shown beside the policy's count only when there are any.
+            Cell::new(if n.routes_over_limit > 0 {
+                format!("{} +{} over limit", n.refused_routes, n.routes_over_limit)
+            } else {
+                n.refused_routes.to_string()
+            })
+            .paint(if n.routes_over_limit > 0 {
+                Paint::Red
+            } else if n.refused_routes > 0 {
                 Paint::Yellow
             } else {
                 Paint::Plain
@@ -1043,6 +1053,17 @@ mod tests {
             },
         );
         assert!(blocks[3].contains("████████░███████"));
+    }
+
+    #[test]
+    fn routes_over_a_limit_show_beside_the_refused_ones() {
+        let mut limited = neighbour(1);
+        limited.refused_routes = 3;
+        limited.routes_over_limit = 120;
+        let lines = neighbours(&[limited, neighbour(2)], PLAIN);
+        assert!(lines[2].ends_with("3 +120 over limit"), "{lines:#?}");
+        assert!(lines[4].trim_end().ends_with(" 0"), "{lines:#?}");
+        assert!(lines.iter().all(|l| width(l) <= WIDTH), "{lines:#?}");
     }
 
     #[test]
