@@ -43,6 +43,11 @@ pub struct Invariants {
     pub loops_through_shorter: u64,
     /// Forwarding loops through a recently restarted node (allowed by the RFC).
     pub restart_loops: u64,
+    /// Transient forwarding loops across sources: the nodes of the cycle forward by routes of
+    /// two router-ids (a node's old and new one, or two origins of a prefix). RFC 8966 §1.1
+    /// allows these ("gone in time proportional to the loop's diameter"); one still standing
+    /// [`crate::sim::SOURCE_LOOP_BOUND`] after it formed counts in `loops` and `standing_loops`.
+    pub source_loops: u64,
     /// Selected routes that fail the feasibility condition, once per (event, prefix).
     pub infeasible: u64,
     /// Forwarding entries (or held unreachable ones) that a node kept for a prefix too long

@@ -54,6 +54,7 @@ pub struct Report {
     pub loops: u64,
     pub loops_through_shorter: u64,
     pub restart_loops: u64,
+    pub source_loops: u64,
     pub infeasible: u64,
     pub stale_routes: u64,
     pub control_bytes_per_node_s: Option<f64>,
@@ -124,6 +125,7 @@ impl fmt::Display for Report {
             self.loops_through_shorter
         )?;
         writeln!(f, "restart_loops: {}", self.restart_loops)?;
+        writeln!(f, "source_loops: {}", self.source_loops)?;
         writeln!(f, "infeasible: {}", self.infeasible)?;
         writeln!(f, "stale_routes: {}", self.stale_routes)?;
         match self.control_bytes_per_node_s {

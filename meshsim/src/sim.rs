@@ -41,6 +41,11 @@ use crate::topology::{Graph, Topology};
 
 /// Bytes of IPv6 (40) and UDP (8) headers around each Babel packet, for the byte counters.
 pub const IP_UDP_HEADER_LEN: u64 = 48;
+/// How long a loop across sources (see [`crate::Invariants::source_loops`]) may stand before
+/// it counts as a loop: RFC 8966 §1.1 expects it gone "in time proportional to the loop's
+/// diameter", a few triggered updates; this is well under one update interval, so a loop that
+/// waits for periodic updates to clear counts.
+pub const SOURCE_LOOP_BOUND: Duration = Duration::from_secs(5);
 
 /// Everything that defines a run's network.
 #[derive(Debug, Clone)]
@@ -345,6 +350,8 @@ pub struct Sim<R: Router = Node> {
     stale: HashSet<(u32, u32)>,
     /// Prefixes found looping at the last periodic scan, outside the restart allowance.
     standing: HashSet<u32>,
+    /// Prefixes with a loop across sources, and when it was first seen (`SOURCE_LOOP_BOUND`).
+    source_loop_since: HashMap<u32, u64>,
     /// Per prefix: whether `unreachable_since` or `stale` may hold pairs of it.
     tracked: Vec<bool>,
     labels: Vec<usize>,
@@ -511,6 +518,7 @@ impl<R: Router> Sim<R> {
             unreachable_since: HashMap::new(),
             stale: HashSet::new(),
             standing: HashSet::new(),
+            source_loop_since: HashMap::new(),
             tracked: vec![false; n + config.shared.len()],
             labels: vec![0; n],
             config,
@@ -775,6 +783,7 @@ impl<R: Router> Sim<R> {
             loops: self.invariants.loops,
             loops_through_shorter: self.invariants.loops_through_shorter,
             restart_loops: self.invariants.restart_loops,
+            source_loops: self.invariants.source_loops,
             infeasible: self.invariants.infeasible,
             stale_routes: self.invariants.stale_routes,
             packets_sent: self.counters.packets_sent,
@@ -1054,10 +1063,10 @@ impl<R: Router> Sim<R> {
         // Packets for the prefix that arrived here now go by this node's table: that can close
         // a loop without any route changing.
         let covered = self.fib.covered_by(prefix).to_vec();
-        self.check_loop(node, prefix);
+        self.check_loop(node, prefix, None);
         for p in covered {
             if self.fib.decides_by(node, p as usize, prefix) {
-                self.check_loop(node, p as usize);
+                self.check_loop(node, p as usize, None);
             }
         }
     }
@@ -1130,13 +1139,13 @@ impl<R: Router> Sim<R> {
                 if !self.config.check_every_route {
                     self.check_feasibility(index, &router, prefix);
                 }
-                self.check_loop(index, prefix);
+                self.check_loop(index, prefix, Some(&router));
                 // A covering prefix (`::/0`) also carries the packets of every prefix this node
                 // has no entry of its own for.
                 for i in 0..self.fib.covered_by(prefix).len() {
                     let p = self.fib.covered_by(prefix)[i] as usize;
                     if self.fib.decides_by(index, p, prefix) {
-                        self.check_loop(index, p);
+                        self.check_loop(index, p, Some(&router));
                     }
                 }
             }
@@ -1279,19 +1288,57 @@ impl<R: Router> Sim<R> {
         });
     }
 
-    fn check_loop(&mut self, index: usize, prefix: usize) {
+    /// The router-ids of the routes the nodes of `cycle` forward `prefix` by: more than one is
+    /// a loop across sources (RFC 8966 §1.1). `current` is the node whose router is out of its
+    /// slot while its outputs are handled.
+    fn cycle_sources(&self, cycle: &[u32], prefix: usize, current: Option<(usize, &R)>) -> usize {
+        let p = self.prefixes[prefix];
+        let mut ids: Vec<RouterId> = cycle
+            .iter()
+            .filter_map(|&v| {
+                let v = v as usize;
+                let router = match current {
+                    Some((i, r)) if i == v => Some(r),
+                    _ => self.nodes[v].router.as_ref(),
+                };
+                router
+                    .and_then(|r| r.selected_route(p))
+                    .map(|r| r.router_id)
+            })
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids.len()
+    }
+
+    fn check_loop(&mut self, index: usize, prefix: usize, current: Option<&R>) {
         let window = nanos(self.config.babel.update_interval.mul_f64(3.5));
         let now = self.now;
         let Some(cycle) = self.fib.find_loop(index, prefix, &self.node_down) else {
             return;
         };
+        let cycle = cycle.to_vec();
+        if self.cycle_sources(&cycle, prefix, current.map(|r| (index, r))) > 1 {
+            // Across sources: allowed while transient (RFC 8966 §1.1); `scan_loops` counts one
+            // that stands longer than `SOURCE_LOOP_BOUND`.
+            self.invariants.source_loops += 1;
+            self.source_loop_since.entry(prefix as u32).or_insert(now);
+            let p = self.prefixes[prefix];
+            self.invariants.record(|| {
+                format!(
+                    "{:?}: loop across sources for prefix {prefix} ({p}) after a change at node \
+                     {index}: {cycle:?} (allowed while transient)",
+                    Duration::from_nanos(now)
+                )
+            });
+            return;
+        }
         let after_restart = cycle.iter().any(|&v| {
             self.nodes[v as usize]
                 .restarted_at
                 .is_some_and(|at| now.saturating_sub(at) < window)
         });
         // A node in the cycle with no entry of its own for the prefix forwards by a shorter one.
-        let cycle = cycle.to_vec();
         let shorter = cycle.iter().any(|&v| !self.fib.has_own(v as usize, prefix));
         let description = if self.invariants.log.len() < self.invariants.log_limit {
             Some(format!(
@@ -1336,10 +1383,21 @@ impl<R: Router> Sim<R> {
         for prefix in 0..self.prefixes.len() {
             let Some(cycle) = self.fib.any_cycle(prefix, &self.node_down) else {
                 self.standing.remove(&(prefix as u32));
+                self.source_loop_since.remove(&(prefix as u32));
                 continue;
             };
             if self.standing.contains(&(prefix as u32)) {
                 continue;
+            }
+            let cycle = cycle.to_vec();
+            if self.cycle_sources(&cycle, prefix, None) > 1 {
+                // Across sources: excused while younger than the bound.
+                let since = *self.source_loop_since.entry(prefix as u32).or_insert(now);
+                if now.saturating_sub(since) < nanos(SOURCE_LOOP_BOUND) {
+                    continue;
+                }
+            } else {
+                self.source_loop_since.remove(&(prefix as u32));
             }
             let excused = cycle.iter().any(|&v| {
                 self.nodes[v as usize]
