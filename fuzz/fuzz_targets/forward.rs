@@ -142,11 +142,23 @@ fn is_icmp_error(packet: &[u8]) -> bool {
     }
 }
 
+/// The datagram in `packet`, without what follows its IP length (which is no part of it).
+fn datagram(packet: &[u8]) -> &[u8] {
+    let len = match packet.first().map(|b| b >> 4) {
+        Some(6) => Ipv6Packet::new_checked(packet).map_or(packet.len(), |ip| ip.total_len()),
+        Some(4) => Ipv4Packet::new_checked(packet).map_or(packet.len(), |ip| ip.total_len().into()),
+        _ => packet.len(),
+    };
+    &packet[..len]
+}
+
 /// An ICMP error about `offending` (the packet as it came): well-formed, valid checksums, within
 /// the size limit, from us to the packet's source, quoting the packet's start.
 fn check_error(error: &[u8], offending: &[u8]) {
+    // Whether it is an error is a matter of the datagram: bytes after its IP length (padding)
+    // that look like an ICMP error do not make one.
     assert!(
-        !is_icmp_error(offending),
+        !is_icmp_error(datagram(offending)),
         "an ICMP error about an ICMP error"
     );
     match error.first().map(|b| b >> 4) {
