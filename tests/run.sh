@@ -65,6 +65,12 @@ cargo test --workspace --release 2>&1 | tee "$test_log"
 section "meshctl's tests without its docs feature (the router build)"
 cargo test --release -p meshctl --no-default-features 2>&1 | tee -a "$test_log"
 
+# The fuzz targets (fuzz/, outside the workspace, with its own Cargo.lock) include meshd's source
+# files, so a change in meshd can break them: they must still build, on stable, with the
+# committed lock file. Fuzzing itself needs nightly and time; docs/architecture.md says how.
+section "Fuzz targets build (cargo check --bins --locked in fuzz/)"
+(cd fuzz && cargo check --bins --locked)
+
 # The smoke run checks loop-freedom and feasibility at every step and exits non-zero on a breach.
 section "Simulator smoke run (50 nodes, geometric, 1% loss, 5% of links cut)"
 timeout 600 cargo run --release --bin meshsim -- \

@@ -33,7 +33,12 @@ fuzz_target!(|data: &[u8]| {
     let start = Instant::now();
     let mut now = start;
     let local = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1);
-    let mut node = Node::new(Config::default(), RouterId([1, 2, 3, 4, 5, 6, 7, 8]), 7, now);
+    let mut node = Node::new(
+        Config::default(),
+        RouterId([1, 2, 3, 4, 5, 6, 7, 8]),
+        7,
+        now,
+    );
     for link in 0..LINKS {
         node.add_link(now, LinkId(link), local, LinkConfig::default());
     }
@@ -44,7 +49,9 @@ fuzz_target!(|data: &[u8]| {
         match op & 0x0f {
             // A packet: a length byte, then that many bytes (or what is left).
             0..=7 => {
-                let Some((&len, tail)) = rest.split_first() else { break };
+                let Some((&len, tail)) = rest.split_first() else {
+                    break;
+                };
                 let len = usize::from(len).min(tail.len());
                 let (packet, tail) = tail.split_at(len);
                 rest = tail;
@@ -52,7 +59,9 @@ fuzz_target!(|data: &[u8]| {
             }
             // Time passes: up to the node's own deadline, or a fixed step.
             8 | 9 => {
-                now = node.poll_timeout().map_or(now + Duration::from_secs(1), |t| t.max(now));
+                now = node
+                    .poll_timeout()
+                    .map_or(now + Duration::from_secs(1), |t| t.max(now));
                 node.handle_timeout(now);
             }
             10 => {
