@@ -352,6 +352,7 @@ impl Router {
     /// destination unreachable, rate-limited like every error.
     pub fn unreachable(&mut self, now: Instant, packet: &[u8]) -> Verdict {
         self.stats.no_route += 1;
+        let packet = ip_packet(packet);
         match packet.first().map(|b| b >> 4) {
             Some(6) if Ipv6Packet::new_checked(packet).is_ok() => {
                 self.error_v6(now, packet, Error::NoRoute)
@@ -366,6 +367,7 @@ impl Router {
     /// since we do not fragment.
     pub fn too_big(&mut self, now: Instant, packet: &[u8], mtu: usize) -> Verdict {
         let mtu = u16::try_from(mtu).unwrap_or(u16::MAX);
+        let packet = ip_packet(packet);
         match packet.first().map(|b| b >> 4) {
             Some(6) if Ipv6Packet::new_checked(packet).is_ok() => {
                 self.stats.too_big += 1;
@@ -495,6 +497,22 @@ impl Router {
         icmp.fill_checksum();
         Verdict::Icmp(out)
     }
+}
+
+/// The IP packet in `buffer` without what follows its length field (as `route` cuts it), so
+/// an error never quotes, or is judged by, bytes that are not the packet. Unchanged when the
+/// header is not whole or the length runs past the buffer (the caller refuses those).
+fn ip_packet(buffer: &[u8]) -> &[u8] {
+    let length = match buffer.first().map(|b| b >> 4) {
+        Some(6) => Ipv6Packet::new_checked(buffer)
+            .ok()
+            .map(|ip| ip.total_len()),
+        Some(4) => Ipv4Packet::new_checked(buffer)
+            .ok()
+            .map(|ip| usize::from(ip.total_len())),
+        _ => None,
+    };
+    length.map_or(buffer, |l| &buffer[..l])
 }
 
 /// An IPv4 header the error builders may read: long enough, IHL at least 5.
@@ -632,6 +650,30 @@ mod tests {
         let quoted = &out[28..];
         assert_eq!(quoted, &offending[..quoted.len()]);
         u16::from_be_bytes([out[26], out[27]])
+    }
+
+    #[test]
+    fn errors_quote_the_packet_not_what_follows_it_in_the_buffer() {
+        // 60 bytes of IPv6 (20 of payload) and 60 of IPv4, each followed by 40 bytes that are
+        // not part of it: the error quotes exactly the packet.
+        let now = Instant::now();
+        let mut v6_buffer = udp_v6("fd00:9::1", "fd00:3::1", 64, 20);
+        let packet_len = v6_buffer.len();
+        v6_buffer.extend([0xee; 40]);
+        let mut r = router();
+        let Verdict::Icmp(out) = r.unreachable(now, &v6_buffer) else {
+            panic!("no error for an unroutable packet");
+        };
+        assert_icmpv6(&out, "fd00:9::1", 1, 0, &v6_buffer[..packet_len]);
+        assert_eq!(out.len(), 48 + packet_len);
+        let mut v4_buffer = udp_v4("198.51.100.9", "203.0.113.1", 64, true, 40);
+        let packet_len = v4_buffer.len();
+        v4_buffer.extend([0xee; 40]);
+        let Verdict::Icmp(out) = r.too_big(now, &v4_buffer, 40) else {
+            panic!("no error for a packet over the MTU with DF");
+        };
+        assert_icmpv4(&out, "198.51.100.9", 3, 4, &v4_buffer[..packet_len]);
+        assert_eq!(out.len(), 28 + packet_len);
     }
 
     #[test]
