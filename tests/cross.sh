@@ -2,7 +2,8 @@
 # Portability check for routers: build meshd for a router CPU with Debian's own Rust and that
 # architecture's std, as the OpenWrt package does (router profile, multi-call: meshd is meshctl
 # too when started as `meshctl`), run the wire, core, config and UCI tests under qemu-user, and
-# print the router sizes for that CPU and x86_64, holding the router's to the 1.5 MB budget.
+# print the router sizes for that CPU and x86_64, holding the router's to its CPU's budget
+# (1.5 MB on armv7, 1.75 MB on aarch64: openwrt/SIZES.md says why they differ).
 #
 #   bash tests/cross.sh armv7    32-bit ARM (armv7-unknown-linux-gnueabihf, Thumb-2), dpkg armhf
 #   bash tests/cross.sh aarch64  64-bit ARM (aarch64-unknown-linux-gnu), dpkg arm64: MediaTek
@@ -95,8 +96,16 @@ can_install() {
 DEB_RUSTC=/usr/bin/rustc
 DEB_CARGO=/usr/bin/cargo
 CROSS_TARGET_DIR=${CROSS_TARGET_DIR:-target/$ARCH}
-# The budget for meshd + meshctl, stripped, on a router (1.5 MB): one multi-call binary.
-SIZE_BUDGET=$((1500 * 1000))
+# The budget for meshd + meshctl, stripped, on a router: one multi-call binary. 1.5 MB on 32-bit
+# ARM, the routers with 8 or 16 MB of NOR flash. 1.75 MB on 64-bit ARM: the same code is 0.35 MB
+# bigger there (RELA relocations of 24 bytes instead of 8, which binutils 2.40 cannot pack on
+# aarch64, and 0.25 MB of unwind tables that Debian's prebuilt std brings; no Thumb-2), and those
+# routers (MediaTek Filogic, Qualcomm IPQ807x) ship with 128 MB or more of NAND flash.
+case "$ARCH" in
+    armv7) SIZE_BUDGET=$((1500 * 1000)) ;;
+    aarch64) SIZE_BUDGET=$((1750 * 1000)) ;;
+esac
+BUDGET_TEXT="$(awk "BEGIN { printf \"%.2f\", $SIZE_BUDGET / 1000000 }") MB"
 
 started=$(date +%s)
 
@@ -322,10 +331,10 @@ printf '%-34s %s\n' \
     "$ARCH meshd (meshctl included):" "$(human "$cross_total")" \
     "x86_64 meshd (meshctl included):" "$(human "$x86_total")"
 if [ "$cross_total" -le "$SIZE_BUDGET" ]; then
-    echo "$ARCH total is within the 1.5 MB budget ($(human $((SIZE_BUDGET - cross_total))) to spare)"
+    echo "$ARCH total is within the $BUDGET_TEXT budget ($(human $((SIZE_BUDGET - cross_total))) to spare)"
 else
     # The budget is met (openwrt/SIZES.md): growing past it is a regression, and fails CI.
-    die "$ARCH total is over the 1.5 MB budget by $(human $((cross_total - SIZE_BUDGET))) (openwrt/SIZES.md)"
+    die "$ARCH total is over the $BUDGET_TEXT budget by $(human $((cross_total - SIZE_BUDGET))) (openwrt/SIZES.md)"
 fi
 
 section "Summary"
