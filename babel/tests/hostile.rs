@@ -8,7 +8,9 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
 use babel::wire::{Encoder, Message};
-use babel::{Config, Event, LimitKind, Limits, LinkId, Prefix, RouteStatus, RouterId};
+use babel::{
+    Config, Event, LimitKind, Limits, LinkId, NeighbourInfo, Prefix, RouteStatus, RouterId,
+};
 use net::{link_local, node_prefix, Net};
 
 /// The `i`th of many /128s node `node` may announce, distinct from every `node_prefix`.
@@ -57,6 +59,16 @@ fn routes_from(net: &Net, at: usize, from: usize) -> usize {
         .count()
 }
 
+/// Node `from` as node `at`'s neighbour.
+fn neighbour_of(net: &Net, at: usize, from: usize) -> NeighbourInfo {
+    let link = net.link_between(at, from).unwrap();
+    net.nodes[at]
+        .neighbours()
+        .into_iter()
+        .find(|n| n.link.0 == link)
+        .unwrap()
+}
+
 fn announce_many(net: &mut Net, node: usize, count: usize) {
     let now = net.now;
     for i in 0..count {
@@ -84,12 +96,7 @@ fn routes_per_neighbour_are_bounded_and_the_rest_keeps_working() {
     );
     let stats = net.nodes[0].stats();
     assert!(stats.routes_over_limit >= 201, "{stats:?}");
-    let link_1 = net.link_between(0, 1).unwrap();
-    let info = net.nodes[0]
-        .neighbours()
-        .into_iter()
-        .find(|n| n.link.0 == link_1)
-        .unwrap();
+    let info = neighbour_of(&net, 0, 1);
     assert_eq!(info.routes, 100);
     assert!(info.routes_over_limit >= 201, "{info:?}");
     // One event for node 1's run of refusals, not one per refused update.
@@ -237,13 +244,7 @@ fn an_ihu_cost_changing_on_every_packet_costs_one_table_pass_per_second() {
     // The last cost still takes effect: the neighbour is usable at the cost of its last IHU
     // (96, like every other link here).
     net.run_for(Duration::from_secs(3));
-    let link_1 = net.link_between(0, 1).unwrap();
-    let n = net.nodes[0]
-        .neighbours()
-        .into_iter()
-        .find(|n| n.link.0 == link_1)
-        .unwrap();
-    assert_eq!(n.txcost, 96);
+    assert_eq!(neighbour_of(&net, 0, 1).txcost, 96);
     assert!(net.fib[0].contains_key(&node_prefix(1)));
 }
 
