@@ -259,9 +259,31 @@ impl Node {
                 && e.held_until.is_none()
                 && e.announced.is_none_or(|a| a.metric == INFINITY))
         });
+        self.check_route_counts();
         self.sources.collect_garbage(now);
         self.requests.collect_garbage(now);
         self.urgent_answers
             .retain(|_, t| now.saturating_duration_since(*t) < ANSWER_HOLD);
+    }
+
+    /// The route counts behind `Limits` are kept by hand at every insertion and removal; in
+    /// debug builds (the core's tests, the simulator's), every expiry pass recounts them.
+    fn check_route_counts(&self) {
+        if cfg!(debug_assertions) {
+            let mut per_neighbour = vec![0usize; self.neighbours.len()];
+            let mut total = 0;
+            for route in self.routes.values().flat_map(|e| &e.routes) {
+                total += 1;
+                if let Some(count) = per_neighbour.get_mut(route.neighbour.0 as usize) {
+                    *count += 1;
+                }
+            }
+            debug_assert_eq!(self.route_count, total, "routes counted by hand");
+            for (n, counted) in self.neighbours.iter().zip(per_neighbour) {
+                if let Some(n) = n {
+                    debug_assert_eq!(n.routes, counted, "routes of a neighbour counted by hand");
+                }
+            }
+        }
     }
 }
