@@ -14,9 +14,10 @@
 # 1.85 while Debian serves it, else the newest version it does) and rustup's cargo on PATH for the
 # x86_64 size figures. The foreign std it adds is of the installed rustc-web's version.
 #
-# CI runs it in two steps: `.ci/run` calls it with --install-only (the foreign dpkg architecture, the
-# cross packages and its std, nothing built), and `tests/run.sh` calls it with --no-install
-# (build, tests and sizes; anything missing is an error instead of an install).
+# CI runs it in two steps: `.ci/run` calls it with --install-only (the cross packages, the foreign
+# dpkg architecture and the std, nothing built), and `tests/run.sh` calls it again to build, test
+# and print sizes; there, outside CI, --no-install makes anything missing an error instead of an
+# install.
 # CROSS_TARGET_DIR (default target/ARCH) is cargo's target directory for the cross build.
 #
 # Every step that fails stops the script with a non-zero exit: a cross build or a test that does
@@ -134,11 +135,18 @@ PACKAGES=(
     qemu-user
 )
 STD_PACKAGE=libstd-rust-web-dev:$DEB_ARCH
-if ! dpkg --print-foreign-architectures | grep -qx "$DEB_ARCH"; then
-    can_install "the dpkg architecture $DEB_ARCH"
-    echo "adding dpkg architecture $DEB_ARCH"
-    dpkg --add-architecture "$DEB_ARCH"
-fi
+# The foreign dpkg architecture is needed only to fetch $STD_PACKAGE from apt: the cross gcc and
+# qemu-user are amd64 packages, and once the std is installed (or unpacked in our own sysroot)
+# nothing here reads the architecture list. So it is added right before that fetch, and a machine
+# that has everything but lost the list (a copied or restored dpkg state) still builds.
+foreign_arch() {
+    if ! dpkg --print-foreign-architectures | grep -qx "$DEB_ARCH"; then
+        can_install "the dpkg architecture $DEB_ARCH (for $STD_PACKAGE)"
+        echo "adding dpkg architecture $DEB_ARCH"
+        dpkg --add-architecture "$DEB_ARCH"
+        updated=false
+    fi
+}
 installed_version() {
     local status
     status=$(dpkg-query -W -f='${Status} ${Version}' "$1" 2>/dev/null || true)
@@ -190,6 +198,7 @@ elif [ "$(cat "$stamp" 2>/dev/null || true)" = "$DEB_RUST_VERSION" ]; then
     use_private_sysroot
 else
     can_install "$STD_PACKAGE"
+    foreign_arch
     apt_update
     apt-cache policy "$STD_PACKAGE" | sed -n '1,3p'
     if apt-get install -y --no-install-recommends "$STD_PACKAGE=$DEB_RUST_VERSION"; then
